@@ -1,0 +1,148 @@
+// f32 dot product, matrix-vector and matrix-matrix products.
+//
+// matvec walks four weight rows at a time so each load of x feeds four FMAs;
+// matmul tiles 4 weight rows × 4 batch vectors so each loaded weight vector is
+// reused across the batch (16 accumulators fit AVX2's and AVX-512's register
+// files). Tails use masked loads (LoadN), so any length works and no element
+// past the end is touched.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "ops/matvec.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace llmk {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+using DF = hn::ScalableTag<float>;
+
+float Dot(const float* HWY_RESTRICT a, const float* HWY_RESTRICT b, size_t n) {
+  const DF d;
+  const size_t N = hn::Lanes(d);
+  auto s0 = hn::Zero(d), s1 = hn::Zero(d), s2 = hn::Zero(d), s3 = hn::Zero(d);
+  size_t i = 0;
+  for (; i + 4 * N <= n; i += 4 * N) {
+    s0 = hn::MulAdd(hn::LoadU(d, a + i), hn::LoadU(d, b + i), s0);
+    s1 = hn::MulAdd(hn::LoadU(d, a + i + N), hn::LoadU(d, b + i + N), s1);
+    s2 = hn::MulAdd(hn::LoadU(d, a + i + 2 * N), hn::LoadU(d, b + i + 2 * N), s2);
+    s3 = hn::MulAdd(hn::LoadU(d, a + i + 3 * N), hn::LoadU(d, b + i + 3 * N), s3);
+  }
+  for (; i + N <= n; i += N) s0 = hn::MulAdd(hn::LoadU(d, a + i), hn::LoadU(d, b + i), s0);
+  if (i < n) s1 = hn::MulAdd(hn::LoadN(d, a + i, n - i), hn::LoadN(d, b + i, n - i), s1);
+  return hn::ReduceSum(d, hn::Add(hn::Add(s0, s1), hn::Add(s2, s3)));
+}
+
+// kRows rows of w (stride cols) times kBatch vectors of x (stride cols), into
+// y[b·y_stride + r].
+template <size_t kRows, size_t kBatch>
+HWY_INLINE void Tile(const float* HWY_RESTRICT w, size_t cols, const float* HWY_RESTRICT x,
+                     float* HWY_RESTRICT y, size_t y_stride) {
+  const DF d;
+  const size_t N = hn::Lanes(d);
+  hn::Vec<DF> acc[kRows][kBatch];
+  for (size_t r = 0; r < kRows; ++r)
+    for (size_t b = 0; b < kBatch; ++b) acc[r][b] = hn::Zero(d);
+  size_t i = 0;
+  for (; i + N <= cols; i += N) {
+    hn::Vec<DF> xv[kBatch];
+    for (size_t b = 0; b < kBatch; ++b) xv[b] = hn::LoadU(d, x + b * cols + i);
+    for (size_t r = 0; r < kRows; ++r) {
+      const auto wv = hn::LoadU(d, w + r * cols + i);
+      for (size_t b = 0; b < kBatch; ++b) acc[r][b] = hn::MulAdd(wv, xv[b], acc[r][b]);
+    }
+  }
+  if (i < cols) {
+    const size_t rem = cols - i;
+    hn::Vec<DF> xv[kBatch];
+    for (size_t b = 0; b < kBatch; ++b) xv[b] = hn::LoadN(d, x + b * cols + i, rem);
+    for (size_t r = 0; r < kRows; ++r) {
+      const auto wv = hn::LoadN(d, w + r * cols + i, rem);
+      for (size_t b = 0; b < kBatch; ++b) acc[r][b] = hn::MulAdd(wv, xv[b], acc[r][b]);
+    }
+  }
+  for (size_t r = 0; r < kRows; ++r)
+    for (size_t b = 0; b < kBatch; ++b) y[b * y_stride + r] = hn::ReduceSum(d, acc[r][b]);
+}
+
+// Rows [row_begin, row_end) of y = W·x.
+void MatvecRows(const float* HWY_RESTRICT w, size_t cols, const float* HWY_RESTRICT x,
+                float* HWY_RESTRICT y, size_t row_begin, size_t row_end) {
+  size_t r = row_begin;
+  for (; r + 4 <= row_end; r += 4) Tile<4, 1>(w + r * cols, cols, x, y + r, 1);
+  for (; r < row_end; ++r) Tile<1, 1>(w + r * cols, cols, x, y + r, 1);
+}
+
+// Rows [row_begin, row_end) of Y = X·Wᵀ for the whole batch.
+template <size_t kRows>
+HWY_INLINE void MatmulRowBlock(const float* w, size_t rows, size_t cols, const float* x,
+                               size_t batch, float* y) {
+  size_t b = 0;
+  for (; b + 4 <= batch; b += 4) Tile<kRows, 4>(w, cols, x + b * cols, y + b * rows, rows);
+  for (; b < batch; ++b) Tile<kRows, 1>(w, cols, x + b * cols, y + b * rows, rows);
+}
+
+void MatmulRows(const float* HWY_RESTRICT w, size_t rows, size_t cols,
+                const float* HWY_RESTRICT x, size_t batch, float* HWY_RESTRICT y,
+                size_t row_begin, size_t row_end) {
+  size_t r = row_begin;
+  for (; r + 4 <= row_end; r += 4) MatmulRowBlock<4>(w + r * cols, rows, cols, x, batch, y + r);
+  for (; r < row_end; ++r) MatmulRowBlock<1>(w + r * cols, rows, cols, x, batch, y + r);
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace llmk
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+#include <algorithm>
+
+#include "hwy/contrib/thread_pool/thread_pool.h"
+#include "llmk/thread_pool.h"
+#include "ops/kernels.h"
+
+namespace llmk::kernels {
+
+HWY_EXPORT(Dot);
+HWY_EXPORT(MatvecRows);
+HWY_EXPORT(MatmulRows);
+
+float dot(const float* a, const float* b, size_t n) { return HWY_DYNAMIC_DISPATCH(Dot)(a, b, n); }
+
+namespace {
+// Splits [0, rows) into blocks of a multiple of 4 rows, a few per thread so
+// work stealing evens out, and calls fn(begin, end) for each.
+template <class Fn>
+void ForRowBlocks(size_t rows, size_t cols, ThreadPool* pool, const Fn& fn) {
+  const size_t threads = pool ? pool->num_threads() : 1;
+  if (threads <= 1 || rows * cols < kMinParallelElements || rows < 8) {
+    fn(0, rows);
+    return;
+  }
+  size_t block = (rows + threads * 4 - 1) / (threads * 4);
+  block = (block + 3) & ~size_t{3};
+  const size_t tasks = (rows + block - 1) / block;
+  pool->hwy_pool().Run(0, tasks, [&](uint64_t task, size_t) {
+    const size_t begin = task * block;
+    fn(begin, std::min(rows, begin + block));
+  });
+}
+}  // namespace
+
+void matvec(const float* w, size_t rows, size_t cols, const float* x, float* y,
+            ThreadPool* pool) {
+  const auto rows_fn = HWY_DYNAMIC_POINTER(MatvecRows);
+  ForRowBlocks(rows, cols, pool,
+               [&](size_t begin, size_t end) { rows_fn(w, cols, x, y, begin, end); });
+}
+
+void matmul(const float* w, size_t rows, size_t cols, const float* x, size_t batch, float* y,
+            ThreadPool* pool) {
+  const auto rows_fn = HWY_DYNAMIC_POINTER(MatmulRows);
+  ForRowBlocks(rows, cols * batch, pool, [&](size_t begin, size_t end) {
+    rows_fn(w, rows, cols, x, batch, y, begin, end);
+  });
+}
+
+}  // namespace llmk::kernels
+#endif  // HWY_ONCE

@@ -1,0 +1,26 @@
+#include "llmk/thread_pool.h"
+
+#include <algorithm>
+
+#include "hwy/contrib/thread_pool/thread_pool.h"
+
+namespace llmk {
+
+ThreadPool::ThreadPool(size_t num_threads)
+    : pool_(std::make_unique<hwy::ThreadPool>(std::max<size_t>(num_threads, 1))) {}
+
+ThreadPool::~ThreadPool() = default;
+
+size_t ThreadPool::num_threads() const { return pool_->NumWorkers(); }
+
+void ThreadPool::parallel_for(size_t begin, size_t end,
+                              const std::function<void(size_t, size_t)>& fn) {
+  if (begin >= end) return;
+  pool_->Run(begin, end, [&fn](uint64_t task, size_t thread) {
+    fn(static_cast<size_t>(task), thread);
+  });
+}
+
+hwy::ThreadPool& ThreadPool::hwy_pool() { return *pool_; }
+
+}  // namespace llmk

@@ -1,0 +1,101 @@
+// doctest main shared by every suite. Counts test cases as passed, failed or
+// skipped (llmk::test::skip) and ends with one machine-readable line,
+//   llmk-tests: N passed, M failed, K skipped
+// which .ci/run adds up over all suites.
+#define DOCTEST_CONFIG_IMPLEMENT
+#include "doctest/doctest.h"
+
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+
+#include "test_util.h"
+
+namespace llmk::test {
+namespace {
+bool g_current_skipped = false;
+int g_passed = 0, g_failed = 0, g_skipped = 0;
+}  // namespace
+
+void skip(const std::string& reason) {
+  g_current_skipped = true;
+  std::printf("[llmk-skip] %s\n", reason.c_str());
+  MESSAGE("skipped: " << reason);
+}
+
+std::optional<std::filesystem::path> shared_dir() {
+  namespace fs = std::filesystem;
+  std::vector<fs::path> candidates;
+  if (const char* env = std::getenv("LLMK_SHARED"); env && *env) {
+    candidates.emplace_back(env);
+  } else {
+#ifdef LLMK_SOURCE_ROOT
+    candidates.emplace_back(fs::path(LLMK_SOURCE_ROOT) / ".." / "shared");
+#endif
+    candidates.emplace_back(fs::path("..") / "shared");
+  }
+  for (const fs::path& p : candidates) {
+    std::error_code ec;
+    if (fs::is_directory(p, ec)) return fs::weakly_canonical(p, ec);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::filesystem::path> shared_file_or_skip(const std::string& relative) {
+  auto dir = shared_dir();
+  if (!dir) {
+    skip("reference data ../shared (or $LLMK_SHARED) not found; needed: " + relative);
+    return std::nullopt;
+  }
+  auto path = *dir / relative;
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    skip("reference file missing: " + path.string());
+    return std::nullopt;
+  }
+  return path;
+}
+
+std::optional<std::vector<uint8_t>> read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
+}
+
+// Classifies each finished test case.
+struct CountingListener : doctest::IReporter {
+  explicit CountingListener(const doctest::ContextOptions&) {}
+  void report_query(const doctest::QueryData&) override {}
+  void test_run_start() override {}
+  void test_run_end(const doctest::TestRunStats&) override {}
+  void test_case_start(const doctest::TestCaseData&) override { g_current_skipped = false; }
+  void test_case_reenter(const doctest::TestCaseData&) override {}
+  void test_case_end(const doctest::CurrentTestCaseStats& st) override {
+    if (!st.testCaseSuccess) {
+      ++g_failed;
+    } else if (g_current_skipped) {
+      ++g_skipped;
+    } else {
+      ++g_passed;
+    }
+  }
+  void test_case_exception(const doctest::TestCaseException&) override {}
+  void subcase_start(const doctest::SubcaseSignature&) override {}
+  void subcase_end() override {}
+  void log_assert(const doctest::AssertData&) override {}
+  void log_message(const doctest::MessageData&) override {}
+  void test_case_skipped(const doctest::TestCaseData&) override {}
+};
+REGISTER_LISTENER("llmk-counting", 1, CountingListener);
+
+}  // namespace llmk::test
+
+int main(int argc, char** argv) {
+  doctest::Context context;
+  context.applyCommandLine(argc, argv);
+  const int rc = context.run();
+  if (context.shouldExit()) return rc;
+  std::printf("llmk-tests: %d passed, %d failed, %d skipped\n", llmk::test::g_passed,
+              llmk::test::g_failed, llmk::test::g_skipped);
+  return rc;
+}
