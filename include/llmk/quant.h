@@ -1,0 +1,80 @@
+// GGML-compatible Q4_0 and Q8_0 block quantization, fp16 conversion, fused
+// quantized dot products, and matrix-vector / matrix products over weight
+// matrices of any supported element type.
+//
+// Formats (bit-identical to ggml):
+// - Q4_0: fp16 scale d, then 16 bytes; element j < 16 is the low nibble of
+//   byte j, element j + 16 its high nibble; value = (nibble − 8)·d.
+// - Q8_0: fp16 scale d, then 32 int8; value = q·d.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "llmk/gguf.h"  // TensorType
+
+namespace llmk {
+
+class ThreadPool;
+
+inline constexpr size_t kQuantBlock = 32;  // values per Q4_0 / Q8_0 block
+
+struct Q4_0Block {
+  uint16_t d;          // IEEE half-precision scale
+  uint8_t qs[16];      // 32 nibbles
+};
+struct Q8_0Block {
+  uint16_t d;          // IEEE half-precision scale
+  int8_t qs[32];
+};
+static_assert(sizeof(Q4_0Block) == 18, "Q4_0 block must be 18 bytes, as in ggml");
+static_assert(sizeof(Q8_0Block) == 34, "Q8_0 block must be 34 bytes, as in ggml");
+
+// IEEE binary16 ↔ binary32, round-to-nearest-even, subnormals, ±inf, NaN.
+uint16_t f32_to_f16(float value);
+float f16_to_f32(uint16_t half);
+
+// x.size() must be a multiple of 32 and out.size() == x.size() / 32.
+absl::Status quantize_q4_0(std::span<const float> x, std::span<Q4_0Block> out);
+absl::Status quantize_q8_0(std::span<const float> x, std::span<Q8_0Block> out);
+// out.size() == 32 · blocks.size().
+absl::Status dequantize_q4_0(std::span<const Q4_0Block> blocks, std::span<float> out);
+absl::Status dequantize_q8_0(std::span<const Q8_0Block> blocks, std::span<float> out);
+
+// Fused dot products over equally long block rows (no floats materialised).
+absl::StatusOr<float> dot_q4_0_q8_0(std::span<const Q4_0Block> a, std::span<const Q8_0Block> b);
+absl::StatusOr<float> dot_q8_0_q8_0(std::span<const Q8_0Block> a, std::span<const Q8_0Block> b);
+// Quantized weights against f32 activations (x.size() == 32 · a.size()).
+absl::StatusOr<float> dot_q4_0_f32(std::span<const Q4_0Block> a, std::span<const float> x);
+absl::StatusOr<float> dot_q8_0_f32(std::span<const Q8_0Block> a, std::span<const float> x);
+
+// A read-only weight matrix, row-major, rows × cols, of any TensorType
+// (F32, F16, Q8_0, Q4_0; quantized rows hold cols/32 blocks). Not owning.
+struct WeightView {
+  TensorType type = TensorType::kF32;
+  const void* data = nullptr;
+  size_t rows = 0;
+  size_t cols = 0;
+  size_t row_bytes() const;  // bytes per row for `type`
+};
+
+// How quantized weights meet f32 activations.
+enum class ActivationMode {
+  kQuantizeQ8_0,  // quantize x to Q8_0 once per call, integer dot products (as ggml)
+  kFloat,         // keep x in f32 (Q·f32 dot products)
+};
+
+// y = W·x for any weight type; rows split over `pool` when large enough.
+absl::Status matvec(const WeightView& w, std::span<const float> x, std::span<float> y,
+                    ThreadPool* pool = nullptr,
+                    ActivationMode mode = ActivationMode::kQuantizeQ8_0);
+// Y = X·Wᵀ for a batch (X batch × cols, Y batch × rows), each weight row
+// loaded once for the whole batch.
+absl::Status matmul(const WeightView& w, std::span<const float> x, size_t batch,
+                    std::span<float> y, ThreadPool* pool = nullptr,
+                    ActivationMode mode = ActivationMode::kQuantizeQ8_0);
+
+}  // namespace llmk
