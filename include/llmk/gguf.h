@@ -6,11 +6,12 @@
 // - magic "GGUF", version 2 or 3;
 // - tensor count ≤ kMaxTensors and key count ≤ kMaxKeys, and each bounded by
 //   the bytes left in the file divided by the smallest record size;
-// - keys non-empty, ASCII, without NUL, unique; tensor names non-empty, under
-//   kMaxNameBytes bytes, unique;
+// - keys non-empty, ASCII, without NUL, at most kMaxKeyBytes, unique; tensor
+//   names non-empty, at most kMaxNameBytes bytes, without NUL, unique;
 // - every string and array length checked against the bytes left (before
 //   anything is allocated) and against kMaxStringBytes / kMaxArrayElements;
-//   no nested arrays; value types only those the spec defines;
+//   no nested arrays; value types only those the spec defines; bool bytes 0
+//   or 1;
 // - 1 to 4 dimensions, each ≥ 1; element counts and byte sizes computed in
 //   checked 64-bit arithmetic; quantized rows a multiple of the block size;
 // - tensor types only F32, F16, Q4_0, Q8_0;
@@ -87,6 +88,7 @@ class GgufFile {
   static constexpr uint64_t kMaxTensors = 1u << 16;
   static constexpr uint64_t kMaxKeys = 1u << 16;
   static constexpr uint64_t kMaxNameBytes = 63;  // ggml's GGML_MAX_NAME − 1
+  static constexpr uint64_t kMaxKeyBytes = 65535;  // the GGUF spec's key limit
   static constexpr uint64_t kMaxStringBytes = 1u << 30;
   static constexpr uint64_t kMaxArrayElements = 1u << 28;
   static constexpr uint32_t kDefaultAlignment = 32;
@@ -132,6 +134,9 @@ class GgufFile {
   std::span<const uint8_t> data_;  // the data section
   void* mapping_ = nullptr;        // owned mmap, if opened from a path
   size_t mapping_size_ = 0;
+  // Hash indexes for find() / find_tensor(), kept out of this header.
+  struct Index;
+  std::unique_ptr<Index> index_;
 };
 
 // Builds a GGUF file (version 3) in memory or on disk.

@@ -1,0 +1,170 @@
+// A transformer model in memory: its hyperparameters, views of its weights,
+// and the forward pass (Transformer).
+//
+// load_model() reads llama2.c checkpoints (see llama2c.h) and GGUF files
+// (architectures "llama" and "gpt2", llama.cpp's key and tensor names),
+// telling them apart by the magic. Weights stay in the file's memory mapping
+// unless LoadConfig asks for a conversion; the Model keeps the mapping (or
+// the converted buffers) alive, and copies of a Model share them.
+//
+// GGUF limits, beyond those of gguf.h (each an InvalidArgumentError naming
+// the key or tensor): required hyperparameter keys present with integer /
+// float types; every size ≥ 1 and ≤ the kMaxModel* bounds; n_heads divides
+// dim, n_kv_heads divides n_heads, head_dim even; every tensor present with
+// exactly the shape the hyperparameters imply; norms and biases F32 or F16;
+// tokenizer.ggml.tokens / scores / token_type, when present, of the right
+// element type and exactly one entry per token of the model's vocabulary;
+// special-token ids (bos/eos/unk/pad/sep) below the vocabulary size.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "llmk/ops.h"    // RopeLayout
+#include "llmk/quant.h"  // WeightView, TensorType, ActivationMode
+
+namespace llmk {
+
+class GgufFile;
+class ThreadPool;
+class KVCache;
+
+inline constexpr size_t kMaxModelDim = size_t{1} << 16;
+inline constexpr size_t kMaxModelHiddenDim = size_t{1} << 18;
+inline constexpr size_t kMaxModelLayers = 1024;
+inline constexpr size_t kMaxModelHeads = 1024;
+inline constexpr size_t kMaxModelVocab = size_t{1} << 22;
+inline constexpr size_t kMaxModelSeqLen = size_t{1} << 20;
+
+enum class ModelArch { kLlama, kGpt2 };
+
+struct ModelConfig {
+  ModelArch arch = ModelArch::kLlama;
+  size_t dim = 0;
+  size_t hidden_dim = 0;
+  size_t n_layers = 0;
+  size_t n_heads = 0;
+  size_t n_kv_heads = 0;
+  size_t head_dim = 0;
+  size_t vocab_size = 0;
+  size_t max_seq_len = 0;
+  float rope_theta = 10000.0f;
+  float norm_eps = 1e-5f;
+  RopeLayout rope_layout = RopeLayout::kAdjacentPairs;
+  bool tied_output = false;  // the classifier is the token embedding
+  int32_t bos_id = 1;        // −1 when the model has none
+  int32_t eos_id = 2;
+  size_t kv_dim() const { return head_dim * n_kv_heads; }
+};
+
+// One block's weights. Matrices are rows × cols = out × in. llama uses
+// attn_q/k/v and ffn_gate/up/down; gpt2 uses attn_qkv (3·dim rows: q, k, v)
+// and ffn_up/down, and the biases. Spans of norms/biases are empty when the
+// architecture has none.
+struct LayerWeights {
+  std::span<const float> attn_norm, attn_norm_bias;  // [dim]
+  WeightView attn_q, attn_k, attn_v, attn_qkv, attn_output;
+  std::span<const float> attn_qkv_bias, attn_output_bias;
+  std::span<const float> ffn_norm, ffn_norm_bias;  // [dim]
+  WeightView ffn_gate, ffn_up, ffn_down;
+  std::span<const float> ffn_up_bias, ffn_down_bias;
+};
+
+struct ModelWeights {
+  WeightView token_embedding;     // vocab × dim
+  WeightView position_embedding;  // max_seq_len × dim (gpt2 only)
+  std::vector<LayerWeights> layers;
+  std::span<const float> output_norm, output_norm_bias;
+  WeightView output;  // vocab × dim; == token_embedding when tied
+};
+
+struct ModelStorage;  // mapping and owned buffers (lib/model)
+
+struct Model {
+  ModelConfig config;
+  ModelWeights weights;
+  std::shared_ptr<const ModelStorage> storage;
+  // The GGUF file the model came from (for the tokenizer's metadata), or null.
+  const GgufFile* gguf() const;
+};
+
+struct LoadConfig {
+  // Keep F16/Q8_0/Q4_0 weight matrices as stored; false dequantizes to F32.
+  bool allow_quantized = true;
+  // Quantize F32/F16 weight matrices (rows a multiple of 32) to Q8_0 or Q4_0.
+  std::optional<TensorType> quantize_to;
+  // Context length to use instead of the model's (0 = the model's).
+  size_t max_seq_len = 0;
+};
+
+absl::StatusOr<Model> load_model(const std::string& path, const LoadConfig& config = {});
+absl::StatusOr<Model> model_from_gguf(std::shared_ptr<const GgufFile> file,
+                                      const LoadConfig& config = {});
+
+// Named shapes (stories15M, stories42M, stories110M, tinyllama-1.1B, gpt2-seed,
+// and the tiny test shapes tiny-llama / tiny-gpt2) with vocab 32000 unless
+// tiny; the matrices of a Model made by make_synthetic_model.
+absl::StatusOr<ModelConfig> synthetic_model_config(const std::string& shape_name);
+std::vector<std::string> synthetic_model_shapes();
+// Random weights (uniform, scaled by 1/sqrt(cols), norms near 1) of a named
+// shape, matrices stored as `type` (F32, F16, Q8_0 or Q4_0), with a separate
+// output matrix. Deterministic in `seed`.
+absl::StatusOr<Model> make_synthetic_model(const std::string& shape_name, TensorType type,
+                                           uint64_t seed);
+
+// ---------------------------------------------------------------- forward
+
+struct TransformerOptions {
+  size_t n_threads = 1;
+  size_t n_seqs = 1;       // independent sequences in the KV cache
+  size_t max_seq_len = 0;  // KV cache length (0 = the model's)
+  size_t max_batch = 128;  // most tokens per forward_batch / forward_seqs call
+  ActivationMode activation_mode = ActivationMode::kQuantizeQ8_0;
+  bool spin_wait = false;  // workers spin between jobs (lower latency, burns CPU)
+};
+
+class Transformer {
+ public:
+  static absl::StatusOr<std::unique_ptr<Transformer>> create(const Model& model,
+                                                             const TransformerOptions& options);
+  ~Transformer();
+
+  // Runs one token at position `pos` of sequence `seq` and returns its logits
+  // (valid until the next call). pos must be ≤ the sequence's cache position
+  // (earlier positions are overwritten, later ones discarded) and below the
+  // cache length; token below the vocabulary size. Errors otherwise.
+  absl::StatusOr<std::span<const float>> forward(int32_t token, size_t pos, size_t seq = 0);
+
+  // Processes tokens at positions start_pos… of `seq` in batches of at most
+  // max_batch, with causal attention. Returns the last token's logits, or
+  // every token's (tokens.size() × vocab) when all_logits is set — then
+  // tokens.size() ≤ max_batch.
+  absl::StatusOr<std::span<const float>> forward_batch(std::span<const int32_t> tokens,
+                                                       size_t start_pos, size_t seq = 0,
+                                                       bool all_logits = false);
+
+  // One token for each of several sequences (distinct seqs), each at its own
+  // position: returns tokens.size() × vocab logits, row i for seqs[i].
+  absl::StatusOr<std::span<const float>> forward_seqs(std::span<const int32_t> tokens,
+                                                      std::span<const size_t> positions,
+                                                      std::span<const size_t> seqs);
+
+  const ModelConfig& config() const;
+  KVCache& kv_cache();
+  ThreadPool& pool();
+  size_t max_seq_len() const;
+  size_t max_batch() const;
+
+ private:
+  Transformer();
+  struct State;
+  std::unique_ptr<State> s_;
+};
+
+}  // namespace llmk
