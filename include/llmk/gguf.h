@@ -12,12 +12,18 @@
 //   anything is allocated) and against kMaxStringBytes / kMaxArrayElements;
 //   no nested arrays; value types only those the spec defines; bool bytes 0
 //   or 1;
-// - 1 to 4 dimensions, each ≥ 1; element counts and byte sizes computed in
-//   checked 64-bit arithmetic; quantized rows a multiple of the block size;
+// - 1 to 4 dimensions, each ≥ 1; element counts (at most INT64_MAX, as in
+//   ggml) and byte sizes computed in checked 64-bit arithmetic; quantized
+//   rows (dims[0]) a multiple of the 32-element block;
 // - tensor types only F32, F16, Q4_0, Q8_0;
 // - general.alignment, when present, a UINT32 power of two ≤ 65536;
 // - tensor data aligned, inside the file (offset + size ≤ file size, no wrap),
 //   and no two tensors overlapping.
+// A file with no tensors may end right after its metadata (vocabulary-only
+// files do). Malformed content is an InvalidArgumentError whose message names
+// the record and field, e.g. "GGUF tensor 'blk.0.attn_q.weight': dims[1] = 0
+// must be ≥ 1"; open() adds the path in front and reports a missing file as
+// NotFoundError. A parse allocates at most a small multiple of the input size.
 #pragma once
 
 #include <cstddef>
@@ -139,10 +145,18 @@ class GgufFile {
   std::unique_ptr<Index> index_;
 };
 
-// Builds a GGUF file (version 3) in memory or on disk.
+// Builds a GGUF file (version 3) in memory or on disk, laid out as ggml does:
+// key/values and tensors in the order added, each tensor's data aligned and
+// zero-padded to the alignment. Keys, values and tensors are checked against
+// the reader's rules (add_tensor() at once, key/values in to_bytes()), so a
+// written file always reads back. Re-writing a parsed file (every key/value,
+// then every tensor in file order) reproduces ggml-written files byte for byte.
 class GgufWriter {
  public:
-  void set_alignment(uint32_t alignment);  // written as general.alignment
+  // Written as the UINT32 key general.alignment (updated in place when that
+  // key was already added). add() of a UINT32 general.alignment also sets the
+  // layout; adding that key twice is a duplicate key.
+  void set_alignment(uint32_t alignment);
   void add(std::string key, GgufValue value);
   // Convenience setters.
   void add_string(std::string key, std::string value);

@@ -32,6 +32,7 @@
 namespace llmk {
 
 class GgufFile;
+class GgufWriter;
 class ThreadPool;
 class KVCache;
 
@@ -117,6 +118,22 @@ std::vector<std::string> synthetic_model_shapes();
 // output matrix. Deterministic in `seed`.
 absl::StatusOr<Model> make_synthetic_model(const std::string& shape_name, TensorType type,
                                            uint64_t seed);
+
+// Serialises a model as GGUF with llama.cpp's key and tensor names and a
+// placeholder tokenizer vocabulary (SentencePiece-style for llama: <unk>,
+// <s>, </s>, 256 byte tokens, filler pieces; byte-level BPE with merges for
+// gpt2), so llama.cpp loads it. Tensors keep their types.
+absl::StatusOr<std::vector<uint8_t>> model_to_gguf(const Model& model,
+                                                   const std::string& name = "llmk-synthetic");
+absl::Status write_model_gguf(const Model& model, const std::string& path,
+                              const std::string& name = "llmk-synthetic");
+
+// Re-encodes a GGUF model like llama.cpp's `llama-quantize --pure`: every 2-D
+// F32/F16 tensor whose rows are a multiple of 32 becomes `to` (Q8_0 or
+// Q4_0, quantized exactly as quantize_q8_0 / quantize_q4_0 do); 1-D tensors
+// (norms, biases) and everything else are copied unchanged, as is the
+// metadata (general.file_type updated).
+absl::Status quantize_gguf(const GgufFile& in, TensorType to, GgufWriter& out);
 
 // ---------------------------------------------------------------- forward
 

@@ -38,6 +38,9 @@ uint16_t f32_to_f16(float value);
 float f16_to_f32(uint16_t half);
 
 // x.size() must be a multiple of 32 and out.size() == x.size() / 32.
+// Byte-identical to ggml's reference quantizers (quantize_row_q4_0_ref /
+// quantize_row_q8_0_ref) for finite input; non-finite input gives defined
+// but meaningless blocks (ggml's behaviour there is undefined).
 absl::Status quantize_q4_0(std::span<const float> x, std::span<Q4_0Block> out);
 absl::Status quantize_q8_0(std::span<const float> x, std::span<Q8_0Block> out);
 // out.size() == 32 · blocks.size().
@@ -58,7 +61,7 @@ struct WeightView {
   const void* data = nullptr;
   size_t rows = 0;
   size_t cols = 0;
-  size_t row_bytes() const;  // bytes per row for `type`
+  size_t row_bytes() const;  // bytes per row for `type` (0 if it overflows)
 };
 
 // How quantized weights meet f32 activations.

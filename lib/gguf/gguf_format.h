@@ -23,7 +23,7 @@ inline constexpr uint32_t kMagic = 0x46554747;  // "GGUF" read as a little-endia
 inline constexpr size_t kHeaderBytes = 4 + 4 + 8 + 8;
 inline constexpr uint32_t kMaxDims = 4;
 inline constexpr uint64_t kQuantBlockElements = 32;
-inline constexpr std::string_view kAlignmentKey = "general.alignment";
+inline constexpr char kAlignmentKey[] = "general.alignment";
 
 // The smallest record of each kind, used to bound a declared count by the
 // bytes left before anything is reserved:

@@ -19,12 +19,17 @@ absl::StatusOr<KVCache> KVCache::create(size_t n_layers, size_t max_ctx, size_t 
         "KVCache::create: every size must be positive (n_layers = ", n_layers,
         ", max_ctx = ", max_ctx, ", kv_dim = ", kv_dim, ", n_seqs = ", n_seqs, ")"));
   }
-  size_t layer_floats = 0, seq_floats = 0, half_floats = 0, total_floats = 0, bytes = 0;
+  // Values start on a 64-byte boundary after the keys (kValuesAlignFloats).
+  constexpr size_t kValuesAlignFloats = 16;
+  size_t layer_floats = 0, seq_floats = 0, half_floats = 0, padded_half = 0, mapped_floats = 0,
+         bytes = 0;
   if (!internal::checked_mul(max_ctx, kv_dim, &layer_floats) ||
       !internal::checked_mul(layer_floats, n_layers, &seq_floats) ||
       !internal::checked_mul(seq_floats, n_seqs, &half_floats) ||
-      !internal::checked_mul(half_floats, 2, &total_floats) ||
-      !internal::checked_mul(total_floats, sizeof(float), &bytes)) {
+      !internal::checked_add(half_floats, kValuesAlignFloats - 1, &padded_half) ||
+      !internal::checked_add(padded_half & ~(kValuesAlignFloats - 1), half_floats,
+                             &mapped_floats) ||
+      !internal::checked_mul(mapped_floats, sizeof(float), &bytes)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "KVCache::create: n_layers × max_ctx × kv_dim × n_seqs × 2 floats overflows (n_layers = ",
         n_layers, ", max_ctx = ", max_ctx, ", kv_dim = ", kv_dim, ", n_seqs = ", n_seqs, ")"));
@@ -43,8 +48,8 @@ absl::StatusOr<KVCache> KVCache::create(size_t n_layers, size_t max_ctx, size_t 
   cache.pos_.assign(n_seqs, 0);
   cache.layer_floats_ = layer_floats;
   cache.keys_ = static_cast<float*>(block);
-  cache.values_ = cache.keys_ + half_floats;
-  cache.total_floats_ = total_floats;
+  cache.values_ = cache.keys_ + (padded_half & ~(kValuesAlignFloats - 1));
+  cache.total_floats_ = 2 * half_floats;  // cannot overflow: mapped_floats did not
   cache.mapped_bytes_ = bytes;
   return cache;
 }

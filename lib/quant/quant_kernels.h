@@ -26,6 +26,17 @@ namespace llmk::kernels {
 // n must be a multiple of 32.
 void quantize_row_q8_0(const float* x, size_t n, Q8_0Block* out);
 
+// Fused dot products over `blocks` blocks (32 · blocks values), dispatched to
+// the best Highway target. Q·Q8_0 use integer dot products per block.
+float dot_q4_0_q8_0(const Q4_0Block* a, const Q8_0Block* b, size_t blocks);
+float dot_q8_0_q8_0(const Q8_0Block* a, const Q8_0Block* b, size_t blocks);
+float dot_q4_0_f32(const Q4_0Block* a, const float* x, size_t blocks);
+float dot_q8_0_f32(const Q8_0Block* a, const float* x, size_t blocks);
+
+// blocks → 32 · blocks floats, bit-identical to ggml's dequantization.
+void dequantize_q4_0(const Q4_0Block* blocks, size_t count, float* out);
+void dequantize_q8_0(const Q8_0Block* blocks, size_t count, float* out);
+
 // Row `row` of w (w.cols values) as f32, for embedding lookup. Bit-identical to
 // ggml's dequantization for Q4_0 / Q8_0 and exact for F16 / F32.
 void dequantize_row(const WeightView& w, size_t row, float* out);

@@ -1,0 +1,196 @@
+#include "cli.h"
+
+#include <charconv>
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "baseline.h"
+#include "report.h"
+#include "util/check.h"
+
+namespace llmk::bench {
+namespace {
+
+template <class T>
+absl::Status parse_number(const std::string& flag, const std::string& text, T* out) {
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
+  if (ec != std::errc() || ptr != text.data() + text.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(flag, ": '", text, "' is not a valid number"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+const char* cli_usage() {
+  return "usage: llmk-bench [options]\n"
+         "  --filter REGEX        run benchmarks whose name matches (ECMAScript regex)\n"
+         "  --list                list benchmark names and exit\n"
+         "  --json FILE           google/benchmark-compatible JSON with raw samples\n"
+         "  --csv FILE            one CSV row per benchmark\n"
+         "  --warmup N            warm-up batches (default 100, at most 0.2 s)\n"
+         "  --iterations N        samples per benchmark (default 1000, at most --max-time)\n"
+         "  --min-time S          seconds one sample lasts at least (default 20e-6)\n"
+         "  --max-time S          measurement seconds per benchmark, at most (default 1)\n"
+         "  --cpu N               pin to CPU N (default: an isolated CPU if any)\n"
+         "  --target T            best | scalar | all | a Highway target name (AVX2, ...)\n"
+         "  --counters[=LIST]     perf counters (default set, or comma-separated events)\n"
+         "  --save-baseline FILE  save results with raw samples for a later --baseline\n"
+         "  --baseline FILE       compare; exit 1 on regression, 2 when inconclusive\n"
+         "  --vocab FILE          tokenizer vocabulary for the tokenizer entries\n"
+         "  --model FILE          model for the end-to-end entries\n"
+         "  --scaling             model-size scaling table (end-to-end suite)\n"
+         "  --threads N           threads of the multi-threaded entries (default 2)\n"
+         "  --verbose             per-benchmark detail lines\n";
+}
+
+absl::StatusOr<CliOptions> parse_cli(const std::vector<std::string>& args) {
+  CliOptions o;
+  BenchmarkConfig& c = o.config;
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string flag = args[i];
+    std::string inline_value;
+    bool has_inline = false;
+    if (const size_t eq = flag.find('='); flag.rfind("--", 0) == 0 && eq != std::string::npos) {
+      inline_value = flag.substr(eq + 1);
+      flag = flag.substr(0, eq);
+      has_inline = true;
+    }
+    auto value = [&](std::string* out) -> absl::Status {
+      if (has_inline) {
+        *out = inline_value;
+      } else if (i + 1 < args.size()) {
+        *out = args[++i];
+      } else {
+        return absl::InvalidArgumentError(absl::StrCat(flag, " needs a value"));
+      }
+      return absl::OkStatus();
+    };
+    std::string v;
+    if (flag == "--help" || flag == "-h") {
+      o.help = true;
+    } else if (flag == "--list") {
+      o.list = true;
+    } else if (flag == "--verbose" || flag == "-v") {
+      c.verbose = true;
+    } else if (flag == "--scaling") {
+      c.scaling = true;
+    } else if (flag == "--counters") {
+      c.counters = true;
+      // The list is optional: "--counters" alone, "--counters=a,b" or "--counters a,b".
+      if (has_inline) {
+        v = inline_value;
+      } else if (i + 1 < args.size() && args[i + 1].rfind("--", 0) != 0) {
+        v = args[++i];
+      }
+      if (!v.empty()) {
+        for (absl::string_view e : absl::StrSplit(v, ',', absl::SkipEmpty())) {
+          c.counter_events.emplace_back(e);
+        }
+      }
+    } else if (flag == "--filter") {
+      LLMK_RETURN_IF_ERROR(value(&c.filter));
+    } else if (flag == "--json") {
+      LLMK_RETURN_IF_ERROR(value(&o.json_path));
+    } else if (flag == "--csv") {
+      LLMK_RETURN_IF_ERROR(value(&o.csv_path));
+    } else if (flag == "--save-baseline") {
+      LLMK_RETURN_IF_ERROR(value(&o.save_baseline_path));
+    } else if (flag == "--baseline") {
+      LLMK_RETURN_IF_ERROR(value(&o.baseline_path));
+    } else if (flag == "--vocab") {
+      LLMK_RETURN_IF_ERROR(value(&c.vocab_path));
+    } else if (flag == "--model") {
+      LLMK_RETURN_IF_ERROR(value(&c.model_path));
+    } else if (flag == "--target") {
+      LLMK_RETURN_IF_ERROR(value(&c.target));
+    } else if (flag == "--warmup") {
+      LLMK_RETURN_IF_ERROR(value(&v));
+      LLMK_RETURN_IF_ERROR(parse_number(flag, v, &c.warmup_iterations));
+    } else if (flag == "--iterations") {
+      LLMK_RETURN_IF_ERROR(value(&v));
+      LLMK_RETURN_IF_ERROR(parse_number(flag, v, &c.measurement_iterations));
+      if (c.measurement_iterations == 0) return absl::InvalidArgumentError("--iterations must be > 0");
+    } else if (flag == "--threads") {
+      LLMK_RETURN_IF_ERROR(value(&v));
+      LLMK_RETURN_IF_ERROR(parse_number(flag, v, &c.threads));
+      if (c.threads == 0 || c.threads > 1024) {
+        return absl::InvalidArgumentError("--threads must be in [1, 1024]");
+      }
+    } else if (flag == "--cpu") {
+      LLMK_RETURN_IF_ERROR(value(&v));
+      LLMK_RETURN_IF_ERROR(parse_number(flag, v, &c.cpu));
+      if (c.cpu < 0) return absl::InvalidArgumentError("--cpu must be >= 0");
+    } else if (flag == "--min-time" || flag == "--max-time") {
+      LLMK_RETURN_IF_ERROR(value(&v));
+      double seconds = 0;
+      LLMK_RETURN_IF_ERROR(parse_number(flag, v, &seconds));
+      if (!(seconds > 0) || seconds > 3600) {
+        return absl::InvalidArgumentError(absl::StrCat(flag, " must be in (0, 3600] seconds"));
+      }
+      (flag == "--min-time" ? c.min_sample_time_s : c.max_time_s) = seconds;
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("unknown option '", args[i], "'"));
+    }
+  }
+  return o;
+}
+
+int bench_main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  absl::StatusOr<CliOptions> options = parse_cli(args);
+  if (!options.ok()) {
+    std::fprintf(stderr, "llmk-bench: %s\n%s", std::string(options.status().message()).c_str(),
+                 cli_usage());
+    return 3;
+  }
+  if (options->help) {
+    std::printf("%s", cli_usage());
+    return 0;
+  }
+  const BenchmarkConfig& config = options->config;
+  if (options->list) {
+    for (const BenchmarkSpec& s : collect_benchmarks(config)) std::printf("%s\n", s.name.c_str());
+    return 0;
+  }
+  BaselineSamples baseline;
+  if (!options->baseline_path.empty()) {  // fail before a long run, not after
+    auto loaded = load_baseline(options->baseline_path);
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "llmk-bench: %s\n", std::string(loaded.status().message()).c_str());
+      return 3;
+    }
+    baseline = *std::move(loaded);
+  }
+  absl::StatusOr<SuiteResult> result = run_benchmark_suite(config);
+  if (!result.ok()) {
+    std::fprintf(stderr, "llmk-bench: %s\n", std::string(result.status().message()).c_str());
+    return 3;
+  }
+  print_summary(*result, stdout);
+  print_target_table(*result, stdout);
+  print_counters(*result, stdout);
+  const std::string json = format_json(*result);
+  for (const std::string* path : {&options->json_path, &options->save_baseline_path}) {
+    if (path->empty()) continue;
+    if (absl::Status st = write_text_file(*path, json); !st.ok()) {
+      std::fprintf(stderr, "llmk-bench: %s\n", std::string(st.message()).c_str());
+      return 3;
+    }
+  }
+  if (!options->csv_path.empty()) {
+    if (absl::Status st = write_text_file(options->csv_path, format_csv(*result)); !st.ok()) {
+      std::fprintf(stderr, "llmk-bench: %s\n", std::string(st.message()).c_str());
+      return 3;
+    }
+  }
+  if (!options->baseline_path.empty()) {
+    const std::vector<Comparison> comparisons = compare_with_baseline(*result, baseline);
+    print_comparisons(comparisons, stdout);
+    return comparison_exit_code(comparisons);
+  }
+  return 0;
+}
+
+}  // namespace llmk::bench

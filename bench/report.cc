@@ -1,0 +1,387 @@
+#include "report.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "json.h"
+
+namespace llmk::bench {
+namespace {
+
+// "ops/dot/384@AVX2" → "ops/dot/384" (the suffix --target all adds).
+std::string base_name(const std::string& name) {
+  const size_t at = name.rfind('@');
+  return at == std::string::npos ? name : name.substr(0, at);
+}
+
+const BenchmarkResult* find_result(const SuiteResult& suite, const std::string& name,
+                                   const std::string& target) {
+  const BenchmarkResult* fallback = nullptr;
+  for (const BenchmarkResult& r : suite.results) {
+    if (base_name(r.name) != name || !r.skipped.empty()) continue;
+    if (r.target == target) return &r;
+    if (!fallback) fallback = &r;  // a target-independent entry (e.g. OpenBLAS)
+  }
+  return fallback;
+}
+
+std::string item_time(double ns, const std::string& item) {
+  return absl::StrCat(format_ns(ns), "/", item);
+}
+
+std::string csv_number(double v, bool present = true) {
+  if (!present || !std::isfinite(v)) return "";
+  return absl::StrFormat("%.6g", v);
+}
+
+}  // namespace
+
+std::string format_ns(double ns) {
+  if (!std::isfinite(ns)) return "n/a";
+  const double a = std::fabs(ns);
+  if (a < 1e3) return absl::StrFormat("%.3g ns", ns);
+  if (a < 1e6) return absl::StrFormat("%.3g us", ns / 1e3);
+  if (a < 1e9) return absl::StrFormat("%.3g ms", ns / 1e6);
+  return absl::StrFormat("%.3g s", ns / 1e9);
+}
+
+std::string format_rate(double per_second, const char* unit) {
+  static const char* prefixes[] = {"", "k", "M", "G", "T"};
+  int p = 0;
+  while (per_second >= 1000.0 && p < 4) {
+    per_second /= 1000.0;
+    ++p;
+  }
+  return absl::StrFormat("%.3g %s%s", per_second, prefixes[p], unit);
+}
+
+std::optional<double> counter_per_op(const BenchmarkResult& r, const std::string& event) {
+  for (const CounterResult& c : r.counters) {
+    if (c.event == event) return c.per_op;
+  }
+  return std::nullopt;
+}
+
+std::vector<TargetCheck> check_targets(const BenchmarkResult& r, const SuiteResult& suite) {
+  std::vector<TargetCheck> out;
+  if (!r.skipped.empty() || r.stats.n == 0) return out;
+  const double ns_per_item = r.stats.median / r.items_per_op;
+  for (const SpeedTarget& t : r.targets) {
+    if (t.max_ns_per_item > 0) {
+      TargetCheck c;
+      c.pass = ns_per_item <= t.max_ns_per_item;
+      c.text = absl::StrCat(t.label, " <=", item_time(t.max_ns_per_item, r.item_name), " ",
+                            c.pass ? "PASS" : "FAIL");
+      out.push_back(c);
+    }
+    if (t.max_cycles_per_item > 0) {
+      TargetCheck c;
+      if (r.tsc_cycles_per_op > 0) {
+        c.pass = r.tsc_cycles_per_op / r.items_per_op <= t.max_cycles_per_item;
+        c.text = absl::StrFormat("%s <=%g cyc/%s %s", t.label, t.max_cycles_per_item,
+                                 r.item_name, c.pass ? "PASS" : "FAIL");
+      } else {
+        c.text = absl::StrFormat("%s <=%g cyc/%s n/a (no TSC)", t.label, t.max_cycles_per_item,
+                                 r.item_name);
+      }
+      out.push_back(c);
+    }
+  }
+  if (r.ratio_target) {
+    TargetCheck c;
+    const BenchmarkResult* other = find_result(suite, r.ratio_target->other, r.target);
+    if (other && other->stats.median > 0 && r.stats.median > 0) {
+      const double speedup = other->stats.median / r.stats.median;
+      c.pass = speedup >= r.ratio_target->min_speedup;
+      c.text = absl::StrFormat("%.2fx vs %s (>=%.2fx) %s", speedup, r.ratio_target->other,
+                               r.ratio_target->min_speedup, c.pass ? "PASS" : "FAIL");
+    } else {
+      c.text = absl::StrCat("vs ", r.ratio_target->other, ": n/a (not run)");
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
+void print_summary(const SuiteResult& suite, std::FILE* out) {
+  std::string pin = suite.pinned_cpu >= 0 ? absl::StrCat("CPU ", suite.pinned_cpu) : "not pinned";
+  std::fprintf(out, "llmk-bench: timer %s", suite.timer.c_str());
+  if (suite.tsc_ghz > 0) std::fprintf(out, " (TSC %.3f GHz)", suite.tsc_ghz);
+  std::fprintf(out, ", %s, governor %s%s, energy %s\n", pin.c_str(), suite.governor.c_str(),
+               suite.virtualized ? ", virtualised" : "", suite.energy_source.c_str());
+  std::fprintf(out, "%-40s %9s %9s %9s %8s %11s %9s %12s %9s %9s  %s\n", "benchmark", "median",
+               "p90", "min", "MAD", "samples", "cyc/item", "items/s", "GB/s", "GFLOP/s",
+               "targets");
+  size_t pass = 0, fail = 0;
+  for (const BenchmarkResult& r : suite.results) {
+    if (!r.skipped.empty()) {
+      std::fprintf(out, "%-40s skipped: %s\n", r.name.c_str(), r.skipped.c_str());
+      continue;
+    }
+    const BenchmarkStats& s = r.stats;
+    const std::string samples = absl::StrCat(s.n, "x", r.batch_size);
+    const std::string cycles =
+        r.tsc_cycles_per_op > 0 ? absl::StrFormat("%.3g", r.tsc_cycles_per_op / r.items_per_op)
+                                : "n/a";
+    const std::string gbs =
+        r.bytes_per_op > 0 ? absl::StrFormat("%.3g", r.bytes_per_second / 1e9) : "";
+    const std::string gflops =
+        r.flops_per_op > 0 ? absl::StrFormat("%.3g", r.flops_per_second / 1e9) : "";
+    std::string targets;
+    for (const TargetCheck& c : check_targets(r, suite)) {
+      if (!c.text.empty() && c.text.find("n/a") == std::string::npos) (c.pass ? pass : fail)++;
+      absl::StrAppend(&targets, targets.empty() ? "" : "; ", c.text);
+    }
+    std::fprintf(out, "%-40s %9s %9s %9s %8s %11s %9s %12s %9s %9s  %s\n", r.name.c_str(),
+                 format_ns(s.median).c_str(), format_ns(s.p90).c_str(), format_ns(s.min).c_str(),
+                 format_ns(s.mad).c_str(), samples.c_str(), cycles.c_str(),
+                 format_rate(r.items_per_second, "").c_str(), gbs.c_str(), gflops.c_str(),
+                 targets.c_str());
+  }
+  if (pass + fail > 0) {
+    std::fprintf(out, "targets: %zu PASS, %zu FAIL\n", pass, fail);
+  }
+}
+
+void print_counters(const SuiteResult& suite, std::FILE* out) {
+  bool header = false;
+  for (const BenchmarkResult& r : suite.results) {
+    if (r.counters.empty() || !r.skipped.empty()) continue;
+    if (!header) {
+      std::fprintf(out, "\nperf counters per operation (n/a: did not run; %% = time counted)\n");
+      header = true;
+    }
+    std::string line;
+    for (const CounterResult& c : r.counters) {
+      if (c.per_op) {
+        absl::StrAppend(&line, "  ", c.event, " ", absl::StrFormat("%.4g", *c.per_op));
+        if (c.running_fraction < 0.999) {
+          absl::StrAppend(&line, absl::StrFormat(" (%.0f%%)", 100.0 * c.running_fraction));
+        }
+      } else {
+        absl::StrAppend(&line, "  ", c.event, " n/a");
+      }
+    }
+    const auto ins = counter_per_op(r, "instructions"), cyc = counter_per_op(r, "cycles");
+    const auto refs = counter_per_op(r, "cache-references"), miss = counter_per_op(r, "cache-misses");
+    const auto br = counter_per_op(r, "branches"), brm = counter_per_op(r, "branch-misses");
+    if (ins && cyc && *cyc > 0) absl::StrAppend(&line, absl::StrFormat("  IPC %.2f", *ins / *cyc));
+    if (refs && miss && *refs > 0) {
+      absl::StrAppend(&line, absl::StrFormat("  cache-miss %.1f%%", 100.0 * *miss / *refs));
+    }
+    if (br && brm && *br > 0) {
+      absl::StrAppend(&line, absl::StrFormat("  branch-miss %.2f%%", 100.0 * *brm / *br));
+    }
+    if (r.energy_joules_per_op) {
+      absl::StrAppend(&line, absl::StrFormat("  energy %.4g J", *r.energy_joules_per_op));
+    }
+    std::fprintf(out, "%-40s%s\n", r.name.c_str(), line.c_str());
+  }
+}
+
+void print_target_table(const SuiteResult& suite, std::FILE* out) {
+  if (suite.targets_run.size() < 2) return;
+  std::vector<std::string> names;
+  std::map<std::string, std::map<std::string, double>> median;  // name → target → ns
+  for (const BenchmarkResult& r : suite.results) {
+    if (!r.skipped.empty() || r.name.find('@') == std::string::npos) continue;
+    const std::string b = base_name(r.name);
+    if (!median.count(b)) names.push_back(b);
+    median[b][r.target] = r.stats.median;
+  }
+  if (names.empty()) return;
+  const std::string& scalar = suite.targets_run.back();  // supported_targets() ends with it
+  std::fprintf(out, "\nmedian per target, and speedup over %s\n%-32s", scalar.c_str(),
+               "benchmark");
+  for (const std::string& t : suite.targets_run) std::fprintf(out, " %17s", t.c_str());
+  std::fprintf(out, "\n");
+  for (const std::string& n : names) {
+    std::fprintf(out, "%-32s", n.c_str());
+    const auto& row = median[n];
+    const auto sc = row.find(scalar);
+    for (const std::string& t : suite.targets_run) {
+      const auto it = row.find(t);
+      std::string cell = "-";
+      if (it != row.end()) {
+        cell = format_ns(it->second);
+        if (sc != row.end() && it->second > 0) {
+          absl::StrAppend(&cell, absl::StrFormat(" %5.1fx", sc->second / it->second));
+        }
+      }
+      std::fprintf(out, " %17s", cell.c_str());
+    }
+    std::fprintf(out, "\n");
+  }
+}
+
+std::string format_json(const SuiteResult& suite) {
+  JsonWriter w;
+  w.begin_object();
+  w.key("context");
+  w.begin_object();
+  {
+    const std::time_t now = std::time(nullptr);
+    char date[64];
+    std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S%z", std::localtime(&now));
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    w.key("date"); w.value(date);
+    w.key("host_name"); w.value(host);
+    w.key("executable"); w.value("llmk-bench");
+    w.key("num_cpus"); w.value(static_cast<long long>(std::thread::hardware_concurrency()));
+    w.number_field("mhz_per_cpu", std::round(suite.tsc_ghz * 1000.0));
+    w.key("cpu_scaling_enabled"); w.value(suite.governor != "performance" && suite.governor != "unknown");
+    w.key("caches"); w.begin_array(); w.end_array();
+    w.key("library_build_type"); w.value("release");
+    w.key("json_schema_version"); w.value(1LL);
+    w.key("llmk");
+    w.begin_object();
+    w.key("timer"); w.value(suite.timer);
+    w.number_field("tsc_ghz", suite.tsc_ghz);
+    w.key("pinned_cpu"); w.value(static_cast<long long>(suite.pinned_cpu));
+    w.key("governor"); w.value(suite.governor);
+    w.key("virtualized"); w.value(suite.virtualized);
+    w.key("energy_source"); w.value(suite.energy_source);
+    w.key("real_time"); w.value("median of per-operation samples");
+    w.key("targets_run");
+    w.begin_array();
+    for (const std::string& t : suite.targets_run) w.value(t);
+    w.end_array();
+    w.key("warnings");
+    w.begin_array();
+    for (const std::string& t : suite.warnings) w.value(t);
+    w.end_array();
+    w.end_object();
+  }
+  w.end_object();
+  w.key("benchmarks");
+  w.begin_array();
+  long long index = 0;
+  for (const BenchmarkResult& r : suite.results) {
+    w.begin_object();
+    w.key("name"); w.value(r.name);
+    w.key("family_index"); w.value(index++);
+    w.key("per_family_instance_index"); w.value(0LL);
+    w.key("run_name"); w.value(r.name);
+    w.key("run_type"); w.value("iteration");
+    w.key("repetitions"); w.value(1LL);
+    w.key("repetition_index"); w.value(0LL);
+    w.key("threads"); w.value(static_cast<long long>(r.threads));
+    if (!r.skipped.empty()) {
+      w.key("error_occurred"); w.value(true);
+      w.key("error_message"); w.value(r.skipped);
+      w.key("iterations"); w.value(0LL);
+      w.key("real_time"); w.value(0.0);
+      w.key("cpu_time"); w.value(0.0);
+      w.key("time_unit"); w.value("ns");
+      w.end_object();
+      continue;
+    }
+    w.key("iterations"); w.value(static_cast<unsigned long long>(r.total_ops));
+    w.key("real_time"); w.value(r.stats.median);
+    w.key("cpu_time"); w.value(r.cpu_ns_per_op);
+    w.key("time_unit"); w.value("ns");
+    w.number_field("items_per_second", r.items_per_second);
+    if (r.bytes_per_op > 0) w.number_field("bytes_per_second", r.bytes_per_second);
+    if (r.flops_per_op > 0) w.number_field("flops_per_second", r.flops_per_second);
+    if (r.tsc_cycles_per_op > 0) w.number_field("tsc_cycles", r.tsc_cycles_per_op);
+    for (const CounterResult& c : r.counters) {
+      if (c.per_op) w.number_field(c.event, *c.per_op);  // unavailable counters left out
+    }
+    if (r.energy_joules_per_op) w.number_field("energy_joules", *r.energy_joules_per_op);
+    w.key("llmk");
+    w.begin_object();
+    w.key("target"); w.value(r.target);
+    w.key("item_name"); w.value(r.item_name);
+    w.number_field("items_per_op", r.items_per_op);
+    w.number_field("bytes_per_op", r.bytes_per_op);
+    w.number_field("flops_per_op", r.flops_per_op);
+    w.key("batch_size"); w.value(static_cast<unsigned long long>(r.batch_size));
+    const BenchmarkStats& s = r.stats;
+    w.key("samples"); w.value(static_cast<unsigned long long>(s.n));
+    w.number_field("min_ns", s.min);
+    w.number_field("max_ns", s.max);
+    w.number_field("mean_ns", s.mean);
+    w.number_field("median_ns", s.median);
+    w.number_field("stddev_ns", s.stddev);
+    w.number_field("p90_ns", s.p90);
+    w.number_field("p99_ns", s.p99);
+    w.number_field("mad_ns", s.mad);
+    w.key("seed_outliers"); w.value(static_cast<unsigned long long>(s.seed_outliers));
+    w.key("robust_outliers"); w.value(static_cast<unsigned long long>(s.robust_outliers));
+    w.key("counter_status");
+    w.begin_array();
+    for (const CounterResult& c : r.counters) {
+      w.begin_object();
+      w.key("event"); w.value(c.event);
+      w.key("status"); w.value(c.status);
+      if (c.per_op) w.number_field("running_fraction", c.running_fraction);
+      w.end_object();
+    }
+    w.end_array();
+    w.key("targets");
+    w.begin_array();
+    for (const TargetCheck& c : check_targets(r, suite)) {
+      w.begin_object();
+      w.key("text"); w.value(c.text);
+      w.key("pass"); w.value(c.pass);
+      w.end_object();
+    }
+    w.end_array();
+    w.key("samples_ns");
+    w.begin_array();
+    for (double v : r.samples_ns) w.value(v);
+    w.end_array();
+    w.end_object();
+    w.end_object();
+  }
+  w.end_array();
+  w.end_object();
+  return w.text() + "\n";
+}
+
+std::string format_csv(const SuiteResult& suite) {
+  std::string out =
+      "name,target,threads,batch_size,samples,median_ns,mean_ns,min_ns,max_ns,stddev_ns,"
+      "p90_ns,p99_ns,mad_ns,cpu_ns,tsc_cycles,items_per_second,bytes_per_second,"
+      "flops_per_second,seed_outliers,robust_outliers,skipped\n";
+  for (const BenchmarkResult& r : suite.results) {
+    const BenchmarkStats& s = r.stats;
+    const bool ran = r.skipped.empty();
+    std::string skipped = r.skipped;
+    for (char& c : skipped) {
+      if (c == ',' || c == '"' || c == '\n') c = ' ';
+    }
+    absl::StrAppend(&out, r.name, ",", r.target, ",", r.threads, ",", r.batch_size, ",", s.n, ",",
+                    csv_number(s.median, ran), ",", csv_number(s.mean, ran), ",",
+                    csv_number(s.min, ran), ",", csv_number(s.max, ran), ",",
+                    csv_number(s.stddev, ran), ",", csv_number(s.p90, ran), ",",
+                    csv_number(s.p99, ran), ",", csv_number(s.mad, ran), ",");
+    absl::StrAppend(&out, csv_number(r.cpu_ns_per_op, ran), ",",
+                    csv_number(r.tsc_cycles_per_op, ran && r.tsc_cycles_per_op > 0), ",",
+                    csv_number(r.items_per_second, ran), ",",
+                    csv_number(r.bytes_per_second, ran && r.bytes_per_op > 0), ",",
+                    csv_number(r.flops_per_second, ran && r.flops_per_op > 0), ",",
+                    s.seed_outliers, ",", s.robust_outliers, ",", skipped, "\n");
+  }
+  return out;
+}
+
+absl::Status write_text_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) return absl::PermissionDeniedError(absl::StrCat("cannot open '", path, "' for writing"));
+  out << text;
+  out.close();
+  if (!out) return absl::DataLossError(absl::StrCat("writing '", path, "' failed"));
+  return absl::OkStatus();
+}
+
+}  // namespace llmk::bench

@@ -1,0 +1,40 @@
+// Report writers. They share one record (SuiteResult) and differ only in
+// formatting: the console table (print_summary in llmk/bench.h), the
+// per-target table of --target all, google/benchmark-compatible JSON, CSV.
+#pragma once
+
+#include <cstdio>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "llmk/bench.h"
+
+namespace llmk::bench {
+
+// "12.3 ns", "4.56 µs", "7.89 ms", "1.23 s" (three significant digits).
+std::string format_ns(double ns);
+// "81.3 M" style with an SI prefix, then the unit.
+std::string format_rate(double per_second, const char* unit);
+
+// One speed target's verdict on a result.
+struct TargetCheck {
+  std::string text;  // "seed ≤ 1 µs/op PASS"
+  bool pass = false;
+};
+std::vector<TargetCheck> check_targets(const BenchmarkResult& r, const SuiteResult& suite);
+
+// Derived metrics from the counters present (IPC, miss rates); nullopt when
+// an operand did not run.
+std::optional<double> counter_per_op(const BenchmarkResult& r, const std::string& event);
+
+void print_target_table(const SuiteResult& suite, std::FILE* out);
+void print_counters(const SuiteResult& suite, std::FILE* out);
+
+// google/benchmark JSON (context + benchmarks[]), our statistics, raw
+// samples and counter status under each benchmark's "llmk" key.
+std::string format_json(const SuiteResult& suite);
+std::string format_csv(const SuiteResult& suite);
+absl::Status write_text_file(const std::string& path, const std::string& text);
+
+}  // namespace llmk::bench

@@ -1,0 +1,30 @@
+// Pure statistics over samples: no I/O, no clocks, so tests check them
+// against hand-computed values. compute_stats (llmk/bench.h) builds on these.
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <vector>
+
+namespace llmk::bench {
+
+double mean_of(std::span<const double> x);
+// Sample standard deviation (divides by n − 1); 0 for n < 2.
+double stddev_of(std::span<const double> x);
+// Linear interpolation between order statistics at rank q·(n − 1), q in [0, 1].
+// `sorted` must be ascending. 0 for an empty span.
+double quantile_sorted(std::span<const double> sorted, double q);
+double median_of(std::span<const double> x);
+// Median of |x − median(x)| (unscaled).
+double mad_of(std::span<const double> x);
+
+// The seed's rule, per sample: x − median > 3·stddev, in floating point.
+size_t count_seed_outliers(std::span<const double> x, double median, double stddev);
+// Samples outside median ± k·MAD; none when MAD is 0 (a constant majority
+// would otherwise make every other sample an outlier).
+size_t count_mad_outliers(std::span<const double> x, double median, double mad, double k = 5.0);
+
+// Rates from a per-operation time; 0 when the time is not positive.
+double per_second(double amount_per_op, double ns_per_op);
+
+}  // namespace llmk::bench

@@ -1,0 +1,249 @@
+// End-to-end generation, named like llama-bench's tests:
+//   generate/<model>/pp<N>   prompt processing: one batched forward of N tokens
+//   generate/<model>/tg<N>   text generation: N single-token forwards, greedy
+//   generate/<model>/batch<S>/tg<N>  S independent sequences decoded together
+// items are tokens, so items/s is tokens/s (items_per_second in the JSON), and
+// bytes_per_op counts the weight bytes streamed, so GB/s shows how close
+// generation runs to the memory-bandwidth roof.
+//
+// Models: --model FILE, or synthetic ones built in memory (random weights of
+// the stories15M shape, separate output matrix, as F32, Q8_0 and Q4_0).
+// --scaling adds tg entries for the stories15M, stories42M, stories110M and
+// tinyllama-1.1B shapes (Q4_0), the seed's throughput-scaling table.
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "llmk/bench.h"
+#include "llmk/kv_cache.h"
+#include "llmk/model.h"
+#include "llmk/ops.h"
+
+namespace llmk::bench {
+namespace {
+
+constexpr size_t kPromptTokens = 128;
+constexpr size_t kGenTokens = 64;
+constexpr size_t kBatchSeqs = 4;
+constexpr size_t kBatchGenTokens = 32;
+constexpr uint64_t kSeed = 1234;
+
+// Models are large (60 MB for stories15M in F32, 600 MB for tinyllama in
+// Q4_0): build each once, on first use, and share it between entries.
+absl::StatusOr<std::shared_ptr<const Model>> cached_model(const std::string& key,
+                                                          const std::function<absl::StatusOr<Model>()>& make) {
+  static std::mutex mutex;
+  static std::map<std::string, std::shared_ptr<const Model>> cache;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (auto it = cache.find(key); it != cache.end()) return it->second;
+  auto model = make();
+  if (!model.ok()) return model.status();
+  auto shared = std::make_shared<const Model>(*std::move(model));
+  cache[key] = shared;
+  return shared;
+}
+
+struct ModelSource {
+  std::string label;  // the <model> part of the name
+  std::function<absl::StatusOr<Model>()> make;
+};
+
+uint64_t parameter_count(const ModelConfig& c) {
+  const uint64_t per_layer = 2ull * c.dim * c.dim + 2ull * c.dim * c.kv_dim() +
+                             3ull * c.dim * c.hidden_dim + 2ull * c.dim;
+  return c.n_layers * per_layer + 2ull * c.vocab_size * c.dim + c.dim;
+}
+
+absl::StatusOr<std::unique_ptr<Transformer>> make_transformer(const Model& model, size_t threads,
+                                                              size_t n_seqs, size_t ctx) {
+  TransformerOptions options;
+  options.n_threads = threads;
+  options.n_seqs = n_seqs;
+  options.max_seq_len = std::min(ctx, model.config.max_seq_len);
+  options.max_batch = kPromptTokens;
+  options.spin_wait = threads > 1;
+  return Transformer::create(model, options);
+}
+
+int32_t first_token(const ModelConfig& c) {
+  return c.bos_id >= 0 && static_cast<size_t>(c.bos_id) < c.vocab_size ? c.bos_id : 0;
+}
+
+BenchmarkSpec prompt_spec(const ModelSource& src, size_t threads) {
+  BenchmarkSpec s;
+  s.name = absl::StrCat("generate/", src.label, "/pp", kPromptTokens,
+                        threads > 1 ? absl::StrCat("/threads:", threads) : "");
+  s.item_name = "token";
+  s.items_per_op = kPromptTokens;
+  s.threads = threads;
+  s.setup = [src, threads](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
+    auto model = cached_model(src.label, src.make);
+    if (!model.ok()) return model.status();
+    const ModelConfig& c = (*model)->config;
+    if (c.max_seq_len < kPromptTokens) {
+      return absl::FailedPreconditionError(absl::StrCat("context ", c.max_seq_len, " < ", kPromptTokens));
+    }
+    auto t = make_transformer(**model, threads, 1, kPromptTokens);
+    if (!t.ok()) return t.status();
+    auto tokens = std::make_shared<std::vector<int32_t>>(kPromptTokens);
+    for (size_t i = 0; i < kPromptTokens; ++i) {
+      (*tokens)[i] = static_cast<int32_t>((i * 7919 + 13) % c.vocab_size);
+    }
+    std::shared_ptr<Transformer> tr(std::move(*t));
+    return BatchFn([tr, tokens, model = *model](uint64_t count) {
+      for (uint64_t i = 0; i < count; ++i) {
+        auto logits = tr->forward_batch(*tokens, 0);
+        do_not_optimize(logits.ok() ? logits->data() : nullptr);
+      }
+    });
+  };
+  return s;
+}
+
+BenchmarkSpec generation_spec(const ModelSource& src, size_t threads, const std::string& suffix = "") {
+  BenchmarkSpec s;
+  s.name = absl::StrCat("generate/", src.label, "/tg", kGenTokens,
+                        threads > 1 ? absl::StrCat("/threads:", threads) : "", suffix);
+  s.item_name = "token";
+  s.items_per_op = kGenTokens;
+  s.threads = threads;
+  s.setup = [src, threads](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
+    auto model = cached_model(src.label, src.make);
+    if (!model.ok()) return model.status();
+    auto t = make_transformer(**model, threads, 1, kGenTokens);
+    if (!t.ok()) return t.status();
+    std::shared_ptr<Transformer> tr(std::move(*t));
+    const int32_t start = first_token((*model)->config);
+    return BatchFn([tr, start, model = *model](uint64_t count) {
+      for (uint64_t i = 0; i < count; ++i) {
+        int32_t token = start;
+        for (size_t pos = 0; pos < kGenTokens; ++pos) {
+          auto logits = tr->forward(token, pos);
+          if (!logits.ok()) return;
+          token = static_cast<int32_t>(*llmk::argmax(*logits));
+        }
+        do_not_optimize(token);
+      }
+    });
+  };
+  return s;
+}
+
+BenchmarkSpec batched_generation_spec(const ModelSource& src, size_t threads) {
+  BenchmarkSpec s;
+  s.name = absl::StrCat("generate/", src.label, "/batch", kBatchSeqs, "/tg", kBatchGenTokens,
+                        threads > 1 ? absl::StrCat("/threads:", threads) : "");
+  s.item_name = "token";
+  s.items_per_op = kBatchSeqs * kBatchGenTokens;
+  s.threads = threads;
+  s.setup = [src, threads](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
+    auto model = cached_model(src.label, src.make);
+    if (!model.ok()) return model.status();
+    auto t = make_transformer(**model, threads, kBatchSeqs, kBatchGenTokens);
+    if (!t.ok()) return t.status();
+    std::shared_ptr<Transformer> tr(std::move(*t));
+    const size_t vocab = (*model)->config.vocab_size;
+    return BatchFn([tr, vocab, model = *model](uint64_t count) {
+      std::vector<int32_t> tokens(kBatchSeqs);
+      std::vector<size_t> positions(kBatchSeqs), seqs(kBatchSeqs);
+      for (uint64_t i = 0; i < count; ++i) {
+        for (size_t q = 0; q < kBatchSeqs; ++q) {
+          tokens[q] = static_cast<int32_t>((q * 101 + 7) % vocab);  // a different prompt each
+          seqs[q] = q;
+        }
+        for (size_t pos = 0; pos < kBatchGenTokens; ++pos) {
+          std::fill(positions.begin(), positions.end(), pos);
+          auto logits = tr->forward_seqs(tokens, positions, seqs);
+          if (!logits.ok()) return;
+          for (size_t q = 0; q < kBatchSeqs; ++q) {
+            tokens[q] = static_cast<int32_t>(*llmk::argmax(logits->subspan(q * vocab, vocab)));
+          }
+        }
+        do_not_optimize(tokens.data());
+      }
+    });
+  };
+  return s;
+}
+
+// Fills in bytes_per_op (weights streamed per token) once the model exists;
+// the shape's numbers are known without building it.
+void set_weight_traffic(BenchmarkSpec& s, const std::string& shape, TensorType type) {
+  auto config = synthetic_model_config(shape);
+  if (!config.ok()) return;
+  const ModelConfig& c = *config;
+  const double bytes_per_weight = type == TensorType::kF32   ? 4.0
+                                  : type == TensorType::kQ8_0 ? 34.0 / 32
+                                  : type == TensorType::kQ4_0 ? 18.0 / 32
+                                                              : 2.0;
+  const double matrix_weights = static_cast<double>(parameter_count(c)) -
+                                static_cast<double>(c.vocab_size) * c.dim;  // minus embedding
+  s.bytes_per_op = s.items_per_op * matrix_weights * bytes_per_weight;
+  s.flops_per_op = s.items_per_op * 2.0 * matrix_weights;
+}
+
+ModelSource synthetic(const std::string& shape, TensorType type) {
+  const std::string label = absl::StrCat(shape, "-", type == TensorType::kQ4_0   ? "q4_0"
+                                                     : type == TensorType::kQ8_0 ? "q8_0"
+                                                                                 : "f32");
+  return {label, [shape, type]() { return make_synthetic_model(shape, type, kSeed); }};
+}
+
+void add_generate(const BenchmarkConfig& config, std::vector<BenchmarkSpec>& out) {
+  const size_t threads = std::max<size_t>(config.threads, 1);
+  std::vector<size_t> thread_counts = {1};
+  if (threads > 1) thread_counts.push_back(threads);
+
+  if (!config.model_path.empty()) {
+    const std::string path = config.model_path;
+    ModelSource src{std::filesystem::path(path).stem().string(),
+                    [path]() { return load_model(path); }};
+    for (size_t t : thread_counts) {
+      out.push_back(prompt_spec(src, t));
+      out.push_back(generation_spec(src, t));
+    }
+    out.push_back(batched_generation_spec(src, threads));
+    return;
+  }
+
+  // The default: stories15M in the three weight types, at 1 and N threads.
+  for (TensorType type : {TensorType::kQ4_0, TensorType::kQ8_0, TensorType::kF32}) {
+    const ModelSource src = synthetic("stories15M", type);
+    for (size_t t : thread_counts) {
+      BenchmarkSpec tg = generation_spec(src, t);
+      set_weight_traffic(tg, "stories15M", type);
+      out.push_back(std::move(tg));
+      if (type == TensorType::kQ4_0) {
+        BenchmarkSpec pp = prompt_spec(src, t);
+        set_weight_traffic(pp, "stories15M", type);
+        pp.bytes_per_op /= kPromptTokens;  // one pass over the weights per batch
+        out.push_back(std::move(pp));
+      }
+    }
+  }
+  BenchmarkSpec batch = batched_generation_spec(synthetic("stories15M", TensorType::kQ4_0), threads);
+  set_weight_traffic(batch, "stories15M", TensorType::kQ4_0);
+  batch.bytes_per_op /= kBatchSeqs;  // the batch shares each pass over the weights
+  out.push_back(std::move(batch));
+
+  if (config.scaling) {
+    for (const char* shape : {"stories42M", "stories110M", "tinyllama-1.1B"}) {
+      const ModelSource src = synthetic(shape, TensorType::kQ4_0);
+      for (size_t t : thread_counts) {
+        BenchmarkSpec tg = generation_spec(src, t, "/scaling");
+        set_weight_traffic(tg, shape, TensorType::kQ4_0);
+        out.push_back(std::move(tg));
+      }
+    }
+  }
+}
+
+const bool registered = register_suite("generate", add_generate);
+
+}  // namespace
+}  // namespace llmk::bench

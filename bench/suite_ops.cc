@@ -1,0 +1,190 @@
+// f32 kernels: the seed's dot (384), matvec (384×384) and layer norm (384),
+// plus RMS norm, softmax, RoPE, and the 4096×4096 matvec streamed from
+// memory on 1 and --threads threads, with OpenBLAS's sgemv beside them when
+// built with it.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "llmk/bench.h"
+#include "llmk/ops.h"
+#include "llmk/thread_pool.h"
+#include "suite_util.h"
+
+#ifdef LLMK_HAVE_OPENBLAS
+#include <cblas.h>
+#endif
+
+namespace llmk::bench {
+namespace {
+
+BenchmarkSpec dot_spec(size_t n) {
+  BenchmarkSpec s;
+  s.name = absl::StrCat("ops/dot/", n);
+  s.bytes_per_op = 2.0 * n * sizeof(float);
+  s.flops_per_op = 2.0 * n;
+  if (n == 384) s.targets = {{"seed", 1000, 0}, {"ours", 20, 0}};
+  s.setup = [n](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
+    auto a = std::make_shared<FloatBuffer>(n, 1), b = std::make_shared<FloatBuffer>(n, 2);
+    return BatchFn([a, b](uint64_t count) {
+      for (uint64_t i = 0; i < count; ++i) do_not_optimize(*llmk::dot(a->cspan(), b->cspan()));
+    });
+  };
+  return s;
+}
+
+// Inputs of an f32 matvec, shared by ours and OpenBLAS's entries.
+struct MatvecData {
+  MatvecData(size_t r, size_t c) : rows(r), cols(c), w(r * c, 3), x(c, 4), y(r, 5) {}
+  size_t rows, cols;
+  FloatBuffer w, x, y;
+};
+
+std::string shape(size_t rows, size_t cols) { return absl::StrCat(rows, "x", cols); }
+std::string thread_suffix(size_t threads) {
+  return threads > 1 ? absl::StrCat("/threads:", threads) : "";
+}
+
+void fill_matvec_cost(BenchmarkSpec& s, size_t rows, size_t cols) {
+  s.bytes_per_op = (static_cast<double>(rows) * cols + cols + rows) * sizeof(float);
+  s.flops_per_op = 2.0 * rows * cols;
+}
+
+BenchmarkSpec matvec_spec(size_t rows, size_t cols, size_t threads, double min_speedup) {
+  BenchmarkSpec s;
+  s.name = absl::StrCat("ops/matvec/", shape(rows, cols), thread_suffix(threads));
+  s.threads = threads;
+  fill_matvec_cost(s, rows, cols);
+  if (rows == 384 && cols == 384 && threads == 1) s.targets = {{"seed", 50000, 0}};
+#ifdef LLMK_HAVE_OPENBLAS
+  s.ratio_target = RatioTarget{
+      absl::StrCat("openblas/sgemv/", shape(rows, cols), thread_suffix(threads)), min_speedup};
+#else
+  (void)min_speedup;
+#endif
+  s.setup = [rows, cols, threads](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
+    auto d = std::make_shared<MatvecData>(rows, cols);
+    std::shared_ptr<ThreadPool> pool;
+    if (threads > 1) pool = std::make_shared<ThreadPool>(threads);
+    return BatchFn([d, pool](uint64_t count) {
+      for (uint64_t i = 0; i < count; ++i) {
+        (void)llmk::matvec(d->w.cspan(), d->rows, d->cols, d->x.cspan(), d->y.span(), pool.get());
+        clobber_memory();
+      }
+    });
+  };
+  return s;
+}
+
+#ifdef LLMK_HAVE_OPENBLAS
+BenchmarkSpec openblas_spec(size_t rows, size_t cols, size_t threads) {
+  BenchmarkSpec s;
+  s.name = absl::StrCat("openblas/sgemv/", shape(rows, cols), thread_suffix(threads));
+  s.threads = threads;
+  s.per_target = false;  // OpenBLAS picks its own kernels
+  fill_matvec_cost(s, rows, cols);
+  s.setup = [rows, cols, threads](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
+    auto d = std::make_shared<MatvecData>(rows, cols);
+    return BatchFn([d, threads](uint64_t count) {
+      openblas_set_num_threads(static_cast<int>(threads));
+      for (uint64_t i = 0; i < count; ++i) {
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(d->rows),
+                    static_cast<int>(d->cols), 1.0f, d->w.data(), static_cast<int>(d->cols),
+                    d->x.data(), 1, 0.0f, d->y.data(), 1);
+        clobber_memory();
+      }
+    });
+  };
+  return s;
+}
+#endif
+
+BenchmarkSpec norm_spec(bool layer, size_t n) {
+  BenchmarkSpec s;
+  s.name = absl::StrCat(layer ? "ops/layer_norm/" : "ops/rms_norm/", n);
+  s.bytes_per_op = (layer ? 4.0 : 3.0) * n * sizeof(float);
+  if (n == 384) {
+    s.targets = layer ? std::vector<SpeedTarget>{{"seed", 5000, 0}, {"ours", 100, 0}}
+                      : std::vector<SpeedTarget>{{"ours", 100, 0}};
+  }
+  s.setup = [layer, n](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
+    auto x = std::make_shared<FloatBuffer>(n, 6), w = std::make_shared<FloatBuffer>(n, 7);
+    auto b = std::make_shared<FloatBuffer>(n, 8), out = std::make_shared<FloatBuffer>(n, 9);
+    return BatchFn([layer, x, w, b, out](uint64_t count) {
+      for (uint64_t i = 0; i < count; ++i) {
+        if (layer) {
+          (void)llmk::layer_norm(x->cspan(), w->cspan(), b->cspan(), 1e-5f, out->span());
+        } else {
+          (void)llmk::rms_norm(x->cspan(), w->cspan(), 1e-5f, out->span());
+        }
+        clobber_memory();
+      }
+    });
+  };
+  return s;
+}
+
+BenchmarkSpec softmax_spec(size_t n) {
+  BenchmarkSpec s;
+  s.name = absl::StrCat("ops/softmax/", n);
+  s.bytes_per_op = 2.0 * n * sizeof(float);
+  s.setup = [n](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
+    auto x = std::make_shared<FloatBuffer>(n, 10, -8.0f, 8.0f);
+    auto out = std::make_shared<FloatBuffer>(n, 11);
+    return BatchFn([x, out](uint64_t count) {
+      for (uint64_t i = 0; i < count; ++i) {
+        (void)llmk::softmax(x->cspan(), out->span());
+        clobber_memory();
+      }
+    });
+  };
+  return s;
+}
+
+// One position's RoPE over a 384-wide q (6 heads of 64), as in a forward pass.
+BenchmarkSpec rope_spec(size_t dim, size_t head_dim) {
+  BenchmarkSpec s;
+  s.name = absl::StrCat("ops/rope/", dim, "/head:", head_dim);
+  s.bytes_per_op = 2.0 * dim * sizeof(float);
+  s.setup = [dim, head_dim](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
+    auto x = std::make_shared<FloatBuffer>(dim, 12);
+    return BatchFn([x, head_dim](uint64_t count) {
+      for (uint64_t i = 0; i < count; ++i) {
+        // Positions cycle so the angles are not the same each call; the
+        // rotation keeps norms, so x stays bounded however long this runs.
+        (void)llmk::rope(x->span(), head_dim, i & 255, 10000.0f, RopeLayout::kAdjacentPairs);
+        clobber_memory();
+      }
+    });
+  };
+  return s;
+}
+
+void add_ops(const BenchmarkConfig& config, std::vector<BenchmarkSpec>& out) {
+  out.push_back(dot_spec(384));
+  out.push_back(dot_spec(4096));
+  out.push_back(matvec_spec(384, 384, 1, 1.2));
+#ifdef LLMK_HAVE_OPENBLAS
+  out.push_back(openblas_spec(384, 384, 1));
+#endif
+  std::vector<size_t> thread_counts = {1};
+  if (config.threads > 1) thread_counts.push_back(config.threads);
+  for (size_t t : thread_counts) {
+    // "Within 10% of OpenBLAS or faster": a speedup of at least 1/1.1.
+    out.push_back(matvec_spec(4096, 4096, t, 1.0 / 1.1));
+#ifdef LLMK_HAVE_OPENBLAS
+    out.push_back(openblas_spec(4096, 4096, t));
+#endif
+  }
+  out.push_back(norm_spec(true, 384));
+  out.push_back(norm_spec(false, 384));
+  out.push_back(softmax_spec(256));
+  out.push_back(softmax_spec(32000));
+  out.push_back(rope_spec(384, 64));
+}
+
+const bool registered = register_suite("ops", add_ops);
+
+}  // namespace
+}  // namespace llmk::bench

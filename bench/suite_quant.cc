@@ -1,0 +1,122 @@
+// Q4_0 / Q8_0: the seed's dequantization of 32 blocks, the fused quantized
+// dot products at n = 4096, and quantized matvecs at 4096×4096 against the
+// f32 one of the same shape (issue 3's targets).
+#include <memory>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "llmk/bench.h"
+#include "llmk/quant.h"
+#include "llmk/thread_pool.h"
+#include "suite_util.h"
+
+namespace llmk::bench {
+namespace {
+
+template <class Block>
+std::shared_ptr<std::vector<Block>> quantized(size_t n, uint32_t seed) {
+  FloatBuffer x(n, seed);
+  auto blocks = std::make_shared<std::vector<Block>>(n / kQuantBlock);
+  if constexpr (sizeof(Block) == sizeof(Q4_0Block)) {
+    (void)quantize_q4_0(x.cspan(), *blocks);
+  } else {
+    (void)quantize_q8_0(x.cspan(), *blocks);
+  }
+  return blocks;
+}
+
+BenchmarkSpec dequant_spec() {
+  constexpr size_t kBlocks = 32;
+  BenchmarkSpec s;
+  s.name = "quant/dequantize_q4_0/32blocks";
+  s.item_name = "block";
+  s.items_per_op = kBlocks;
+  s.bytes_per_op = kBlocks * (sizeof(Q4_0Block) + kQuantBlock * sizeof(float));
+  s.targets = {{"seed", 2000, 0}, {"ours", 0, 8}};
+  s.setup = [](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
+    auto blocks = quantized<Q4_0Block>(kBlocks * kQuantBlock, 21);
+    auto out = std::make_shared<FloatBuffer>(kBlocks * kQuantBlock, 22);
+    return BatchFn([blocks, out](uint64_t count) {
+      for (uint64_t i = 0; i < count; ++i) {
+        (void)dequantize_q4_0(*blocks, out->span());
+        clobber_memory();
+      }
+    });
+  };
+  return s;
+}
+
+BenchmarkSpec dot_spec(bool q4, size_t n) {
+  BenchmarkSpec s;
+  s.name = absl::StrCat("quant/dot_", q4 ? "q4_0" : "q8_0", "_q8_0/", n);
+  s.item_name = "block";
+  s.items_per_op = static_cast<double>(n / kQuantBlock);
+  s.bytes_per_op = static_cast<double>(n / kQuantBlock) *
+                   ((q4 ? sizeof(Q4_0Block) : sizeof(Q8_0Block)) + sizeof(Q8_0Block));
+  s.flops_per_op = 2.0 * n;
+  s.targets = {{"ours", 0, q4 ? 3.0 : 4.0}};
+  s.setup = [q4, n](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
+    auto b = quantized<Q8_0Block>(n, 24);
+    if (q4) {
+      auto a = quantized<Q4_0Block>(n, 23);
+      return BatchFn([a, b](uint64_t count) {
+        for (uint64_t i = 0; i < count; ++i) do_not_optimize(*dot_q4_0_q8_0(*a, *b));
+      });
+    }
+    auto a = quantized<Q8_0Block>(n, 23);
+    return BatchFn([a, b](uint64_t count) {
+      for (uint64_t i = 0; i < count; ++i) do_not_optimize(*dot_q8_0_q8_0(*a, *b));
+    });
+  };
+  return s;
+}
+
+BenchmarkSpec matvec_spec(TensorType type, size_t rows, size_t cols, size_t threads) {
+  const bool q4 = type == TensorType::kQ4_0;
+  const size_t row_bytes = cols / kQuantBlock * (q4 ? sizeof(Q4_0Block) : sizeof(Q8_0Block));
+  const std::string suffix = threads > 1 ? absl::StrCat("/threads:", threads) : "";
+  BenchmarkSpec s;
+  s.name = absl::StrCat("quant/matvec_", q4 ? "q4_0" : "q8_0", "/", rows, "x", cols, suffix);
+  s.threads = threads;
+  s.bytes_per_op = static_cast<double>(rows * row_bytes);
+  s.flops_per_op = 2.0 * rows * cols;
+  if (q4) s.ratio_target = RatioTarget{absl::StrCat("ops/matvec/", rows, "x", cols, suffix), 4.0};
+  s.setup = [q4, rows, cols, threads](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
+    std::shared_ptr<void> blocks;
+    if (q4) {
+      blocks = quantized<Q4_0Block>(rows * cols, 25);
+    } else {
+      blocks = quantized<Q8_0Block>(rows * cols, 25);
+    }
+    const void* data = q4 ? static_cast<const void*>(
+                                static_cast<std::vector<Q4_0Block>*>(blocks.get())->data())
+                          : static_cast<const void*>(
+                                static_cast<std::vector<Q8_0Block>*>(blocks.get())->data());
+    WeightView w{q4 ? TensorType::kQ4_0 : TensorType::kQ8_0, data, rows, cols};
+    auto x = std::make_shared<FloatBuffer>(cols, 26), y = std::make_shared<FloatBuffer>(rows, 27);
+    std::shared_ptr<ThreadPool> pool;
+    if (threads > 1) pool = std::make_shared<ThreadPool>(threads);
+    return BatchFn([blocks, w, x, y, pool](uint64_t count) {
+      for (uint64_t i = 0; i < count; ++i) {
+        (void)matvec(w, x->cspan(), y->span(), pool.get());
+        clobber_memory();
+      }
+    });
+  };
+  return s;
+}
+
+void add_quant(const BenchmarkConfig& config, std::vector<BenchmarkSpec>& out) {
+  out.push_back(dequant_spec());
+  out.push_back(dot_spec(true, 4096));
+  out.push_back(dot_spec(false, 4096));
+  std::vector<size_t> thread_counts = {1};
+  if (config.threads > 1) thread_counts.push_back(config.threads);
+  for (size_t t : thread_counts) out.push_back(matvec_spec(TensorType::kQ4_0, 4096, 4096, t));
+  out.push_back(matvec_spec(TensorType::kQ8_0, 4096, 4096, 1));
+}
+
+const bool registered = register_suite("quant", add_quant);
+
+}  // namespace
+}  // namespace llmk::bench

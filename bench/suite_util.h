@@ -1,0 +1,37 @@
+// Helpers shared by the suite files: owned, aligned, filled buffers that a
+// BatchFn lambda can capture by shared_ptr.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <random>
+#include <span>
+
+namespace llmk::bench {
+
+// 64-byte aligned floats, filled with uniform values in [lo, hi).
+class FloatBuffer {
+ public:
+  explicit FloatBuffer(size_t n, uint32_t seed = 1, float lo = -1.0f, float hi = 1.0f)
+      : n_(n), data_(static_cast<float*>(std::aligned_alloc(64, round_up(n * sizeof(float))))) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> dist(lo, hi);
+    for (size_t i = 0; i < n_; ++i) data_.get()[i] = dist(rng);
+  }
+  float* data() { return data_.get(); }
+  std::span<float> span() { return {data_.get(), n_}; }
+  std::span<const float> cspan() const { return {data_.get(), n_}; }
+  size_t size() const { return n_; }
+
+ private:
+  static size_t round_up(size_t bytes) { return (bytes + 63) / 64 * 64 + 64; }
+  struct Free {
+    void operator()(float* p) const { std::free(p); }
+  };
+  size_t n_;
+  std::unique_ptr<float, Free> data_;
+};
+
+}  // namespace llmk::bench

@@ -1,0 +1,194 @@
+// The benchmark harness behind llmk-bench, usable for your own benchmarks.
+//
+// A benchmark is a BenchmarkSpec: a name, what one operation processes
+// (items, bytes, FLOPs), optional speed targets, and a setup function that
+// allocates the inputs and returns a BatchFn running the operation `count`
+// times. The harness sizes batches so one timed sample lasts at least
+// BenchmarkConfig::min_sample_time_s, warms up, takes
+// measurement_iterations samples (per-operation nanoseconds as doubles),
+// and reports robust statistics, perf counters and energy where available.
+//
+// Registering and running your own benchmark:
+//
+//   llmk::bench::BenchmarkSpec spec;
+//   spec.name = "mine/dot/1024";
+//   spec.setup = [](const llmk::bench::BenchmarkConfig&)
+//       -> absl::StatusOr<llmk::bench::BatchFn> {
+//     auto a = std::make_shared<std::vector<float>>(1024, 1.0f);
+//     return llmk::bench::BatchFn([a](uint64_t count) {
+//       for (uint64_t i = 0; i < count; ++i)
+//         llmk::bench::do_not_optimize(*llmk::dot(*a, *a));
+//     });
+//   };
+//   llmk::bench::register_benchmark(spec);
+//   auto result = llmk::bench::run_benchmark_suite(llmk::bench::BenchmarkConfig{});
+//   if (result.ok()) llmk::bench::print_summary(*result);
+//
+// Or call llmk::bench::bench_main(argc, argv) from main() to get llmk-bench's
+// whole command line (--filter, --json, --baseline, --counters, ...).
+//
+// Adding a suite to llmk-bench (e.g. end-to-end generation): put a file
+// bench/suite_<area>.cc in bench/meson.build's suite list with
+//
+//   namespace {
+//   void add_generate(const llmk::bench::BenchmarkConfig& config,
+//                     std::vector<llmk::bench::BenchmarkSpec>& out) {
+//     // config.model_path, config.scaling, config.threads are available here
+//     out.push_back(...);   // names like "generate/stories15M/tg128"
+//   }
+//   const bool registered = llmk::bench::register_suite("generate", add_generate);
+//   }  // namespace
+//
+// and set items_per_op to the tokens one operation produces, so items/s is
+// tokens/s in every report (and items_per_second in the JSON).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace llmk::bench {
+
+// Keeps the compiler from discarding a value it would otherwise prove unused.
+template <class T>
+inline void do_not_optimize(const T& value) {
+  asm volatile("" : : "r,m"(value) : "memory");
+}
+// Forces pending writes to memory to be treated as observable.
+inline void clobber_memory() { asm volatile("" : : : "memory"); }
+
+struct BenchmarkConfig {
+  size_t warmup_iterations = 100;        // warm-up batches (bounded by max_warmup_s)
+  size_t measurement_iterations = 1000;  // samples; each sample is one timed batch
+  bool use_simd = true;                  // false: run under the scalar target only
+  bool verbose = false;                  // per-benchmark detail lines on stdout
+  double min_sample_time_s = 20e-6;      // a batch lasts at least this long
+  double max_time_s = 1.0;               // measurement time per benchmark, at most
+  double max_warmup_s = 0.2;             // warm-up time per benchmark, at most
+  size_t min_samples = 10;               // taken even when max_time_s is exceeded
+  std::string filter;                    // ECMAScript regex searched in the name
+  std::string target = "best";           // best | scalar | all | a Highway target name
+  bool counters = false;                 // open perf counters
+  std::vector<std::string> counter_events;  // empty: the default set
+  int cpu = -1;                          // pin to this CPU; -1: isolated CPU if any
+  size_t threads = 2;                    // thread count of the multi-threaded entries
+  std::string vocab_path;                // --vocab: tokenizer vocabulary file
+  std::string model_path;                // --model: model for end-to-end entries
+  bool scaling = false;                  // --scaling: model-size scaling table
+  bool progress = true;                  // progress line on stderr when it is a tty
+};
+
+// Runs the operation under test `count` times.
+using BatchFn = std::function<void(uint64_t count)>;
+
+// "At most this much time per item", where an item is what items_per_op
+// counts (a call, a block, a token). Either bound may be 0 (unused).
+struct SpeedTarget {
+  std::string label;              // e.g. "seed", "ours"
+  double max_ns_per_item = 0;     // wall time
+  double max_cycles_per_item = 0; // TSC cycles
+};
+
+// "This benchmark's median is at least min_speedup times faster than
+// `other`'s, measured in the same run" (e.g. 1.2× OpenBLAS; 0.91 = "within 10%").
+struct RatioTarget {
+  std::string other;
+  double min_speedup = 1.0;
+};
+
+struct BenchmarkSpec {
+  std::string name;                // "area/op/shape", e.g. "ops/dot/384"
+  std::string item_name = "op";    // the unit of items_per_op
+  double items_per_op = 1;
+  double bytes_per_op = 0;         // memory traffic, for bytes/s (0: not reported)
+  double flops_per_op = 0;         // floating-point operations, for FLOP/s
+  size_t threads = 1;              // threads the operation uses
+  bool per_target = true;          // false: unaffected by the Highway target (e.g. OpenBLAS)
+  std::vector<SpeedTarget> targets;
+  std::optional<RatioTarget> ratio_target;
+  // Allocates inputs, returns the timed body. An error skips the benchmark
+  // with that message (e.g. a missing vocabulary file).
+  std::function<absl::StatusOr<BatchFn>(const BenchmarkConfig&)> setup;
+};
+
+// Statistics of per-operation times in ns. stddev is the sample standard
+// deviation (n − 1); percentiles interpolate linearly between order
+// statistics (p = (n − 1)·q); mad is the raw median absolute deviation.
+struct BenchmarkStats {
+  size_t n = 0;
+  double min = 0, max = 0, mean = 0, median = 0, stddev = 0;
+  double p90 = 0, p99 = 0, mad = 0;
+  size_t seed_outliers = 0;    // samples with x − median > 3·stddev (the seed's rule)
+  size_t robust_outliers = 0;  // samples outside median ± 5·MAD (none when MAD = 0)
+};
+BenchmarkStats compute_stats(std::span<const double> samples_ns);
+
+struct CounterResult {
+  std::string event;
+  std::optional<double> per_op;  // nullopt: did not run (printed as n/a, never 0)
+  double running_fraction = 0;   // time_running / time_enabled (1: not multiplexed)
+  std::string status;            // "ok" or why not, e.g. "unsupported (ENOENT: no PMU ...)"
+};
+
+struct BenchmarkResult {
+  std::string name;
+  std::string target;              // Highway target the kernels ran under
+  std::string skipped;             // non-empty: why it did not run
+  std::string item_name = "op";
+  double items_per_op = 1, bytes_per_op = 0, flops_per_op = 0;
+  size_t threads = 1;
+  std::vector<SpeedTarget> targets;
+  std::optional<RatioTarget> ratio_target;
+
+  uint64_t batch_size = 0;         // operations per sample
+  uint64_t total_ops = 0;          // operations measured
+  std::vector<double> samples_ns;  // per-operation ns, one per sample
+  BenchmarkStats stats;
+  double cpu_ns_per_op = 0;        // process or thread CPU time per operation
+  double tsc_cycles_per_op = 0;    // median in TSC cycles (0 without a TSC)
+  double items_per_second = 0, bytes_per_second = 0, flops_per_second = 0;
+  std::vector<CounterResult> counters;
+  std::optional<double> energy_joules_per_op;
+};
+
+struct SuiteResult {
+  std::string timer;               // "tsc" or "clock_monotonic"
+  double tsc_ghz = 0;
+  int pinned_cpu = -1;             // -1: not pinned
+  std::string governor;            // of the pinned CPU; "unknown" without cpufreq
+  bool virtualized = false;
+  std::string energy_source;       // "n/a" when none
+  std::vector<std::string> targets_run;
+  std::vector<std::string> warnings;
+  std::vector<BenchmarkResult> results;
+};
+
+// Suites add specs for a configuration (paths, thread counts) when run.
+using SuiteFn = void (*)(const BenchmarkConfig& config, std::vector<BenchmarkSpec>& out);
+// Returns true, so a suite file can register itself from a static initializer.
+bool register_suite(const char* name, SuiteFn fn);
+void register_benchmark(BenchmarkSpec spec);
+// Every registered benchmark for `config`, filter not applied.
+std::vector<BenchmarkSpec> collect_benchmarks(const BenchmarkConfig& config);
+
+// Runs the registered benchmarks matching config.filter. Errors: a bad
+// filter regex, an unknown target, a CPU that cannot be pinned.
+absl::StatusOr<SuiteResult> run_benchmark_suite(const BenchmarkConfig& config);
+absl::StatusOr<SuiteResult> run_benchmarks(std::span<const BenchmarkSpec> specs,
+                                           const BenchmarkConfig& config);
+
+// The console table: median, spread, throughput, targets with PASS/FAIL.
+void print_summary(const SuiteResult& result, std::FILE* out = stdout);
+
+// llmk-bench's command line; returns the process exit code (0 ok,
+// 1 regression against --baseline, 2 inconclusive comparison, 3 usage error).
+int bench_main(int argc, char** argv);
+
+}  // namespace llmk::bench

@@ -1,0 +1,486 @@
+// load_model: llama2.c checkpoints and GGUF (llama, gpt2) into a Model.
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "llmk/gguf.h"
+#include "llmk/llama2c.h"
+#include "llmk/model.h"
+#include "llmk/quant.h"
+#include "model/mapped_file.h"
+#include "quant/quant_kernels.h"
+#include "model/model_internal.h"
+#include "util/check.h"
+
+namespace llmk {
+
+uint8_t* ModelStorage::allocate(size_t bytes) {
+  const size_t rounded = (bytes + 63) / 64 * 64;
+  if (rounded < bytes) return nullptr;
+  void* p = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
+  if (p == nullptr) return nullptr;
+  std::memset(p, 0, rounded == 0 ? 64 : rounded);
+  buffers.emplace_back(static_cast<uint8_t*>(p));
+  return static_cast<uint8_t*>(p);
+}
+
+const GgufFile* Model::gguf() const { return storage ? storage->gguf.get() : nullptr; }
+
+namespace internal {
+
+absl::StatusOr<WeightView> convert_matrix(const WeightView& w, const LoadConfig& config,
+                                          ModelStorage& storage) {
+  const bool is_float = w.type == TensorType::kF32 || w.type == TensorType::kF16;
+  TensorType target = w.type;
+  if (is_float && config.quantize_to && w.cols % kQuantBlock == 0) {
+    target = *config.quantize_to;
+  } else if (!config.allow_quantized && w.type != TensorType::kF32) {
+    target = TensorType::kF32;
+  }
+  if (target == w.type) return w;
+  if (target != TensorType::kF32 && target != TensorType::kQ8_0 &&
+      target != TensorType::kQ4_0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "LoadConfig.quantize_to: ", to_absl(tensor_type_name(target)),
+        " is not a quantization target (Q8_0 or Q4_0)"));
+  }
+  WeightView out{target, nullptr, w.rows, w.cols};
+  size_t total;
+  if (!checked_mul(out.row_bytes(), w.rows, &total)) {
+    return absl::InvalidArgumentError("convert_matrix: size overflows");
+  }
+  uint8_t* dst = storage.allocate(total);
+  if (dst == nullptr) return absl::ResourceExhaustedError("convert_matrix: out of memory");
+  out.data = dst;
+  std::vector<float> row(w.cols);
+  for (size_t r = 0; r < w.rows; ++r) {
+    kernels::dequantize_row(w, r, row.data());
+    uint8_t* drow = dst + r * out.row_bytes();
+    switch (target) {
+      case TensorType::kF32:
+        std::memcpy(drow, row.data(), w.cols * sizeof(float));
+        break;
+      case TensorType::kQ8_0:
+        LLMK_RETURN_IF_ERROR(quantize_q8_0(
+            row, {reinterpret_cast<Q8_0Block*>(drow), w.cols / kQuantBlock}));
+        break;
+      case TensorType::kQ4_0:
+        LLMK_RETURN_IF_ERROR(quantize_q4_0(
+            row, {reinterpret_cast<Q4_0Block*>(drow), w.cols / kQuantBlock}));
+        break;
+      case TensorType::kF16:
+        break;  // not a target
+    }
+  }
+  return out;
+}
+
+absl::Status validate_config(const ModelConfig& c) {
+  auto bound = [](const char* name, size_t v, size_t max) -> absl::Status {
+    if (v == 0 || v > max) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("model: ", name, " = ", v, " is outside [1, ", max, "]"));
+    }
+    return absl::OkStatus();
+  };
+  LLMK_RETURN_IF_ERROR(bound("dim (embedding_length)", c.dim, kMaxModelDim));
+  LLMK_RETURN_IF_ERROR(bound("hidden_dim (feed_forward_length)", c.hidden_dim,
+                             kMaxModelHiddenDim));
+  LLMK_RETURN_IF_ERROR(bound("n_layers (block_count)", c.n_layers, kMaxModelLayers));
+  LLMK_RETURN_IF_ERROR(bound("n_heads (attention.head_count)", c.n_heads, kMaxModelHeads));
+  LLMK_RETURN_IF_ERROR(bound("n_kv_heads (attention.head_count_kv)", c.n_kv_heads,
+                             kMaxModelHeads));
+  LLMK_RETURN_IF_ERROR(bound("vocab_size", c.vocab_size, kMaxModelVocab));
+  LLMK_RETURN_IF_ERROR(bound("max_seq_len (context_length)", c.max_seq_len, kMaxModelSeqLen));
+  if (c.dim % c.n_heads != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("model: attention.head_count = ", c.n_heads,
+                                                   " does not divide dim = ", c.dim));
+  }
+  if (c.n_heads % c.n_kv_heads != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("model: attention.head_count_kv = ", c.n_kv_heads,
+                     " does not divide attention.head_count = ", c.n_heads));
+  }
+  if (c.head_dim != c.dim / c.n_heads || c.head_dim % 2 != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("model: head_dim = ", c.head_dim, " must be dim/n_heads and even"));
+  }
+  if (!(c.norm_eps > 0.0f) || !(c.norm_eps < 1.0f)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("model: norm epsilon ", c.norm_eps, " is outside (0, 1)"));
+  }
+  if (!(c.rope_theta > 1.0f) || !(c.rope_theta < 1e12f)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("model: rope.freq_base ", c.rope_theta, " is outside (1, 1e12)"));
+  }
+  if (c.bos_id >= 0 && static_cast<size_t>(c.bos_id) >= c.vocab_size) {
+    return absl::InvalidArgumentError(absl::StrCat("model: bos id ", c.bos_id,
+                                                   " ≥ vocab_size ", c.vocab_size));
+  }
+  if (c.eos_id >= 0 && static_cast<size_t>(c.eos_id) >= c.vocab_size) {
+    return absl::InvalidArgumentError(absl::StrCat("model: eos id ", c.eos_id,
+                                                   " ≥ vocab_size ", c.vocab_size));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace internal
+
+using internal::to_absl;
+
+namespace {
+
+// ------------------------------------------------------------ llama2.c
+
+absl::StatusOr<Model> model_from_llama2c(std::unique_ptr<Llama2cCheckpoint> ckpt,
+                                         const LoadConfig& load) {
+  const Llama2cConfig& lc = ckpt->config();
+  const Llama2cWeights& lw = ckpt->weights();
+  Model m;
+  ModelConfig& c = m.config;
+  c.arch = ModelArch::kLlama;
+  c.dim = lc.dim;
+  c.hidden_dim = lc.hidden_dim;
+  c.n_layers = lc.n_layers;
+  c.n_heads = lc.n_heads;
+  c.n_kv_heads = lc.n_kv_heads;
+  c.head_dim = lc.head_dim();
+  c.vocab_size = lc.vocab_size;
+  c.max_seq_len = load.max_seq_len ? load.max_seq_len : lc.seq_len;
+  c.rope_theta = 10000.0f;
+  c.norm_eps = 1e-5f;
+  c.rope_layout = RopeLayout::kAdjacentPairs;
+  c.tied_output = lc.shared_classifier;
+  c.bos_id = lc.vocab_size > 1 ? 1 : -1;
+  c.eos_id = lc.vocab_size > 2 ? 2 : -1;
+  LLMK_RETURN_IF_ERROR(internal::validate_config(c));
+
+  auto storage = std::make_shared<ModelStorage>();
+  const size_t d = c.dim, h = c.hidden_dim, kv = c.kv_dim();
+  auto matrix = [&](std::span<const float> all, size_t layer, size_t rows,
+                    size_t cols) -> absl::StatusOr<WeightView> {
+    WeightView w{TensorType::kF32, all.data() + layer * rows * cols, rows, cols};
+    return internal::convert_matrix(w, load, *storage);
+  };
+  auto assign = [](WeightView& dst, absl::StatusOr<WeightView> src) -> absl::Status {
+    if (!src.ok()) return src.status();
+    dst = *src;
+    return absl::OkStatus();
+  };
+  ModelWeights& w = m.weights;
+  LLMK_RETURN_IF_ERROR(assign(w.token_embedding, matrix(lw.token_embedding, 0, c.vocab_size, d)));
+  w.layers.resize(c.n_layers);
+  for (size_t l = 0; l < c.n_layers; ++l) {
+    LayerWeights& L = w.layers[l];
+    L.attn_norm = lw.rms_att.subspan(l * d, d);
+    L.ffn_norm = lw.rms_ffn.subspan(l * d, d);
+    LLMK_RETURN_IF_ERROR(assign(L.attn_q, matrix(lw.wq, l, d, d)));
+    LLMK_RETURN_IF_ERROR(assign(L.attn_k, matrix(lw.wk, l, kv, d)));
+    LLMK_RETURN_IF_ERROR(assign(L.attn_v, matrix(lw.wv, l, kv, d)));
+    LLMK_RETURN_IF_ERROR(assign(L.attn_output, matrix(lw.wo, l, d, d)));
+    LLMK_RETURN_IF_ERROR(assign(L.ffn_gate, matrix(lw.w1, l, h, d)));
+    LLMK_RETURN_IF_ERROR(assign(L.ffn_down, matrix(lw.w2, l, d, h)));
+    LLMK_RETURN_IF_ERROR(assign(L.ffn_up, matrix(lw.w3, l, h, d)));
+  }
+  w.output_norm = lw.rms_final;
+  if (c.tied_output) {
+    w.output = w.token_embedding;
+  } else {
+    LLMK_RETURN_IF_ERROR(assign(w.output, matrix(lw.wcls, 0, c.vocab_size, d)));
+  }
+  storage->llama2c = std::move(ckpt);
+  m.storage = std::move(storage);
+  return m;
+}
+
+// ------------------------------------------------------------ GGUF
+
+class GgufModelReader {
+ public:
+  GgufModelReader(const GgufFile& f, const LoadConfig& load, ModelStorage& storage)
+      : f_(f), load_(load), storage_(storage) {}
+
+  absl::StatusOr<size_t> size_key(const std::string& key, std::optional<size_t> fallback) {
+    auto v = f_.get_uint(key);
+    if (v.status().code() == absl::StatusCode::kNotFound) {
+      if (fallback) return *fallback;
+      return absl::InvalidArgumentError(
+          absl::StrCat("GGUF model: missing hyperparameter key '", key, "'"));
+    }
+    if (!v.ok()) return v.status();
+    if (*v > (uint64_t{1} << 32)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("GGUF model: '", key, "' = ", *v, " is too large"));
+    }
+    return static_cast<size_t>(*v);
+  }
+
+  absl::StatusOr<float> float_key(const std::string& key, float fallback) {
+    auto v = f_.get_float(key);
+    if (v.status().code() == absl::StatusCode::kNotFound) return fallback;
+    if (!v.ok()) return v.status();
+    return static_cast<float>(*v);
+  }
+
+  const GgufTensorInfo* find(const std::string& name) { return f_.find_tensor(name); }
+
+  absl::StatusOr<WeightView> matrix(const std::string& name, size_t rows, size_t cols) {
+    const GgufTensorInfo* t = f_.find_tensor(name);
+    if (t == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("GGUF model: tensor '", name, "' missing"));
+    }
+    if (t->dims.size() != 2 || t->dims[0] != cols || t->dims[1] != rows) {
+      return shape_error(*t, {cols, rows});
+    }
+    WeightView w{t->type, f_.tensor_data(*t).data(), rows, cols};
+    return internal::convert_matrix(w, load_, storage_);
+  }
+
+  // A 1-D f32 vector (F16 converted).
+  absl::StatusOr<std::span<const float>> vector(const std::string& name, size_t n) {
+    const GgufTensorInfo* t = f_.find_tensor(name);
+    if (t == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("GGUF model: tensor '", name, "' missing"));
+    }
+    if (t->dims.size() != 1 || t->dims[0] != n) return shape_error(*t, {n});
+    const auto bytes = f_.tensor_data(*t);
+    if (t->type == TensorType::kF32) {
+      return std::span<const float>(reinterpret_cast<const float*>(bytes.data()), n);
+    }
+    if (t->type != TensorType::kF16) {
+      return absl::InvalidArgumentError(absl::StrCat("GGUF model: tensor '", name, "' has type ",
+                                                     to_absl(tensor_type_name(t->type)),
+                                                     ", expected F32 or F16"));
+    }
+    float* out = reinterpret_cast<float*>(storage_.allocate(n * sizeof(float)));
+    if (out == nullptr) return absl::ResourceExhaustedError("GGUF model: out of memory");
+    kernels::dequantize_row(WeightView{TensorType::kF16, bytes.data(), 1, n}, 0, out);
+    return std::span<const float>(out, n);
+  }
+
+ private:
+  absl::Status shape_error(const GgufTensorInfo& t, std::vector<size_t> expected) {
+    std::string got, want;
+    for (uint64_t d : t.dims) absl::StrAppend(&got, got.empty() ? "" : ", ", d);
+    for (size_t d : expected) absl::StrAppend(&want, want.empty() ? "" : ", ", d);
+    return absl::InvalidArgumentError(absl::StrCat("GGUF model: tensor '", t.name,
+                                                   "' has shape [", got, "], expected [",
+                                                   want, "]"));
+  }
+
+  const GgufFile& f_;
+  const LoadConfig& load_;
+  ModelStorage& storage_;
+};
+
+// Tokenizer metadata the model relies on: one entry per token, ids in range.
+absl::Status check_tokenizer_metadata(const GgufFile& f, ModelConfig& c) {
+  if (f.find("tokenizer.ggml.tokens") != nullptr) {
+    auto tokens = f.get_array("tokenizer.ggml.tokens");
+    if (!tokens.ok()) return tokens.status();
+    if ((*tokens)->element_type != GgufType::kString) {
+      return absl::InvalidArgumentError("GGUF model: tokenizer.ggml.tokens is not a string array");
+    }
+    if ((*tokens)->size() != c.vocab_size) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("GGUF model: tokenizer.ggml.tokens has ", (*tokens)->size(),
+                       " entries, the model's vocabulary has ", c.vocab_size));
+    }
+  }
+  struct ArrayRule {
+    const char* key;
+    GgufType type;
+  };
+  for (const ArrayRule& rule : {ArrayRule{"tokenizer.ggml.scores", GgufType::kFloat32},
+                                ArrayRule{"tokenizer.ggml.token_type", GgufType::kInt32}}) {
+    if (f.find(rule.key) == nullptr) continue;
+    auto arr = f.get_array(rule.key);
+    if (!arr.ok()) return arr.status();
+    if ((*arr)->element_type != rule.type) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "GGUF model: ", rule.key, " has element type ",
+          to_absl(gguf_type_name((*arr)->element_type)), ", expected ",
+          to_absl(gguf_type_name(rule.type))));
+    }
+    if ((*arr)->size() != c.vocab_size) {
+      return absl::InvalidArgumentError(absl::StrCat("GGUF model: ", rule.key, " has ",
+                                                     (*arr)->size(), " entries, expected ",
+                                                     c.vocab_size, " (one per token)"));
+    }
+  }
+  for (const char* key : {"tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id",
+                          "tokenizer.ggml.unknown_token_id", "tokenizer.ggml.padding_token_id",
+                          "tokenizer.ggml.seperator_token_id"}) {
+    if (f.find(key) == nullptr) continue;
+    auto id = f.get_uint(key);
+    if (!id.ok()) return id.status();
+    // llama.cpp's converter writes −1 as a uint32 for "no such token".
+    if (*id == 0xFFFFFFFFu) continue;
+    if (*id >= c.vocab_size) {
+      return absl::InvalidArgumentError(absl::StrCat("GGUF model: ", key, " = ", *id,
+                                                     " is not below the vocabulary size ",
+                                                     c.vocab_size));
+    }
+    if (std::string_view(key) == "tokenizer.ggml.bos_token_id") c.bos_id = static_cast<int32_t>(*id);
+    if (std::string_view(key) == "tokenizer.ggml.eos_token_id") c.eos_id = static_cast<int32_t>(*id);
+  }
+  return absl::OkStatus();
+}
+
+#define LLMK_ASSIGN(lhs, expr)              \
+  do {                                      \
+    auto _llmk_v = (expr);                  \
+    if (!_llmk_v.ok()) return _llmk_v.status(); \
+    lhs = *_llmk_v;                         \
+  } while (0)
+
+}  // namespace
+
+absl::StatusOr<Model> model_from_gguf(std::shared_ptr<const GgufFile> file,
+                                      const LoadConfig& load) {
+  if (file == nullptr) return absl::InvalidArgumentError("model_from_gguf: null file");
+  const GgufFile& f = *file;
+  auto arch_name = f.get_string("general.architecture");
+  if (!arch_name.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("GGUF model: general.architecture: ",
+                                                   arch_name.status().message()));
+  }
+  Model m;
+  ModelConfig& c = m.config;
+  if (*arch_name == "llama") {
+    c.arch = ModelArch::kLlama;
+  } else if (*arch_name == "gpt2") {
+    c.arch = ModelArch::kGpt2;
+  } else {
+    return absl::UnimplementedError(absl::StrCat("GGUF model: architecture '", *arch_name,
+                                                 "' is not supported (llama, gpt2)"));
+  }
+  const std::string p = *arch_name + ".";
+  auto storage = std::make_shared<ModelStorage>();
+  GgufModelReader r(f, load, *storage);
+  LLMK_ASSIGN(c.dim, r.size_key(p + "embedding_length", std::nullopt));
+  LLMK_ASSIGN(c.n_layers, r.size_key(p + "block_count", std::nullopt));
+  LLMK_ASSIGN(c.hidden_dim, r.size_key(p + "feed_forward_length", std::nullopt));
+  LLMK_ASSIGN(c.n_heads, r.size_key(p + "attention.head_count", std::nullopt));
+  LLMK_ASSIGN(c.n_kv_heads, r.size_key(p + "attention.head_count_kv", c.n_heads));
+  LLMK_ASSIGN(c.max_seq_len, r.size_key(p + "context_length", std::nullopt));
+  if (c.arch == ModelArch::kLlama) {
+    LLMK_ASSIGN(c.rope_theta, r.float_key(p + "rope.freq_base", 10000.0f));
+    LLMK_ASSIGN(c.norm_eps, r.float_key(p + "attention.layer_norm_rms_epsilon", 1e-5f));
+  } else {
+    LLMK_ASSIGN(c.norm_eps, r.float_key(p + "attention.layer_norm_epsilon", 1e-5f));
+  }
+  if (c.n_heads == 0 || c.n_heads > kMaxModelHeads) {
+    return absl::InvalidArgumentError(absl::StrCat("GGUF model: ", p,
+                                                   "attention.head_count = ", c.n_heads,
+                                                   " is outside [1, ", kMaxModelHeads, "]"));
+  }
+  c.head_dim = c.dim / c.n_heads;
+  if (c.arch == ModelArch::kLlama && f.find(p + "rope.dimension_count") != nullptr) {
+    size_t rope_dims;
+    LLMK_ASSIGN(rope_dims, r.size_key(p + "rope.dimension_count", std::nullopt));
+    if (rope_dims != c.head_dim) {
+      return absl::UnimplementedError(absl::StrCat("GGUF model: ", p, "rope.dimension_count = ",
+                                                   rope_dims, " (partial RoPE) differs from head size ",
+                                                   c.head_dim));
+    }
+  }
+  const GgufTensorInfo* emb = r.find("token_embd.weight");
+  if (emb == nullptr) return absl::InvalidArgumentError("GGUF model: tensor 'token_embd.weight' missing");
+  if (emb->dims.size() != 2) {
+    return absl::InvalidArgumentError("GGUF model: tensor 'token_embd.weight' is not 2-D");
+  }
+  if (emb->dims[1] == 0 || emb->dims[1] > kMaxModelVocab) {
+    return absl::InvalidArgumentError(absl::StrCat("GGUF model: vocabulary size ", emb->dims[1],
+                                                   " is outside [1, ", kMaxModelVocab, "]"));
+  }
+  c.vocab_size = static_cast<size_t>(emb->dims[1]);
+  if (f.find(p + "vocab_size") != nullptr) {
+    size_t v;
+    LLMK_ASSIGN(v, r.size_key(p + "vocab_size", std::nullopt));
+    if (v != c.vocab_size) {
+      return absl::InvalidArgumentError(absl::StrCat("GGUF model: ", p, "vocab_size = ", v,
+                                                     " but token_embd.weight has ",
+                                                     c.vocab_size, " rows"));
+    }
+  }
+  c.bos_id = c.vocab_size > 1 ? 1 : -1;
+  c.eos_id = c.vocab_size > 2 ? 2 : -1;
+  c.rope_layout = RopeLayout::kAdjacentPairs;
+  c.tied_output = r.find("output.weight") == nullptr;
+  LLMK_RETURN_IF_ERROR(check_tokenizer_metadata(f, c));
+  const size_t model_ctx = c.max_seq_len;
+  LLMK_RETURN_IF_ERROR(internal::validate_config(c));
+  if (load.max_seq_len != 0) {
+    if (c.arch == ModelArch::kGpt2 && load.max_seq_len > model_ctx) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "LoadConfig.max_seq_len ", load.max_seq_len,
+          " exceeds the gpt2 model's learned positions (", model_ctx, ")"));
+    }
+    if (load.max_seq_len > kMaxModelSeqLen) {
+      return absl::InvalidArgumentError("LoadConfig.max_seq_len is too large");
+    }
+    c.max_seq_len = load.max_seq_len;
+  }
+
+  const size_t d = c.dim, h = c.hidden_dim, kv = c.kv_dim(), V = c.vocab_size;
+  ModelWeights& w = m.weights;
+  LLMK_ASSIGN(w.token_embedding, r.matrix("token_embd.weight", V, d));
+  LLMK_ASSIGN(w.output_norm, r.vector("output_norm.weight", d));
+  if (c.arch == ModelArch::kGpt2) {
+    LLMK_ASSIGN(w.output_norm_bias, r.vector("output_norm.bias", d));
+    LLMK_ASSIGN(w.position_embedding, r.matrix("position_embd.weight", model_ctx, d));
+  }
+  if (c.tied_output) {
+    w.output = w.token_embedding;
+  } else {
+    LLMK_ASSIGN(w.output, r.matrix("output.weight", V, d));
+  }
+  w.layers.resize(c.n_layers);
+  for (size_t l = 0; l < c.n_layers; ++l) {
+    const std::string b = absl::StrCat("blk.", l, ".");
+    LayerWeights& L = w.layers[l];
+    LLMK_ASSIGN(L.attn_norm, r.vector(b + "attn_norm.weight", d));
+    LLMK_ASSIGN(L.ffn_norm, r.vector(b + "ffn_norm.weight", d));
+    LLMK_ASSIGN(L.attn_output, r.matrix(b + "attn_output.weight", d, d));
+    LLMK_ASSIGN(L.ffn_up, r.matrix(b + "ffn_up.weight", h, d));
+    LLMK_ASSIGN(L.ffn_down, r.matrix(b + "ffn_down.weight", d, h));
+    if (c.arch == ModelArch::kLlama) {
+      LLMK_ASSIGN(L.attn_q, r.matrix(b + "attn_q.weight", d, d));
+      LLMK_ASSIGN(L.attn_k, r.matrix(b + "attn_k.weight", kv, d));
+      LLMK_ASSIGN(L.attn_v, r.matrix(b + "attn_v.weight", kv, d));
+      LLMK_ASSIGN(L.ffn_gate, r.matrix(b + "ffn_gate.weight", h, d));
+    } else {
+      LLMK_ASSIGN(L.attn_norm_bias, r.vector(b + "attn_norm.bias", d));
+      LLMK_ASSIGN(L.ffn_norm_bias, r.vector(b + "ffn_norm.bias", d));
+      LLMK_ASSIGN(L.attn_qkv, r.matrix(b + "attn_qkv.weight", 3 * d, d));
+      LLMK_ASSIGN(L.attn_qkv_bias, r.vector(b + "attn_qkv.bias", 3 * d));
+      LLMK_ASSIGN(L.attn_output_bias, r.vector(b + "attn_output.bias", d));
+      LLMK_ASSIGN(L.ffn_up_bias, r.vector(b + "ffn_up.bias", h));
+      LLMK_ASSIGN(L.ffn_down_bias, r.vector(b + "ffn_down.bias", d));
+    }
+  }
+  storage->gguf = std::move(file);
+  m.storage = std::move(storage);
+  return m;
+}
+
+absl::StatusOr<Model> load_model(const std::string& path, const LoadConfig& config) {
+  auto mapped = internal::MappedFile::open(path);
+  if (!mapped.ok()) return mapped.status();
+  const auto bytes = (*mapped)->bytes();
+  if (bytes.size() >= 4 && std::memcmp(bytes.data(), "GGUF", 4) == 0) {
+    mapped->reset();  // GgufFile maps the file itself
+    auto gguf = GgufFile::open(path);
+    if (!gguf.ok()) return gguf.status();
+    return model_from_gguf(std::shared_ptr<const GgufFile>(std::move(*gguf)), config);
+  }
+  mapped->reset();
+  auto ckpt = Llama2cCheckpoint::open(path);
+  if (!ckpt.ok()) return ckpt.status();
+  return model_from_llama2c(std::move(*ckpt), config);
+}
+
+}  // namespace llmk

@@ -1,0 +1,490 @@
+// The forward pass: llama (RMSNorm, RoPE, grouped-query attention, SwiGLU)
+// and gpt2 (LayerNorm with bias, learned positions, fused QKV, GELU).
+//
+// One routine, run(), processes n tokens at once; token i sits at position
+// positions[i] of sequence seqs[i]. Each layer first writes every token's key
+// and value into the cache, then each token attends over positions
+// [0, positions[i]] of its own sequence — so a prompt batch (one sequence,
+// consecutive positions) gets causal attention inside the batch, and a batch
+// of sequences (one token each) gets independent attention, from the same
+// code. Every buffer is carved from one arena at creation: a token allocates
+// nothing.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "hwy/contrib/thread_pool/thread_pool.h"
+#include "llmk/arena.h"
+#include "llmk/kv_cache.h"
+#include "llmk/model.h"
+#include "llmk/thread_pool.h"
+#include "model/model_internal.h"
+#include "ops/kernels.h"
+#include "quant/quant_kernels.h"
+#include "util/check.h"
+
+namespace llmk {
+namespace {
+
+bool is_block_quantized(const WeightView& w) {
+  return w.type == TensorType::kQ8_0 || w.type == TensorType::kQ4_0;
+}
+
+// Below this many multiply-adds, attention stays on the calling thread.
+constexpr size_t kMinParallelAttention = size_t{1} << 15;
+
+// RMSNorm as ggml computes it (sum of squares in double, x·scale then ·w).
+// A last-bit difference here flips roundings in the Q8_0 activation
+// quantization that follows and moves quantized models' logits by ~1%, so
+// matching llama.cpp needs its exact arithmetic; the cost is one pass over
+// `dim` floats per norm.
+void rms_norm_ggml(const float* x, const float* w, float eps, size_t n, float* out) {
+  double sum = 0.0;
+  for (size_t i = 0; i < n; ++i) sum += static_cast<double>(x[i] * x[i]);
+  const float mean = static_cast<float>(sum / static_cast<double>(n));
+  const float scale = 1.0f / std::sqrt(mean + eps);
+  for (size_t i = 0; i < n; ++i) out[i] = (x[i] * scale) * w[i];
+}
+
+// Activation quantization as ggml-cpu's x86 quantize_row_q8_0 does it: the
+// multiplier is 127/amax (the reference quantizer, used for weights, takes
+// 1/d with d = amax/127, which differs in the last bit and changes some
+// rounded values), rounding to nearest even.
+void quantize_activation_q8_0(const float* x, size_t n, Q8_0Block* out) {
+  for (size_t b = 0; b < n / kQuantBlock; ++b) {
+    const float* xs = x + b * kQuantBlock;
+    float amax = 0.0f;
+    for (size_t j = 0; j < kQuantBlock; ++j) amax = std::max(amax, std::fabs(xs[j]));
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    out[b].d = f32_to_f16(amax / 127.0f);
+    for (size_t j = 0; j < kQuantBlock; ++j) {
+      const float v = std::nearbyint(xs[j] * id);
+      // NaN/inf inputs (never from a finite model) clamp instead of UB.
+      out[b].qs[j] = static_cast<int8_t>(v >= -127.0f && v <= 127.0f ? v : 0.0f);
+    }
+  }
+}
+
+}  // namespace
+
+struct Transformer::State {
+  State(const Model& m, const TransformerOptions& o, KVCache&& kv, Arena&& a)
+      : model(m), opt(o), pool(o.n_threads), cache(std::move(kv)), arena(std::move(a)) {}
+
+  Model model;
+  TransformerOptions opt;
+  ThreadPool pool;
+  KVCache cache;
+  Arena arena;
+  bool quantize_activations = false;
+
+  // Activations, B = max_batch rows each.
+  float* x = nullptr;         // [B][dim] residual stream
+  float* xb = nullptr;        // [B][dim] normed input of a sublayer
+  float* xb2 = nullptr;       // [B][dim] attention output
+  float* q = nullptr;         // [B][dim] queries (gpt2: [B][3·dim] fused q,k,v)
+  float* k = nullptr;         // [B][kv_dim] keys before they reach the cache
+  float* v = nullptr;         // [B][kv_dim]
+  float* hb = nullptr;        // [B][hidden]
+  float* hb2 = nullptr;       // [B][hidden]
+  Q8_0Block* xq = nullptr;    // [B][max(dim, hidden)/32] quantized activations
+  float* rope = nullptr;      // [B][head_dim] cos then sin per token
+  float* scores = nullptr;    // [n_threads][max_seq_len] attention weights
+  float* logits = nullptr;    // [B][vocab]
+
+  // Per-call bookkeeping (B entries each).
+  size_t* positions = nullptr;
+  size_t* seqs = nullptr;
+
+  const Q8_0Block* quantize(const float* in, size_t cols, size_t n,
+                            std::initializer_list<const WeightView*> users);
+  void matmul(const WeightView& w, const float* in, const Q8_0Block* in_q, size_t n,
+              float* out);
+  void attention(size_t layer, size_t n, float* out);
+  void write_kv(size_t layer, size_t n, bool contiguous);
+  void llama_layer(size_t layer, size_t n, bool contiguous);
+  void gpt2_layer(size_t layer, size_t n, bool contiguous);
+  absl::Status run(const int32_t* tokens, size_t n, size_t logits_from);
+};
+
+// Quantizes n rows of `in` to Q8_0 when some user of it has block-quantized
+// weights and the activation mode asks for it; otherwise null (f32 path).
+const Q8_0Block* Transformer::State::quantize(const float* in, size_t cols, size_t n,
+                                              std::initializer_list<const WeightView*> users) {
+  if (!quantize_activations || cols % kQuantBlock != 0) return nullptr;
+  bool needed = false;
+  for (const WeightView* w : users) needed |= is_block_quantized(*w);
+  if (!needed) return nullptr;
+  const size_t blocks = cols / kQuantBlock;
+  for (size_t i = 0; i < n; ++i) {
+    quantize_activation_q8_0(in + i * cols, cols, xq + i * blocks);
+  }
+  return xq;
+}
+
+void Transformer::State::matmul(const WeightView& w, const float* in, const Q8_0Block* in_q,
+                                size_t n, float* out) {
+  const Q8_0Block* use_q = is_block_quantized(w) ? in_q : nullptr;
+  if (n == 1) {
+    kernels::matvec_weights(w, in, use_q, out, &pool);
+  } else {
+    kernels::matmul_weights(w, in, use_q, n, out, &pool);
+  }
+}
+
+// Copies keys/values from k, v into the cache rows of each token, unless
+// they were written there directly (contiguous prompt batch).
+void Transformer::State::write_kv(size_t layer, size_t n, bool contiguous) {
+  if (contiguous) return;
+  const size_t kv_dim = model.config.kv_dim();
+  for (size_t i = 0; i < n; ++i) {
+    std::memcpy(cache.key_row(layer, positions[i], seqs[i]), k + i * kv_dim,
+                kv_dim * sizeof(float));
+    std::memcpy(cache.value_row(layer, positions[i], seqs[i]), v + i * kv_dim,
+                kv_dim * sizeof(float));
+  }
+}
+
+// out[i] = softmax(q_i·K/√d)·V per head, over positions [0, positions[i]].
+void Transformer::State::attention(size_t layer, size_t n, float* out) {
+  const ModelConfig& c = model.config;
+  const size_t hd = c.head_dim, kv_dim = c.kv_dim();
+  const size_t group = c.n_heads / c.n_kv_heads;
+  const size_t q_stride = c.arch == ModelArch::kGpt2 ? 3 * c.dim : c.dim;
+  const float inv_sqrt = 1.0f / std::sqrt(static_cast<float>(hd));
+  const size_t max_len = cache.max_ctx();
+  auto one = [&](size_t task, size_t thread) {
+    const size_t i = task / c.n_heads, h = task % c.n_heads;
+    const size_t len = positions[i] + 1;
+    const float* qh = q + i * q_stride + h * hd;
+    const size_t kv_off = (h / group) * hd;
+    const float* keys = cache.key_rows(layer, seqs[i]) + kv_off;
+    const float* values = cache.value_rows(layer, seqs[i]) + kv_off;
+    float* att = scores + thread * max_len;
+    for (size_t t = 0; t < len; ++t) att[t] = kernels::dot(qh, keys + t * kv_dim, hd) * inv_sqrt;
+    kernels::softmax(att, len, att);
+    float* oh = out + i * c.dim + h * hd;
+    std::memset(oh, 0, hd * sizeof(float));
+    for (size_t t = 0; t < len; ++t) kernels::add_scaled(values + t * kv_dim, att[t], hd, oh);
+  };
+  size_t work = 0;
+  for (size_t i = 0; i < n; ++i) work += (positions[i] + 1) * c.dim;
+  const size_t tasks = n * c.n_heads;
+  if (pool.num_threads() > 1 && work * 2 >= kMinParallelAttention) {
+    pool.hwy_pool().Run(0, tasks, [&](uint64_t task, size_t thread) {
+      one(static_cast<size_t>(task), thread);
+    });
+  } else {
+    for (size_t t = 0; t < tasks; ++t) one(t, 0);
+  }
+}
+
+void Transformer::State::llama_layer(size_t l, size_t n, bool contiguous) {
+  const ModelConfig& c = model.config;
+  const LayerWeights& w = model.weights.layers[l];
+  const size_t d = c.dim, kv_dim = c.kv_dim(), hd = c.head_dim, hid = c.hidden_dim;
+
+  for (size_t i = 0; i < n; ++i) {
+    rms_norm_ggml(x + i * d, w.attn_norm.data(), c.norm_eps, d, xb + i * d);
+  }
+  const Q8_0Block* xbq = quantize(xb, d, n, {&w.attn_q, &w.attn_k, &w.attn_v});
+  // Keys and values of a contiguous batch go straight into the cache rows.
+  float* kout = contiguous ? cache.key_row(l, positions[0], seqs[0]) : k;
+  float* vout = contiguous ? cache.value_row(l, positions[0], seqs[0]) : v;
+  matmul(w.attn_q, xb, xbq, n, q);
+  matmul(w.attn_k, xb, xbq, n, kout);
+  matmul(w.attn_v, xb, xbq, n, vout);
+  for (size_t i = 0; i < n; ++i) {
+    kernels::rope_apply(q + i * d, d, hd, rope + i * hd, c.rope_layout);
+    kernels::rope_apply(kout + i * kv_dim, kv_dim, hd, rope + i * hd, c.rope_layout);
+  }
+  write_kv(l, n, contiguous);
+  attention(l, n, xb2);
+  matmul(w.attn_output, xb2, quantize(xb2, d, n, {&w.attn_output}), n, xb);
+  kernels::add(x, xb, n * d, x);
+
+  for (size_t i = 0; i < n; ++i) {
+    rms_norm_ggml(x + i * d, w.ffn_norm.data(), c.norm_eps, d, xb + i * d);
+  }
+  const Q8_0Block* ffq = quantize(xb, d, n, {&w.ffn_gate, &w.ffn_up});
+  matmul(w.ffn_gate, xb, ffq, n, hb);
+  matmul(w.ffn_up, xb, ffq, n, hb2);
+  kernels::swiglu(hb, hb2, n * hid, hb);
+  matmul(w.ffn_down, hb, quantize(hb, hid, n, {&w.ffn_down}), n, xb);
+  kernels::add(x, xb, n * d, x);
+}
+
+void Transformer::State::gpt2_layer(size_t l, size_t n, bool /*contiguous*/) {
+  const ModelConfig& c = model.config;
+  const LayerWeights& w = model.weights.layers[l];
+  const size_t d = c.dim, hid = c.hidden_dim;
+
+  for (size_t i = 0; i < n; ++i) {
+    kernels::layer_norm(x + i * d, w.attn_norm.data(), w.attn_norm_bias.data(), c.norm_eps, d,
+                        xb + i * d);
+  }
+  // Fused projection: row i of q holds [q | k | v] (3·dim).
+  matmul(w.attn_qkv, xb, quantize(xb, d, n, {&w.attn_qkv}), n, q);
+  for (size_t i = 0; i < n; ++i) {
+    float* row = q + i * 3 * d;
+    kernels::add(row, w.attn_qkv_bias.data(), 3 * d, row);
+    std::memcpy(k + i * d, row + d, d * sizeof(float));
+    std::memcpy(v + i * d, row + 2 * d, d * sizeof(float));
+  }
+  write_kv(l, n, /*contiguous=*/false);
+  attention(l, n, xb2);
+  matmul(w.attn_output, xb2, quantize(xb2, d, n, {&w.attn_output}), n, xb);
+  for (size_t i = 0; i < n; ++i) {
+    kernels::add(xb + i * d, w.attn_output_bias.data(), d, xb + i * d);
+  }
+  kernels::add(x, xb, n * d, x);
+
+  for (size_t i = 0; i < n; ++i) {
+    kernels::layer_norm(x + i * d, w.ffn_norm.data(), w.ffn_norm_bias.data(), c.norm_eps, d,
+                        xb + i * d);
+  }
+  matmul(w.ffn_up, xb, quantize(xb, d, n, {&w.ffn_up}), n, hb);
+  for (size_t i = 0; i < n; ++i) {
+    kernels::add(hb + i * hid, w.ffn_up_bias.data(), hid, hb + i * hid);
+  }
+  kernels::gelu(hb, n * hid, hb);
+  matmul(w.ffn_down, hb, quantize(hb, hid, n, {&w.ffn_down}), n, xb);
+  for (size_t i = 0; i < n; ++i) {
+    kernels::add(xb + i * d, w.ffn_down_bias.data(), d, xb + i * d);
+  }
+  kernels::add(x, xb, n * d, x);
+}
+
+// Runs n ≤ max_batch validated tokens (positions/seqs already filled in);
+// logits for rows [logits_from, n) land in logits[0…].
+absl::Status Transformer::State::run(const int32_t* tokens, size_t n, size_t logits_from) {
+  const ModelConfig& c = model.config;
+  const ModelWeights& w = model.weights;
+  const size_t d = c.dim;
+  for (size_t i = 0; i < n; ++i) {
+    kernels::dequantize_row(w.token_embedding, static_cast<size_t>(tokens[i]), x + i * d);
+    if (c.arch == ModelArch::kGpt2) {
+      kernels::dequantize_row(w.position_embedding, positions[i], xb);
+      kernels::add(x + i * d, xb, d, x + i * d);
+    } else {
+      kernels::rope_angles(c.head_dim, positions[i], c.rope_theta, rope + i * c.head_dim);
+    }
+  }
+  bool contiguous = c.arch == ModelArch::kLlama;
+  for (size_t i = 1; i < n && contiguous; ++i) {
+    contiguous = seqs[i] == seqs[0] && positions[i] == positions[0] + i;
+  }
+  for (size_t l = 0; l < c.n_layers; ++l) {
+    if (c.arch == ModelArch::kLlama) {
+      llama_layer(l, n, contiguous);
+    } else {
+      gpt2_layer(l, n, contiguous);
+    }
+  }
+  for (size_t i = 0; i < n; ++i) {
+    LLMK_RETURN_IF_ERROR(cache.set_pos(std::max(cache.pos(seqs[i]), positions[i] + 1), seqs[i]));
+  }
+  const size_t rows = n - logits_from;
+  for (size_t i = logits_from; i < n; ++i) {
+    float* out = xb + (i - logits_from) * d;
+    if (c.arch == ModelArch::kLlama) {
+      rms_norm_ggml(x + i * d, w.output_norm.data(), c.norm_eps, d, out);
+    } else {
+      kernels::layer_norm(x + i * d, w.output_norm.data(), w.output_norm_bias.data(),
+                          c.norm_eps, d, out);
+    }
+  }
+  matmul(w.output, xb, quantize(xb, d, rows, {&w.output}), rows, logits);
+  return absl::OkStatus();
+}
+
+// ------------------------------------------------------------ public API
+
+Transformer::Transformer() = default;
+Transformer::~Transformer() = default;
+
+absl::StatusOr<std::unique_ptr<Transformer>> Transformer::create(
+    const Model& model, const TransformerOptions& options) {
+  const ModelConfig& c = model.config;
+  LLMK_RETURN_IF_ERROR(internal::validate_config(c));
+  if (model.weights.layers.size() != c.n_layers) {
+    return absl::InvalidArgumentError("Transformer::create: model has no weights for its layers");
+  }
+  if (options.n_threads == 0 || options.n_threads > 1024) {
+    return absl::InvalidArgumentError("Transformer::create: n_threads must be in [1, 1024]");
+  }
+  if (options.max_batch == 0 || options.max_batch > 65536) {
+    return absl::InvalidArgumentError("Transformer::create: max_batch must be in [1, 65536]");
+  }
+  if (options.n_seqs == 0 || options.n_seqs > 65536) {
+    return absl::InvalidArgumentError("Transformer::create: n_seqs must be in [1, 65536]");
+  }
+  const size_t ctx = options.max_seq_len ? options.max_seq_len : c.max_seq_len;
+  if (ctx > c.max_seq_len && c.arch == ModelArch::kGpt2) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Transformer::create: max_seq_len ", ctx, " exceeds the model's positions (",
+        c.max_seq_len, ")"));
+  }
+  if (ctx > kMaxModelSeqLen) {
+    return absl::InvalidArgumentError("Transformer::create: max_seq_len is too large");
+  }
+  auto cache = KVCache::create(c.n_layers, ctx, c.kv_dim(), options.n_seqs);
+  if (!cache.ok()) return cache.status();
+
+  // Arena layout: sizes in floats (block arrays counted in bytes / 4).
+  const size_t B = options.max_batch, T = options.n_threads;
+  const size_t q_cols = c.arch == ModelArch::kGpt2 ? 3 * c.dim : c.dim;
+  const size_t xq_bytes = (std::max(c.dim, c.hidden_dim) / kQuantBlock + 1) * sizeof(Q8_0Block);
+  struct Piece {
+    size_t count, elem;
+  };
+  const Piece pieces[] = {
+      {B * c.dim, 4}, {B * c.dim, 4},      {B * c.dim, 4},        {B * q_cols, 4},
+      {B * c.kv_dim(), 4}, {B * c.kv_dim(), 4}, {B * c.hidden_dim, 4}, {B * c.hidden_dim, 4},
+      {B * xq_bytes, 1}, {B * c.head_dim, 4}, {T * ctx, 4},          {B * c.vocab_size, 4},
+      {B, sizeof(size_t)}, {B, sizeof(size_t)}};
+  size_t total = 0;
+  for (const Piece& p : pieces) {
+    size_t bytes;
+    if (!internal::checked_mul(p.count, p.elem, &bytes) ||
+        !internal::checked_add(total, bytes + 64, &total)) {
+      return absl::InvalidArgumentError("Transformer::create: activation size overflows");
+    }
+  }
+  auto arena = Arena::create(total);
+  if (!arena.ok()) return arena.status();
+
+  auto t = std::unique_ptr<Transformer>(new Transformer());
+  t->s_ = std::make_unique<State>(model, options, std::move(*cache), std::move(*arena));
+  State& s = *t->s_;
+  s.quantize_activations = options.activation_mode == ActivationMode::kQuantizeQ8_0;
+  Arena& a = s.arena;
+  auto take = [&a](auto*& ptr, size_t count) -> absl::Status {
+    using T = std::remove_reference_t<decltype(*ptr)>;
+    auto p = a.alloc(count * sizeof(T), 64);
+    if (!p.ok()) return p.status();
+    ptr = static_cast<T*>(*p);
+    return absl::OkStatus();
+  };
+  LLMK_RETURN_IF_ERROR(take(s.x, B * c.dim));
+  LLMK_RETURN_IF_ERROR(take(s.xb, B * c.dim));
+  LLMK_RETURN_IF_ERROR(take(s.xb2, B * c.dim));
+  LLMK_RETURN_IF_ERROR(take(s.q, B * q_cols));
+  LLMK_RETURN_IF_ERROR(take(s.k, B * c.kv_dim()));
+  LLMK_RETURN_IF_ERROR(take(s.v, B * c.kv_dim()));
+  LLMK_RETURN_IF_ERROR(take(s.hb, B * c.hidden_dim));
+  LLMK_RETURN_IF_ERROR(take(s.hb2, B * c.hidden_dim));
+  LLMK_RETURN_IF_ERROR(take(s.xq, B * xq_bytes / sizeof(Q8_0Block)));
+  LLMK_RETURN_IF_ERROR(take(s.rope, B * c.head_dim));
+  LLMK_RETURN_IF_ERROR(take(s.scores, T * ctx));
+  LLMK_RETURN_IF_ERROR(take(s.logits, B * c.vocab_size));
+  LLMK_RETURN_IF_ERROR(take(s.positions, B));
+  LLMK_RETURN_IF_ERROR(take(s.seqs, B));
+  if (options.spin_wait) s.pool.hwy_pool().SetWaitMode(hwy::PoolWaitMode::kSpin);
+  return t;
+}
+
+absl::StatusOr<std::span<const float>> Transformer::forward(int32_t token, size_t pos,
+                                                            size_t seq) {
+  return forward_batch({&token, 1}, pos, seq);
+}
+
+absl::StatusOr<std::span<const float>> Transformer::forward_batch(std::span<const int32_t> tokens,
+                                                                  size_t start_pos, size_t seq,
+                                                                  bool all_logits) {
+  State& s = *s_;
+  const ModelConfig& c = s.model.config;
+  if (tokens.empty()) return absl::InvalidArgumentError("forward_batch: no tokens");
+  if (seq >= s.cache.n_seqs()) {
+    return absl::OutOfRangeError(absl::StrCat("forward: seq = ", seq, " but the cache holds ",
+                                              s.cache.n_seqs(), " sequences"));
+  }
+  if (start_pos > s.cache.pos(seq)) {
+    return absl::InvalidArgumentError(absl::StrCat("forward: pos = ", start_pos,
+                                                   " skips positions (sequence ", seq,
+                                                   " is at ", s.cache.pos(seq), ")"));
+  }
+  if (start_pos >= s.cache.max_ctx() || tokens.size() > s.cache.max_ctx() - start_pos) {
+    return absl::OutOfRangeError(absl::StrCat("forward: positions ", start_pos, "…",
+                                              start_pos + tokens.size() - 1,
+                                              " exceed the context length ", s.cache.max_ctx()));
+  }
+  if (all_logits && tokens.size() > s.opt.max_batch) {
+    return absl::InvalidArgumentError(absl::StrCat("forward_batch: all_logits needs ≤ ",
+                                                   s.opt.max_batch, " tokens, got ",
+                                                   tokens.size()));
+  }
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    if (tokens[i] < 0 || static_cast<size_t>(tokens[i]) >= c.vocab_size) {
+      return absl::OutOfRangeError(absl::StrCat("forward: token ", tokens[i], " at index ", i,
+                                                " is outside [0, ", c.vocab_size, ")"));
+    }
+  }
+  for (size_t done = 0; done < tokens.size();) {
+    const size_t n = std::min(s.opt.max_batch, tokens.size() - done);
+    for (size_t i = 0; i < n; ++i) {
+      s.positions[i] = start_pos + done + i;
+      s.seqs[i] = seq;
+    }
+    const bool last = done + n == tokens.size();
+    LLMK_RETURN_IF_ERROR(s.run(tokens.data() + done, n, all_logits || !last ? 0 : n - 1));
+    done += n;
+  }
+  return std::span<const float>(s.logits, (all_logits ? tokens.size() : 1) * c.vocab_size);
+}
+
+absl::StatusOr<std::span<const float>> Transformer::forward_seqs(std::span<const int32_t> tokens,
+                                                                 std::span<const size_t> positions,
+                                                                 std::span<const size_t> seqs) {
+  State& s = *s_;
+  const ModelConfig& c = s.model.config;
+  if (tokens.empty()) return absl::InvalidArgumentError("forward_seqs: no tokens");
+  if (positions.size() != tokens.size() || seqs.size() != tokens.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "forward_seqs: tokens, positions and seqs must have equal sizes (", tokens.size(), ", ",
+        positions.size(), ", ", seqs.size(), ")"));
+  }
+  if (tokens.size() > s.opt.max_batch) {
+    return absl::InvalidArgumentError(absl::StrCat("forward_seqs: ", tokens.size(),
+                                                   " tokens exceed max_batch ", s.opt.max_batch));
+  }
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    if (seqs[i] >= s.cache.n_seqs()) {
+      return absl::OutOfRangeError(absl::StrCat("forward_seqs: seqs[", i, "] = ", seqs[i],
+                                                " but the cache holds ", s.cache.n_seqs()));
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (seqs[j] == seqs[i]) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("forward_seqs: sequence ", seqs[i], " appears twice"));
+      }
+    }
+    if (positions[i] >= s.cache.max_ctx()) {
+      return absl::OutOfRangeError(absl::StrCat("forward_seqs: positions[", i, "] = ",
+                                                positions[i], " ≥ context length ",
+                                                s.cache.max_ctx()));
+    }
+    if (positions[i] > s.cache.pos(seqs[i])) {
+      return absl::InvalidArgumentError(absl::StrCat("forward_seqs: positions[", i, "] = ",
+                                                     positions[i], " skips positions"));
+    }
+    if (tokens[i] < 0 || static_cast<size_t>(tokens[i]) >= c.vocab_size) {
+      return absl::OutOfRangeError(absl::StrCat("forward_seqs: token ", tokens[i],
+                                                " is outside [0, ", c.vocab_size, ")"));
+    }
+    s.positions[i] = positions[i];
+    s.seqs[i] = seqs[i];
+  }
+  LLMK_RETURN_IF_ERROR(s.run(tokens.data(), tokens.size(), 0));
+  return std::span<const float>(s.logits, tokens.size() * c.vocab_size);
+}
+
+const ModelConfig& Transformer::config() const { return s_->model.config; }
+KVCache& Transformer::kv_cache() { return s_->cache; }
+ThreadPool& Transformer::pool() { return s_->pool; }
+size_t Transformer::max_seq_len() const { return s_->cache.max_ctx(); }
+size_t Transformer::max_batch() const { return s_->opt.max_batch; }
+
+}  // namespace llmk
