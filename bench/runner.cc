@@ -37,7 +37,6 @@ struct RunEnvironment {
   std::unique_ptr<CounterSource> counter_source;
   std::unique_ptr<CounterSet> counters;
   std::unique_ptr<EnergyMeter> energy;
-  bool warned_threads = false;
 };
 
 void warn(SuiteResult& suite, const std::string& text) {
@@ -126,10 +125,12 @@ BenchmarkResult measure(const BenchmarkSpec& spec, const BenchmarkConfig& config
   // Worker threads inherit the creating thread's mask: let a pool built in
   // setup spread over the process's CPUs, then pin the measuring thread again.
   const bool widen = spec.threads > 1 && env.suite->pinned_cpu >= 0 && env.original_cpus.size() > 1;
-  if (spec.threads > env.original_cpus.size() && !env.warned_threads) {
-    env.warned_threads = true;
-    warn(*env.suite, absl::StrCat(spec.name, " uses ", spec.threads, " threads but only ",
-                                  env.original_cpus.size(), " CPU(s) are allowed: they share"));
+  // Threads sharing one CPU measure the scheduler, not the kernel (and spin
+  // waits then take whole time slices): such entries are skipped, saying why.
+  if (spec.threads > env.original_cpus.size()) {
+    r.skipped = absl::StrCat("needs ", spec.threads, " CPUs but only ", env.original_cpus.size(),
+                             " allowed (run with --cpu N instead of taskset to measure threads)");
+    return r;
   }
   if (widen) (void)set_thread_cpus(env.original_cpus);
   absl::StatusOr<BatchFn> body = spec.setup ? spec.setup(config)
