@@ -605,6 +605,126 @@ TEST_CASE("matvec/matmul: every weight type and activation mode, every target, t
   }
 }
 
+TEST_CASE("matvec/matmul: integer kernels' row groups, batch tiles and block tails") {
+  // Rows around the 4-row groups, blocks around the 2-block pairs and 4-block
+  // scale quads (1…3 leftover blocks; 9 and 24 are stories15M's rows), batch
+  // sizes around the 4-vector tiles. Every result is checked against the
+  // reference; and because each (row, vector) is computed in one fixed order,
+  // matmul column v must equal matvec of x_v and the public dot of row r,
+  // bit for bit, on every target.
+  const std::vector<size_t> row_counts = {1, 3, 4, 5, 8, 11};
+  const std::vector<size_t> block_counts = {1, 2, 3, 4, 5, 6, 7, 9, 24};
+  const std::vector<size_t> batches = {1, 2, 3, 4, 5, 7, 9};
+  for (TensorType type : {TensorType::kQ4_0, TensorType::kQ8_0}) {
+    for (size_t rows : row_counts) {
+      for (size_t blocks : block_counts) {
+        const size_t cols = blocks * kQuantBlock;
+        WeightBuffer w = make_weights(type, rows, cols, static_cast<uint32_t>(rows * 31 + blocks));
+        const WeightView view = w.view();
+        const size_t max_batch = batches.back();
+        llmk::test::UnalignedFloats x(max_batch * cols, 3);
+        fill_uniform(x.span(), static_cast<uint32_t>(rows + 17 * blocks), -1.0f, 1.0f);
+        Unaligned<Q8_0Block> xq(max_batch * blocks, 6);
+        llmk::kernels::quantize_row_q8_0(x.data(), max_batch * cols, xq.data());
+        std::vector<double> want(max_batch * rows), tol(max_batch * rows);
+        for (size_t v = 0; v < max_batch; ++v) {
+          const auto xv = llmk::ref::dequantize_q8_0(xq.data() + v * blocks, blocks);
+          for (size_t r = 0; r < rows; ++r) {
+            const auto d = llmk::ref::dot(llmk::ref::dequantize_row(view, r), xv);
+            want[v * rows + r] = d.value;
+            tol[v * rows + r] = dot_tolerance(d, cols);
+          }
+        }
+        for_each_target([&](const std::string&) {
+          INFO(type_name(type) << " " << rows << "×" << cols);
+          // Per vector alone (matvec), and the row-wise public dot.
+          std::vector<float> single(max_batch * rows), dots(max_batch * rows);
+          for (size_t v = 0; v < max_batch; ++v) {
+            llmk::kernels::matvec_weights(view, nullptr, xq.data() + v * blocks,
+                                          single.data() + v * rows, nullptr);
+            for (size_t r = 0; r < rows; ++r) {
+              const auto* row = w.bytes.data() + r * view.row_bytes();
+              const Q8_0Block* xb = xq.data() + v * blocks;
+              dots[v * rows + r] =
+                  type == TensorType::kQ4_0
+                      ? llmk::kernels::dot_q4_0_q8_0(reinterpret_cast<const Q4_0Block*>(row), xb,
+                                                     blocks)
+                      : llmk::kernels::dot_q8_0_q8_0(reinterpret_cast<const Q8_0Block*>(row), xb,
+                                                     blocks);
+            }
+          }
+          for (size_t i = 0; i < single.size(); ++i) {
+            if (!(std::fabs(single[i] - want[i]) <= tol[i])) {
+              FAIL_CHECK("y[" << i << "] = " << single[i] << ", reference " << want[i]);
+              break;
+            }
+          }
+          CHECK(std::memcmp(single.data(), dots.data(), single.size() * 4) == 0);
+          for (size_t batch : batches) {
+            INFO("batch " << batch);
+            std::vector<float> y(batch * rows, -3.0f);
+            llmk::kernels::matmul_weights(view, nullptr, xq.data(), batch, y.data(), nullptr);
+            CHECK(std::memcmp(y.data(), single.data(), y.size() * 4) == 0);
+          }
+        });
+      }
+    }
+  }
+}
+
+TEST_CASE("matmul: extreme int8 values and nibbles through every tile shape are exact") {
+  // Scale 1 everywhere and small integer sums: every kernel shape must give
+  // the exact integer, including −128 activations against 0/15 nibbles.
+  const size_t rows = 7, blocks = 5, batch = 6, cols = blocks * kQuantBlock;
+  std::vector<Q4_0Block> w4(rows * blocks);
+  std::vector<Q8_0Block> w8(rows * blocks), xq(batch * blocks);
+  for (size_t i = 0; i < w4.size(); ++i) {
+    w4[i].d = w8[i].d = f32_to_f16(1.0f);
+    for (size_t j = 0; j < 16; ++j) w4[i].qs[j] = (i + j) % 3 ? 0xF0 : 0x0F;
+    for (size_t j = 0; j < 32; ++j) w8[i].qs[j] = (i + j) % 3 ? -128 : 127;
+  }
+  for (size_t i = 0; i < xq.size(); ++i) {
+    xq[i].d = f32_to_f16(1.0f);
+    for (size_t j = 0; j < 32; ++j) xq[i].qs[j] = (i * j) % 2 ? -128 : 127;
+  }
+  const WeightView v4{TensorType::kQ4_0, w4.data(), rows, cols};
+  const WeightView v8{TensorType::kQ8_0, w8.data(), rows, cols};
+  for_each_target([&](const std::string&) {
+    for (const WeightView* view : {&v4, &v8}) {
+      std::vector<float> y(batch * rows);
+      llmk::kernels::matmul_weights(*view, nullptr, xq.data(), batch, y.data(), nullptr);
+      for (size_t v = 0; v < batch; ++v) {
+        const auto xv = llmk::ref::dequantize_q8_0(xq.data() + v * blocks, blocks);
+        for (size_t r = 0; r < rows; ++r) {
+          const auto want = llmk::ref::dot(llmk::ref::dequantize_row(*view, r), xv);
+          CHECK(y[v * rows + r] == static_cast<float>(want.value));
+        }
+      }
+    }
+  });
+}
+
+TEST_CASE("matvec: F16 rows of any length (partial last vector) on every target") {
+  for (size_t cols : {1, 7, 15, 17, 33, 100, 301}) {
+    WeightBuffer w = make_weights(TensorType::kF16, 6, cols, static_cast<uint32_t>(cols));
+    const WeightView view = w.view();
+    llmk::test::UnalignedFloats x(cols, 1);
+    fill_uniform(x.span(), static_cast<uint32_t>(cols + 5), -1.0f, 1.0f);
+    std::vector<double> want(view.rows), tol(view.rows);
+    for (size_t r = 0; r < view.rows; ++r) {
+      const auto d = llmk::ref::dot(llmk::ref::dequantize_row(view, r), x.data());
+      want[r] = d.value;
+      tol[r] = dot_tolerance(d, cols);
+    }
+    for_each_target([&](const std::string&) {
+      INFO("cols = " << cols);
+      std::vector<float> y(view.rows);
+      REQUIRE(llmk::matvec(view, x.cspan(), y).ok());
+      for (size_t r = 0; r < view.rows; ++r) CHECK(std::fabs(y[r] - want[r]) <= tol[r]);
+    });
+  }
+}
+
 TEST_CASE("kernels: one Q8_0 quantization of x shared by several projections") {
   WeightBuffer wq = make_weights(TensorType::kQ4_0, 24, 192, 5);
   WeightBuffer wk = make_weights(TensorType::kQ8_0, 16, 192, 6);

@@ -12,8 +12,10 @@
 // Both sums are int32 per lane, so the result is exact for every input.
 // Each block's int32 sum is then converted once and scaled by d_a·d_b.
 //
-// Paths: AVX-512 targets use 512-bit vectors holding two blocks; the other
-// x86 targets 128-bit vectors (one block = two vectors); HWY_SCALAR plain C++.
+// Paths: AVX2 and AVX-512 targets use 256-bit vectors, one block each, in
+// tiles of 4 weight rows × up to 4 activation vectors (matvec and matmul);
+// SSE2–SSE4 128-bit vectors (one block = two vectors) row by row; HWY_SCALAR
+// plain C++.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "quant/quant_simd.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
@@ -21,6 +23,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "hwy/cache_control.h"
 #include "hwy/highway.h"
 #include "llmk/quant.h"
 #include "quant/fp16.h"
@@ -132,127 +135,280 @@ HWY_INLINE float NarrowDotQ8Q8(const Q8_0Block* HWY_RESTRICT a, const Q8_0Block*
   return hn::ReduceSum(df, hn::Add(acc0, acc1));
 }
 
-// ------------------------------------------------------ 512-bit (two blocks per vector)
+// ------------------------------------------------------ 256-bit (one block per vector)
+//
+// AVX2 and AVX-512 targets work on one block per 256-bit vector: 32 bytes of
+// weights against 32 activation bytes give 8 int32 lanes. (On Zen 4 a 512-bit
+// op costs two 256-bit ones, and one block per vector needs no lane shuffles
+// for the scales — each block's scale is a single broadcast — and leaves no
+// odd block over.)
+//
+// Q4_0 weights are unpacked with one AND: lanes 0–3 see the low nibbles n, lanes
+// 4–7 the high nibbles as 16·n (the byte & 0xF0), against an offset of 8 resp.
+// 128. Those lanes' int32 sums are exactly 16× the true ones, and so are their
+// float accumulators (power-of-two scaling commutes with rounding); one
+// multiply by 1/16 per row at the end restores them exactly.
+//
+// Every (weight row, activation vector) result is computed in one canonical
+// order, whichever kernel shape computes it (one row, a group of 4 rows, a
+// tile of 4 rows × up to 4 vectors, any thread split):
+//   acc = Σ over blocks k in order of ConvertTo(S_k) · (d_w·d_x)    (FMA)
+//   result = Reduce4's fixed lane tree (after the 1/16 fix for Q4_0).
+// So matvec, matmul and the public dot give bit-identical per-row results.
 
-#if HWY_TARGET <= HWY_AVX3
-using DWU8 = hn::Full512<uint8_t>;
-using DWI8 = hn::Full512<int8_t>;
-using DWI32 = hn::Full512<int32_t>;
-using DWF = hn::Full512<float>;
+#if HWY_TARGET <= HWY_AVX2
+// Reduce4's lanes 0, 4, 1, 5 (rows 0…3) gathered to lanes 0…3.
+alignas(32) constexpr int32_t kReducedLanes[8] = {0, 4, 1, 5, 0, 0, 0, 0};
+using DBU8 = hn::Full256<uint8_t>;
+using DBI8 = hn::Full256<int8_t>;
+using DBI32 = hn::Full256<int32_t>;
+using DBF = hn::Full256<float>;
 
-// The scales d_a·d_b of four consecutive blocks, laid out per block pair as
-// [s0 ×8, s1 ×8] and [s2 ×8, s3 ×8]. Converting all eight halves with one
-// F16C instruction is far cheaper than eight scalar conversions.
-struct QuadScales {
-  hn::Vec<DWF> pair01, pair23;
+struct Q4Weights {
+  using Block = Q4_0Block;
+  // Per-byte offsets: 8 for the low nibbles (lanes 0–3), 16·8 for 16·high.
+  HWY_INLINE static hn::Vec<DBU8> Offsets() {
+    const DBU8 du8;
+    return hn::ConcatLowerLower(du8, hn::Set(du8, 128), hn::Set(du8, 8));
+  }
+  HWY_INLINE hn::Vec<DBU8> Unpack(const Q4_0Block* a) const {
+    const DBU8 du8;
+    return hn::And(hn::LoadDup128(du8, a->qs), mask);
+  }
+  // The exact 1/16 for the high-nibble lanes (see above).
+  HWY_INLINE static hn::Vec<DBF> Fix() {
+    const DBF df;
+    return hn::ConcatLowerLower(df, hn::Set(df, 0.0625f), hn::Set(df, 1.0f));
+  }
+  HWY_INLINE Q4Weights()
+      : mask(hn::ConcatLowerLower(DBU8(), hn::Set(DBU8(), 0xF0), hn::Set(DBU8(), 0x0F))) {}
+  hn::Vec<DBU8> mask;
 };
-template <class BlockA>
-HWY_INLINE QuadScales LoadQuadScales(const BlockA* a, const Q8_0Block* b,
-                                     hn::Indices512<float> first, hn::Indices512<float> second) {
+
+struct Q8Weights {
+  using Block = Q8_0Block;
+  HWY_INLINE static hn::Vec<DBU8> Offsets() { return hn::Set(DBU8(), 128); }
+  HWY_INLINE hn::Vec<DBU8> Unpack(const Q8_0Block* a) const {
+    const DBU8 du8;
+    return hn::Xor(hn::LoadU(du8, reinterpret_cast<const uint8_t*>(a->qs)), hn::Set(du8, 0x80));
+  }
+  HWY_INLINE static hn::Vec<DBF> Fix() { return hn::Set(DBF(), 1.0f); }
+};
+
+// Activations straight from Q8_0 blocks (for the public dot and as the source
+// of PrepareActivations): block k's int8 values, the exact correction
+// −Σ offset·x per lane, and the f32 scales of blocks 4q…4q+3 (0 past the end).
+template <class W>
+struct DirectX {
+  const Q8_0Block* b;  // `blocks` blocks per vector
+  size_t blocks;
+
+  HWY_INLINE hn::Vec<DBI8> X(size_t v, size_t k) const {
+    return hn::LoadU(DBI8(), b[v * blocks + k].qs);
+  }
+  HWY_INLINE hn::Vec<DBI32> Bias(size_t v, size_t k) const {
+    const DBI32 di32;
+    return hn::Neg(hn::SumOfMulQuadAccumulate(di32, W::Offsets(), X(v, k), hn::Zero(di32)));
+  }
+  HWY_INLINE float Scale(size_t v, size_t k) const {
+    return k < blocks ? HalfToF32(b[v * blocks + k].d) : 0.0f;
+  }
+  HWY_INLINE hn::Vec<DBF> Dx(size_t v, size_t q) const {
+    return hn::Dup128VecFromValues(DBF(), Scale(v, 4 * q), Scale(v, 4 * q + 1),
+                                   Scale(v, 4 * q + 2), Scale(v, 4 * q + 3));
+  }
+};
+
+// Activations prepared once per call (PrepareActivations): per vector, one
+// 64-byte line per block (32 int8, then 8 int32 corrections), then the f32
+// scales padded to whole quads; `stride` bytes per vector (a multiple of 64).
+struct PreparedX {
+  const uint8_t* base;
+  size_t blocks;
+  size_t stride;
+
+  static size_t Stride(size_t blocks) {
+    return (blocks * 64 + (blocks + 3) / 4 * 16 + 63) & ~size_t{63};
+  }
+  HWY_INLINE hn::Vec<DBI8> X(size_t v, size_t k) const {
+    return hn::Load(DBI8(), reinterpret_cast<const int8_t*>(base + v * stride + 64 * k));
+  }
+  HWY_INLINE hn::Vec<DBI32> Bias(size_t v, size_t k) const {
+    return hn::Load(DBI32(), reinterpret_cast<const int32_t*>(base + v * stride + 64 * k + 32));
+  }
+  HWY_INLINE hn::Vec<DBF> Dx(size_t v, size_t q) const {
+    return hn::LoadDup128(DBF(),
+                          reinterpret_cast<const float*>(base + v * stride + 64 * blocks + 16 * q));
+  }
+};
+
+// d_w of rows r0, r0+1 (< R) × blocks k…k+count−1 (count ≤ 4) as f32, row
+// r0 + i in lanes 4i…4i+3; zero for absent rows and blocks.
+template <size_t R, class Block>
+HWY_INLINE hn::Vec<DBF> RowScales(const uint8_t* rows, size_t row_bytes, size_t r0, size_t k,
+                                  size_t count) {
+  uint64_t bits[2] = {0, 0};
+  for (size_t i = 0; i < 2; ++i) {
+    if (r0 + i >= R) break;
+    const uint8_t* p = rows + (r0 + i) * row_bytes + k * sizeof(Block);
+    for (size_t j = 0; j < 4; ++j) {
+      if (j >= count) break;
+      uint16_t h;
+      __builtin_memcpy(&h, p + j * sizeof(Block), sizeof h);
+      bits[i] |= uint64_t{h} << (16 * j);
+    }
+  }
   const hn::Full128<uint64_t> d64;
-  const hn::Full128<hwy::float16_t> dh;
-  const hn::Full256<float> df8;
-  const hn::Full128<float> df4;
-  const uint64_t a_bits =
-      a[0].d | (uint64_t{a[1].d} << 16) | (uint64_t{a[2].d} << 32) | (uint64_t{a[3].d} << 48);
-  const uint64_t b_bits =
-      b[0].d | (uint64_t{b[1].d} << 16) | (uint64_t{b[2].d} << 32) | (uint64_t{b[3].d} << 48);
-  const auto both =
-      hn::PromoteTo(df8, hn::BitCast(dh, hn::Dup128VecFromValues(d64, a_bits, b_bits)));
-  const auto scales = hn::Mul(hn::LowerHalf(df4, both), hn::UpperHalf(df4, both));
-  const auto wide = hn::ZeroExtendVector(DWF(), hn::ZeroExtendVector(df8, scales));
-  return {hn::TableLookupLanes(wide, first), hn::TableLookupLanes(wide, second)};
+  return hn::PromoteTo(DBF(), hn::BitCast(hn::Full128<hwy::float16_t>(),
+                                          hn::Dup128VecFromValues(d64, bits[0], bits[1])));
 }
 
-// Lane → block indices for LoadQuadScales: lane / 8 and lane / 8 + 2.
-HWY_INLINE hn::Indices512<float> PairIndices(int32_t first_block) {
-  const hn::Full512<int32_t> di32;
-  return hn::IndicesFromVec(
-      DWF(), hn::Add(hn::ShiftRight<3>(hn::Iota(di32, 0)), hn::Set(di32, first_block)));
+// The lane sums of a, b, c, d in lanes 0, 4, 1, 5 by one fixed tree:
+// s4[i] = v[i] + v[i+4], s2[i] = s4[i] + s4[i+2], s = s2[0] + s2[1].
+// A single accumulator (a = b = c = d) gives the same bits in lane 0.
+HWY_INLINE hn::Vec<DBF> Reduce4(hn::Vec<DBF> a, hn::Vec<DBF> b, hn::Vec<DBF> c, hn::Vec<DBF> d) {
+  const DBF df;
+  const auto ab = hn::Add(hn::ConcatLowerLower(df, b, a), hn::ConcatUpperUpper(df, b, a));
+  const auto cd = hn::Add(hn::ConcatLowerLower(df, d, c), hn::ConcatUpperUpper(df, d, c));
+  // Per 128-bit block: [a0 c0 a1 c1] + [a2 c2 a3 c3] (b, d in the upper block).
+  const auto s2 = hn::Add(hn::InterleaveLower(df, ab, cd), hn::InterleaveUpper(df, ab, cd));
+  return hn::Add(s2, hn::Shuffle1032(s2));
 }
 
-// Exact Σ u·s for u unsigned and s signed bytes, minus Σ offset·s: the
-// offset-corrected int8 dot product described at the top of the file.
-HWY_INLINE hn::Vec<DWI32> OffsetDot(hn::Vec<DWU8> u, hn::Vec<DWI8> s, hn::Vec<DWU8> offset) {
-  const DWI32 di32;
-  const auto plus = hn::SumOfMulQuadAccumulate(di32, u, s, hn::Zero(di32));
-  const auto minus = hn::SumOfMulQuadAccumulate(di32, offset, s, hn::Zero(di32));
-  return hn::Sub(plus, minus);
+// Y tile: R rows (R = 1 or 4, starting at `rows`) × B activation vectors
+// v0…v0+B−1. Each weight block is unpacked once for all B vectors and each
+// activation block loaded once for all R rows. Results go to
+// y[v · y_stride + r].
+template <size_t R, size_t B, class W, class X>
+HWY_INLINE void Tile(const W& wk, const uint8_t* rows, size_t row_bytes, size_t blocks,
+                     const X& xs, size_t v0, float* y, size_t y_stride) {
+  using Block = typename W::Block;
+  const DBF df;
+  const DBI32 di32;
+  hn::Vec<DBF> acc[R][B];
+  for (size_t r = 0; r < R; ++r) {
+    for (size_t v = 0; v < B; ++v) acc[r][v] = hn::Zero(df);
+  }
+  for (size_t k0 = 0; k0 < blocks; k0 += 4) {
+    const size_t count = blocks - k0 < 4 ? blocks - k0 : 4;
+    // d_w·d_x of (vector v, row r, block k0 + j) in lane 4·(r mod 2) + j of
+    // scales[v][r / 2]; kept in registers (a round trip through memory
+    // stalls on store-to-load forwarding).
+    const auto dw01 = RowScales<R, Block>(rows, row_bytes, 0, k0, count);
+    const auto dw23 = RowScales<R, Block>(rows, row_bytes, 2, k0, count);
+    hn::Vec<DBF> scales[B][2];
+    for (size_t v = 0; v < B; ++v) {
+      const auto dx = xs.Dx(v0 + v, k0 / 4);
+      scales[v][0] = hn::Mul(dw01, dx);
+      scales[v][1] = R > 2 ? hn::Mul(dw23, dx) : scales[v][0];
+    }
+    for (size_t j = 0; j < 4; ++j) {
+      if (j >= count) break;
+      const size_t k = k0 + j;
+      hn::Vec<DBU8> wv[R];
+      for (size_t r = 0; r < R; ++r) {
+        wv[r] = wk.Unpack(reinterpret_cast<const Block*>(rows + r * row_bytes) + k);
+      }
+      for (size_t v = 0; v < B; ++v) {
+        const auto xv = xs.X(v0 + v, k);
+        const auto bias = xs.Bias(v0 + v, k);
+        for (size_t r = 0; r < R; ++r) {
+          const auto sum = hn::SumOfMulQuadAccumulate(di32, wv[r], xv, bias);
+          const auto lane = hn::IndicesFromVec(df, hn::Set(di32, static_cast<int32_t>(4 * (r % 2) + j)));
+          acc[r][v] = hn::MulAdd(hn::ConvertTo(df, sum),
+                                 hn::TableLookupLanes(scales[v][r / 2], lane), acc[r][v]);
+        }
+      }
+    }
+  }
+  const auto fix = W::Fix();
+  for (size_t v = 0; v < B; ++v) {
+    float* out = y + v * y_stride;
+    if constexpr (R == 4) {
+      const auto sums = Reduce4(hn::Mul(acc[0][v], fix), hn::Mul(acc[1][v], fix),
+                                hn::Mul(acc[2][v], fix), hn::Mul(acc[3][v], fix));
+      const auto packed = hn::TableLookupLanes(
+          sums, hn::SetTableIndices(df, kReducedLanes));  // lanes 0, 4, 1, 5 → 0…3
+      const hn::Full128<float> d4;
+      hn::StoreU(hn::LowerHalf(d4, packed), d4, out);
+    } else {
+      static_assert(R == 1, "row groups are 1 or 4 rows");
+      const auto a = hn::Mul(acc[0][v], fix);
+      out[0] = hn::GetLane(Reduce4(a, a, a, a));
+    }
+  }
 }
 
-HWY_INLINE hn::Vec<DWI8> LoadQ8Pair(const Q8_0Block* b) {
-  const DWI8 di8;
-  const hn::Half<DWI8> dh;
-  return hn::Combine(di8, hn::LoadU(dh, b[1].qs), hn::LoadU(dh, b[0].qs));
+// R rows × `batch` vectors, in tiles of up to 4 vectors.
+template <size_t R, class W, class X>
+HWY_INLINE void RowGroup(const W& wk, const uint8_t* rows, size_t row_bytes, size_t blocks,
+                         const X& xs, size_t batch, float* y, size_t y_stride) {
+  size_t v = 0;
+  for (; v + 4 <= batch; v += 4) {
+    Tile<R, 4>(wk, rows, row_bytes, blocks, xs, v, y + v * y_stride, y_stride);
+  }
+  switch (batch - v) {
+    case 3:
+      Tile<R, 3>(wk, rows, row_bytes, blocks, xs, v, y + v * y_stride, y_stride);
+      break;
+    case 2:
+      Tile<R, 2>(wk, rows, row_bytes, blocks, xs, v, y + v * y_stride, y_stride);
+      break;
+    case 1:
+      Tile<R, 1>(wk, rows, row_bytes, blocks, xs, v, y + v * y_stride, y_stride);
+      break;
+    default:
+      break;
+  }
+}
+
+// Rows [row_begin, row_end), 4 rows at a time.
+template <class W, class X>
+HWY_INLINE void WideRows(const uint8_t* HWY_RESTRICT w, size_t row_bytes, size_t rows,
+                         size_t blocks, const X& xs, size_t batch, float* HWY_RESTRICT y,
+                         size_t row_begin, size_t row_end) {
+  const W wk;
+  // Weights stream from L3 / DRAM in generation; a group's rows are read
+  // interleaved, which the hardware prefetchers follow poorly, so prefetch
+  // kAheadBytes ahead of each group (prefetches never fault; stop at the end).
+  constexpr size_t kAheadBytes = 8192;
+  const uint8_t* end = w + row_end * row_bytes;
+  size_t r = row_begin;
+  for (; r + 4 <= row_end; r += 4) {
+    const uint8_t* ahead = w + r * row_bytes + kAheadBytes;
+    for (size_t i = 0; i < 4 * row_bytes && ahead + i < end; i += 64) hwy::Prefetch(ahead + i);
+    RowGroup<4>(wk, w + r * row_bytes, row_bytes, blocks, xs, batch, y + r, rows);
+  }
+  for (; r < row_end; ++r) {
+    RowGroup<1>(wk, w + r * row_bytes, row_bytes, blocks, xs, batch, y + r, rows);
+  }
+}
+
+template <class W, class BlockA>
+HWY_INLINE float WideDot(const BlockA* HWY_RESTRICT a, const Q8_0Block* HWY_RESTRICT b,
+                         size_t blocks) {
+  float out = 0.0f;
+  Tile<1, 1>(W(), reinterpret_cast<const uint8_t*>(a), 0, blocks, DirectX<W>{b, blocks}, 0, &out,
+             0);
+  return out;
 }
 
 HWY_INLINE float WideDotQ4Q8(const Q4_0Block* HWY_RESTRICT a, const Q8_0Block* HWY_RESTRICT b,
                              size_t blocks) {
-  const DWU8 du8;
-  const DWF df;
-  const hn::Repartition<uint16_t, DWU8> du16;
-  // Odd 128-bit blocks hold the copy of qs whose high nibbles we want.
-  const auto shift =
-      hn::ShiftLeft<2>(hn::And(hn::ShiftRight<3>(hn::Iota(du16, 0)), hn::Set(du16, 1)));
-  const auto low4 = hn::Set(du8, 0x0F);
-  const auto eight = hn::Set(du8, 8);
-  const auto first = PairIndices(0), second = PairIndices(2);
-  auto acc0 = hn::Zero(df), acc1 = hn::Zero(df);
-  size_t k = 0;
-  for (; k + 4 <= blocks; k += 4) {
-    const QuadScales scales = LoadQuadScales(a + k, b + k, first, second);
-    for (size_t pair = 0; pair < 2; ++pair) {
-      const Q4_0Block* ap = a + k + 2 * pair;
-      const Q8_0Block* bp = b + k + 2 * pair;
-      // [qs0, qs0, qs1, qs1] → [lo0, hi0, lo1, hi1], matching b's layout.
-      const auto dup =
-          hn::ConcatUpperLower(du8, hn::LoadDup128(du8, ap[1].qs), hn::LoadDup128(du8, ap[0].qs));
-      const auto nibbles = hn::And(hn::BitCast(du8, hn::Shr(hn::BitCast(du16, dup), shift)), low4);
-      const auto sum = OffsetDot(nibbles, LoadQ8Pair(bp), eight);
-      if (pair == 0) {
-        acc0 = hn::MulAdd(hn::ConvertTo(df, sum), scales.pair01, acc0);
-      } else {
-        acc1 = hn::MulAdd(hn::ConvertTo(df, sum), scales.pair23, acc1);
-      }
-    }
-  }
-  float tail = ScalarDot(a + k, b + k, blocks - k);
-  return hn::ReduceSum(df, hn::Add(acc0, acc1)) + tail;
+  return WideDot<Q4Weights>(a, b, blocks);
 }
-
 HWY_INLINE float WideDotQ8Q8(const Q8_0Block* HWY_RESTRICT a, const Q8_0Block* HWY_RESTRICT b,
                              size_t blocks) {
-  const DWU8 du8;
-  const DWF df;
-  const auto bias = hn::Set(du8, 0x80);
-  const auto first = PairIndices(0), second = PairIndices(2);
-  auto acc0 = hn::Zero(df), acc1 = hn::Zero(df);
-  size_t k = 0;
-  for (; k + 4 <= blocks; k += 4) {
-    const QuadScales scales = LoadQuadScales(a + k, b + k, first, second);
-    for (size_t pair = 0; pair < 2; ++pair) {
-      const Q8_0Block* ap = a + k + 2 * pair;
-      const Q8_0Block* bp = b + k + 2 * pair;
-      const auto biased = hn::Xor(hn::BitCast(du8, LoadQ8Pair(ap)), bias);
-      const auto sum = OffsetDot(biased, LoadQ8Pair(bp), bias);
-      if (pair == 0) {
-        acc0 = hn::MulAdd(hn::ConvertTo(df, sum), scales.pair01, acc0);
-      } else {
-        acc1 = hn::MulAdd(hn::ConvertTo(df, sum), scales.pair23, acc1);
-      }
-    }
-  }
-  float tail = ScalarDot(a + k, b + k, blocks - k);
-  return hn::ReduceSum(df, hn::Add(acc0, acc1)) + tail;
+  return WideDot<Q8Weights>(a, b, blocks);
 }
-#endif  // HWY_TARGET <= HWY_AVX3
+#endif  // HWY_TARGET <= HWY_AVX2
 
 #endif  // HWY_TARGET != HWY_SCALAR
 
 float DotQ4Q8(const Q4_0Block* HWY_RESTRICT a, const Q8_0Block* HWY_RESTRICT b, size_t blocks) {
 #if HWY_TARGET == HWY_SCALAR
   return ScalarDot(a, b, blocks);
-#elif HWY_TARGET <= HWY_AVX3
+#elif HWY_TARGET <= HWY_AVX2
   return WideDotQ4Q8(a, b, blocks);
 #else
   return NarrowDotQ4Q8(a, b, blocks);
@@ -262,7 +418,7 @@ float DotQ4Q8(const Q4_0Block* HWY_RESTRICT a, const Q8_0Block* HWY_RESTRICT b, 
 float DotQ8Q8(const Q8_0Block* HWY_RESTRICT a, const Q8_0Block* HWY_RESTRICT b, size_t blocks) {
 #if HWY_TARGET == HWY_SCALAR
   return ScalarDot(a, b, blocks);
-#elif HWY_TARGET <= HWY_AVX3
+#elif HWY_TARGET <= HWY_AVX2
   return WideDotQ8Q8(a, b, blocks);
 #else
   return NarrowDotQ8Q8(a, b, blocks);
@@ -332,18 +488,17 @@ float DotQ8F32(const Q8_0Block* HWY_RESTRICT a, const float* HWY_RESTRICT x, siz
   return hn::ReduceSum(df, hn::Add(acc0, acc1));
 }
 
-// N halves from p as f32. F16C (AVX2 and up) converts exactly; Highway's
-// emulation on older targets maps ±inf/NaN to finite values, so there we
-// rebias the bits ourselves (subnormals via an exact int → float product).
-HWY_INLINE hn::Vec<DF> LoadHalves(const uint16_t* HWY_RESTRICT p) {
+// Half bits → f32. F16C (AVX2 and up) converts exactly; Highway's emulation
+// on older targets maps ±inf/NaN to finite values, so there we rebias the bits
+// ourselves (subnormals via an exact int → float product).
+using DU16F = hn::Rebind<uint16_t, DF>;
+HWY_INLINE hn::Vec<DF> HalvesToF32(hn::Vec<DU16F> h16) {
   const DF df;
 #if HWY_TARGET <= HWY_AVX2 && HWY_TARGET != HWY_SCALAR
-  const hn::Rebind<hwy::float16_t, DF> dh;
-  return hn::PromoteTo(df, hn::LoadU(dh, reinterpret_cast<const hwy::float16_t*>(p)));
+  return hn::PromoteTo(df, hn::BitCast(hn::Rebind<hwy::float16_t, DF>(), h16));
 #else
   const hn::RebindToUnsigned<DF> du32;
-  const hn::Rebind<uint16_t, DF> du16;
-  const auto h = hn::PromoteTo(du32, hn::LoadU(du16, p));
+  const auto h = hn::PromoteTo(du32, h16);
   const auto sign = hn::ShiftLeft<16>(hn::And(h, hn::Set(du32, 0x8000u)));
   const auto magnitude = hn::And(h, hn::Set(du32, 0x7FFFu));
   const auto exponent = hn::And(magnitude, hn::Set(du32, 0x7C00u));
@@ -357,8 +512,16 @@ HWY_INLINE hn::Vec<DF> LoadHalves(const uint16_t* HWY_RESTRICT p) {
   return hn::BitCast(df, hn::Or(bits, sign));
 #endif
 }
+// N halves from p as f32; LoadHalvesN: the first `count` < N, zeros after.
+HWY_INLINE hn::Vec<DF> LoadHalves(const uint16_t* HWY_RESTRICT p) {
+  return HalvesToF32(hn::LoadU(DU16F(), p));
+}
+HWY_INLINE hn::Vec<DF> LoadHalvesN(const uint16_t* HWY_RESTRICT p, size_t count) {
+  return HalvesToF32(hn::LoadN(DU16F(), p, count));
+}
 
-// f16 row · f32 x over n values (any n).
+// f16 row · f32 x over n values (any n). A partial last vector is loaded
+// zero-filled (0 · 0 adds nothing), so no lane runs scalar.
 float DotF16F32(const uint16_t* HWY_RESTRICT w, const float* HWY_RESTRICT x, size_t n) {
   const DF df;
   const size_t N = hn::Lanes(df);
@@ -369,9 +532,8 @@ float DotF16F32(const uint16_t* HWY_RESTRICT w, const float* HWY_RESTRICT x, siz
     acc1 = hn::MulAdd(LoadHalves(w + i + N), hn::LoadU(df, x + i + N), acc1);
   }
   for (; i + N <= n; i += N) acc0 = hn::MulAdd(LoadHalves(w + i), hn::LoadU(df, x + i), acc0);
-  float sum = hn::ReduceSum(df, hn::Add(acc0, acc1));
-  for (; i < n; ++i) sum += internal::half_to_float(w[i]) * x[i];
-  return sum;
+  if (i < n) acc1 = hn::MulAdd(LoadHalvesN(w + i, n - i), hn::LoadN(df, x + i, n - i), acc1);
+  return hn::ReduceSum(df, hn::Add(acc0, acc1));
 }
 
 // ------------------------------------------------------------ quantization
@@ -464,12 +626,87 @@ HWY_INLINE float RowDot(RowKind kind, const uint8_t* row, size_t cols, const flo
   return 0.0f;
 }
 
+// Bytes PrepareActivations needs for `batch` vectors of `blocks` Q8_0 blocks;
+// 0 where this target's kernels read the blocks directly (or it overflows).
+size_t PreparedBytes(size_t blocks, size_t batch) {
+#if HWY_TARGET <= HWY_AVX2
+  size_t bytes = 0;
+  if (__builtin_mul_overflow(PreparedX::Stride(blocks), batch, &bytes)) return 0;
+  return bytes;
+#else
+  (void)blocks;
+  (void)batch;
+  return 0;
+#endif
+}
+
+#if HWY_TARGET <= HWY_AVX2
+template <class W>
+HWY_INLINE void Prepare(const Q8_0Block* HWY_RESTRICT xq, size_t blocks, size_t batch,
+                        uint8_t* HWY_RESTRICT out) {
+  const DirectX<W> src{xq, blocks};
+  const size_t stride = PreparedX::Stride(blocks);
+  for (size_t v = 0; v < batch; ++v) {
+    uint8_t* o = out + v * stride;
+    for (size_t k = 0; k < blocks; ++k) {
+      hn::Store(src.X(v, k), DBI8(), reinterpret_cast<int8_t*>(o + 64 * k));
+      hn::Store(src.Bias(v, k), DBI32(), reinterpret_cast<int32_t*>(o + 64 * k + 32));
+    }
+    float* scales = reinterpret_cast<float*>(o + 64 * blocks);
+    for (size_t k = 0; k < (blocks + 3) / 4 * 4; ++k) scales[k] = src.Scale(v, k);
+  }
+}
+#endif
+
+// Lays out `batch` quantized activation vectors for WeightRows (PreparedX):
+// done once per matvec / matmul, shared by every row and thread.
+void PrepareActivations(RowKind kind, const Q8_0Block* HWY_RESTRICT xq, size_t blocks,
+                        size_t batch, uint8_t* HWY_RESTRICT out) {
+#if HWY_TARGET <= HWY_AVX2
+  if (kind == RowKind::kQ4Q8) {
+    Prepare<Q4Weights>(xq, blocks, batch, out);
+  } else {
+    Prepare<Q8Weights>(xq, blocks, batch, out);
+  }
+#else
+  (void)kind;
+  (void)xq;
+  (void)blocks;
+  (void)batch;
+  (void)out;
+#endif
+}
+
 // Rows [row_begin, row_end) of Y = X·Wᵀ for `batch` vectors (batch 1 is a
-// matvec). The weight row stays in L1 while it meets every batch vector.
+// matvec). `prepared` is PrepareActivations' output where PreparedBytes was
+// non-zero, else null.
 void WeightRows(RowKind kind, const uint8_t* HWY_RESTRICT w, size_t row_bytes, size_t rows,
                 size_t cols, const float* HWY_RESTRICT x, const Q8_0Block* HWY_RESTRICT xq,
-                size_t batch, float* HWY_RESTRICT y, size_t row_begin, size_t row_end) {
+                const uint8_t* HWY_RESTRICT prepared, size_t batch, float* HWY_RESTRICT y,
+                size_t row_begin, size_t row_end) {
   const size_t blocks = cols / kQuantBlock;
+#if HWY_TARGET <= HWY_AVX2
+  if (kind == RowKind::kQ4Q8 || kind == RowKind::kQ8Q8) {
+    const bool q4 = kind == RowKind::kQ4Q8;
+    if (prepared != nullptr) {
+      const PreparedX xs{prepared, blocks, PreparedX::Stride(blocks)};
+      if (q4) {
+        WideRows<Q4Weights>(w, row_bytes, rows, blocks, xs, batch, y, row_begin, row_end);
+      } else {
+        WideRows<Q8Weights>(w, row_bytes, rows, blocks, xs, batch, y, row_begin, row_end);
+      }
+    } else if (q4) {
+      WideRows<Q4Weights>(w, row_bytes, rows, blocks, DirectX<Q4Weights>{xq, blocks}, batch, y,
+                          row_begin, row_end);
+    } else {
+      WideRows<Q8Weights>(w, row_bytes, rows, blocks, DirectX<Q8Weights>{xq, blocks}, batch, y,
+                          row_begin, row_end);
+    }
+    return;
+  }
+#else
+  (void)prepared;
+#endif
   for (size_t r = row_begin; r < row_end; ++r) {
     const uint8_t* row = w + r * row_bytes;
     for (size_t b = 0; b < batch; ++b) {
@@ -486,6 +723,7 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 #include <algorithm>
 
+#include "hwy/aligned_allocator.h"
 #include "hwy/contrib/thread_pool/thread_pool.h"
 #include "llmk/thread_pool.h"
 #include "ops/kernels.h"
@@ -502,6 +740,8 @@ HWY_EXPORT(DequantQ4);
 HWY_EXPORT(DequantQ8);
 HWY_EXPORT(ConvertF16);
 HWY_EXPORT(WeightRows);
+HWY_EXPORT(PreparedBytes);
+HWY_EXPORT(PrepareActivations);
 
 float dot_q4_0_q8_0(const Q4_0Block* a, const Q8_0Block* b, size_t blocks) {
   return HWY_DYNAMIC_DISPATCH(DotQ4Q8)(a, b, blocks);
@@ -590,8 +830,27 @@ void matmul_weights(const WeightView& w, const float* x, const Q8_0Block* x_q8, 
   if (__builtin_mul_overflow(w.rows, w.cols, &work) || __builtin_mul_overflow(work, batch, &work)) {
     work = SIZE_MAX;
   }
+  // Integer paths: lay out x once for every row and thread (per calling
+  // thread, the buffer is kept between calls).
+  const uint8_t* prepared = nullptr;
+  if (integer) {
+    const size_t blocks = w.cols / kQuantBlock;
+    const size_t needed = HWY_DYNAMIC_DISPATCH(PreparedBytes)(blocks, batch);
+    if (needed != 0) {
+      thread_local hwy::AlignedFreeUniquePtr<uint8_t[]> buffer;
+      thread_local size_t capacity = 0;
+      if (needed > capacity) {
+        buffer = hwy::AllocateAligned<uint8_t>(needed);
+        capacity = buffer ? needed : 0;
+      }
+      if (buffer) {
+        HWY_DYNAMIC_DISPATCH(PrepareActivations)(kind, xq, blocks, batch, buffer.get());
+        prepared = buffer.get();
+      }
+    }
+  }
   ForRowBlocks(w.rows, work, pool, [&](size_t begin, size_t end) {
-    rows_fn(kind, bytes, row_bytes, w.rows, w.cols, xf, xq, batch, y, begin, end);
+    rows_fn(kind, bytes, row_bytes, w.rows, w.cols, xf, xq, prepared, batch, y, begin, end);
   });
 }
 
