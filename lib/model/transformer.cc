@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -48,23 +49,18 @@ void rms_norm_ggml(const float* x, const float* w, float eps, size_t n, float* o
   for (size_t i = 0; i < n; ++i) out[i] = (x[i] * scale) * w[i];
 }
 
-// Activation quantization as ggml-cpu's x86 quantize_row_q8_0 does it: the
-// multiplier is 127/amax (the reference quantizer, used for weights, takes
-// 1/d with d = amax/127, which differs in the last bit and changes some
-// rounded values), rounding to nearest even.
-void quantize_activation_q8_0(const float* x, size_t n, Q8_0Block* out) {
-  for (size_t b = 0; b < n / kQuantBlock; ++b) {
-    const float* xs = x + b * kQuantBlock;
-    float amax = 0.0f;
-    for (size_t j = 0; j < kQuantBlock; ++j) amax = std::max(amax, std::fabs(xs[j]));
-    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
-    out[b].d = f32_to_f16(amax / 127.0f);
-    for (size_t j = 0; j < kQuantBlock; ++j) {
-      const float v = std::nearbyint(xs[j] * id);
-      // NaN/inf inputs (never from a finite model) clamp instead of UB.
-      out[b].qs[j] = static_cast<int8_t>(v >= -127.0f && v <= 127.0f ? v : 0.0f);
-    }
-  }
+// Below this many weight elements, a single-token parallel region (one or
+// more matvecs split by rows) stays on the calling thread: a fork/join costs
+// about a microsecond even with spinning workers.
+constexpr size_t kMinParallelRegion = size_t{1} << 15;
+
+// Part `part` of `parts` of [0, rows), boundaries on multiples of 4 rows (the
+// matvec kernels' tile height) so no tile is split.
+std::pair<size_t, size_t> share(size_t rows, size_t part, size_t parts) {
+  const size_t quads = (rows + 3) / 4;
+  const size_t begin = std::min(rows, quads * part / parts * 4);
+  const size_t end = std::min(rows, quads * (part + 1) / parts * 4);
+  return {begin, end};
 }
 
 }  // namespace
@@ -102,6 +98,11 @@ struct Transformer::State {
                             std::initializer_list<const WeightView*> users);
   void matmul(const WeightView& w, const float* in, const Q8_0Block* in_q, size_t n,
               float* out);
+  void matvec_rows(const WeightView& w, const float* in, const Q8_0Block* in_q, float* out,
+                   std::pair<size_t, size_t> rows);
+  template <class Fn>
+  void parallel_region(size_t weight_elements, const Fn& fn);
+  void llama_token_layer(size_t layer);
   void attention(size_t layer, size_t n, float* out);
   void write_kv(size_t layer, size_t n, bool contiguous);
   void llama_layer(size_t layer, size_t n, bool contiguous);
@@ -117,10 +118,8 @@ const Q8_0Block* Transformer::State::quantize(const float* in, size_t cols, size
   bool needed = false;
   for (const WeightView* w : users) needed |= is_block_quantized(*w);
   if (!needed) return nullptr;
-  const size_t blocks = cols / kQuantBlock;
-  for (size_t i = 0; i < n; ++i) {
-    quantize_activation_q8_0(in + i * cols, cols, xq + i * blocks);
-  }
+  // Rows are cols floats / cols/32 blocks each, so n rows quantize as one run.
+  kernels::quantize_activation_q8_0(in, n * cols, xq);
   return xq;
 }
 
@@ -157,17 +156,10 @@ void Transformer::State::attention(size_t layer, size_t n, float* out) {
   const size_t max_len = cache.max_ctx();
   auto one = [&](size_t task, size_t thread) {
     const size_t i = task / c.n_heads, h = task % c.n_heads;
-    const size_t len = positions[i] + 1;
-    const float* qh = q + i * q_stride + h * hd;
     const size_t kv_off = (h / group) * hd;
-    const float* keys = cache.key_rows(layer, seqs[i]) + kv_off;
-    const float* values = cache.value_rows(layer, seqs[i]) + kv_off;
-    float* att = scores + thread * max_len;
-    for (size_t t = 0; t < len; ++t) att[t] = kernels::dot(qh, keys + t * kv_dim, hd) * inv_sqrt;
-    kernels::softmax(att, len, att);
-    float* oh = out + i * c.dim + h * hd;
-    std::memset(oh, 0, hd * sizeof(float));
-    for (size_t t = 0; t < len; ++t) kernels::add_scaled(values + t * kv_dim, att[t], hd, oh);
+    kernels::attend_head(q + i * q_stride + h * hd, cache.key_rows(layer, seqs[i]) + kv_off,
+                         cache.value_rows(layer, seqs[i]) + kv_off, kv_dim, positions[i] + 1,
+                         hd, inv_sqrt, scores + thread * max_len, out + i * c.dim + h * hd);
   };
   size_t work = 0;
   for (size_t i = 0; i < n; ++i) work += (positions[i] + 1) * c.dim;
@@ -179,6 +171,74 @@ void Transformer::State::attention(size_t layer, size_t n, float* out) {
   } else {
     for (size_t t = 0; t < tasks; ++t) one(t, 0);
   }
+}
+
+// Rows [first, second) of out = W·in for one token, on the calling thread.
+void Transformer::State::matvec_rows(const WeightView& w, const float* in, const Q8_0Block* in_q,
+                                     float* out, std::pair<size_t, size_t> rows) {
+  if (rows.first >= rows.second) return;
+  WeightView part = w;
+  part.data = static_cast<const uint8_t*>(w.data) + rows.first * w.row_bytes();
+  part.rows = rows.second - rows.first;
+  kernels::matvec_weights(part, in, is_block_quantized(w) ? in_q : nullptr, out + rows.first,
+                          nullptr);
+}
+
+// Calls fn(part, parts) for every part in [0, parts), one part per thread,
+// or fn(0, 1) alone when the region is too small to split. One fork/join
+// covers every matvec inside fn, which is the point: a token's small
+// projections are only worth threading when they share a region.
+template <class Fn>
+void Transformer::State::parallel_region(size_t weight_elements, const Fn& fn) {
+  const size_t threads = pool.num_threads();
+  if (threads <= 1 || weight_elements < kMinParallelRegion) {
+    fn(size_t{0}, size_t{1});
+    return;
+  }
+  pool.hwy_pool().Run(0, threads, [&](uint64_t part, size_t) {
+    fn(static_cast<size_t>(part), threads);
+  });
+}
+
+// llama_layer for a single token: the same steps, with q/k/v in one parallel
+// region and gate/up/SwiGLU in another (rows split by thread).
+void Transformer::State::llama_token_layer(size_t l) {
+  const ModelConfig& c = model.config;
+  const LayerWeights& w = model.weights.layers[l];
+  const size_t d = c.dim, kv_dim = c.kv_dim(), hid = c.hidden_dim;
+  const size_t pos = positions[0], seq = seqs[0];
+
+  rms_norm_ggml(x, w.attn_norm.data(), c.norm_eps, d, xb);
+  const Q8_0Block* xbq = quantize(xb, d, 1, {&w.attn_q, &w.attn_k, &w.attn_v});
+  float* kout = cache.key_row(l, pos, seq);
+  float* vout = cache.value_row(l, pos, seq);
+  parallel_region((d + 2 * kv_dim) * d, [&](size_t part, size_t parts) {
+    matvec_rows(w.attn_q, xb, xbq, q, share(d, part, parts));
+    matvec_rows(w.attn_k, xb, xbq, kout, share(kv_dim, part, parts));
+    matvec_rows(w.attn_v, xb, xbq, vout, share(kv_dim, part, parts));
+  });
+  kernels::rope_apply(q, d, c.head_dim, rope, c.rope_layout);
+  kernels::rope_apply(kout, kv_dim, c.head_dim, rope, c.rope_layout);
+  attention(l, 1, xb2);
+  const Q8_0Block* attq = quantize(xb2, d, 1, {&w.attn_output});
+  parallel_region(d * d, [&](size_t part, size_t parts) {
+    matvec_rows(w.attn_output, xb2, attq, xb, share(d, part, parts));
+  });
+  kernels::add(x, xb, d, x);
+
+  rms_norm_ggml(x, w.ffn_norm.data(), c.norm_eps, d, xb);
+  const Q8_0Block* ffq = quantize(xb, d, 1, {&w.ffn_gate, &w.ffn_up});
+  parallel_region(2 * hid * d, [&](size_t part, size_t parts) {
+    const auto rows = share(hid, part, parts);
+    matvec_rows(w.ffn_gate, xb, ffq, hb, rows);
+    matvec_rows(w.ffn_up, xb, ffq, hb2, rows);
+    kernels::swiglu(hb + rows.first, hb2 + rows.first, rows.second - rows.first, hb + rows.first);
+  });
+  const Q8_0Block* hbq = quantize(hb, hid, 1, {&w.ffn_down});
+  parallel_region(d * hid, [&](size_t part, size_t parts) {
+    matvec_rows(w.ffn_down, hb, hbq, xb, share(d, part, parts));
+  });
+  kernels::add(x, xb, d, x);
 }
 
 void Transformer::State::llama_layer(size_t l, size_t n, bool contiguous) {
@@ -277,7 +337,9 @@ absl::Status Transformer::State::run(const int32_t* tokens, size_t n, size_t log
     contiguous = seqs[i] == seqs[0] && positions[i] == positions[0] + i;
   }
   for (size_t l = 0; l < c.n_layers; ++l) {
-    if (c.arch == ModelArch::kLlama) {
+    if (c.arch == ModelArch::kLlama && n == 1) {
+      llama_token_layer(l);
+    } else if (c.arch == ModelArch::kLlama) {
       llama_layer(l, n, contiguous);
     } else {
       gpt2_layer(l, n, contiguous);
@@ -296,7 +358,14 @@ absl::Status Transformer::State::run(const int32_t* tokens, size_t n, size_t log
                           c.norm_eps, d, out);
     }
   }
-  matmul(w.output, xb, quantize(xb, d, rows, {&w.output}), rows, logits);
+  const Q8_0Block* outq = quantize(xb, d, rows, {&w.output});
+  if (rows == 1) {
+    parallel_region(c.vocab_size * d, [&](size_t part, size_t parts) {
+      matvec_rows(w.output, xb, outq, logits, share(c.vocab_size, part, parts));
+    });
+  } else {
+    matmul(w.output, xb, outq, rows, logits);
+  }
   return absl::OkStatus();
 }
 

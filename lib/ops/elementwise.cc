@@ -9,6 +9,8 @@
 #include "hwy/contrib/math/math-inl.h"
 #include "hwy/highway.h"
 #include "llmk/ops.h"
+#include "llmk/quant.h"
+#include "ops/dot-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace llmk {
@@ -196,6 +198,77 @@ void AddScaled(const float* x, float factor, size_t n, float* out) {
       [&](hn::Vec<DF> v, size_t i, size_t c) { Store(v, out + i, c); });
 }
 
+// out[0, kVecs·N) (the last vector only `last` lanes) = Σ_t f[t]·v_t, held
+// in registers while the value rows stream past.
+template <size_t kVecs>
+HWY_INLINE void WeightedSum(const float* HWY_RESTRICT values, size_t kv_stride, size_t len,
+                            const float* HWY_RESTRICT f, size_t last, float* HWY_RESTRICT out) {
+  const DF d;
+  const size_t N = hn::Lanes(d);
+  hn::Vec<DF> acc[kVecs];
+  for (size_t k = 0; k < kVecs; ++k) acc[k] = hn::Zero(d);
+  for (size_t t = 0; t < len; ++t) {
+    const float* v = values + t * kv_stride;
+    const auto ft = hn::Set(d, f[t]);
+    for (size_t k = 0; k + 1 < kVecs; ++k) acc[k] = hn::MulAdd(hn::LoadU(d, v + k * N), ft, acc[k]);
+    acc[kVecs - 1] = hn::MulAdd(hn::LoadN(d, v + (kVecs - 1) * N, last), ft, acc[kVecs - 1]);
+  }
+  for (size_t k = 0; k + 1 < kVecs; ++k) hn::StoreU(acc[k], d, out + k * N);
+  hn::StoreN(acc[kVecs - 1], d, out + (kVecs - 1) * N, last);
+}
+
+// One head of attention for one query: scores[t] = q·k_t·scale for t < len,
+// softmax, then out = Σ scores[t]·v_t. Key/value rows are kv_stride floats
+// apart. The same operations in the same order as dot, softmax and a chain of
+// add_scaled calls into a zeroed `out` (so results are bit-identical to
+// them), but in one dispatched call.
+void AttendHead(const float* HWY_RESTRICT q, const float* HWY_RESTRICT keys,
+                const float* HWY_RESTRICT values, size_t kv_stride, size_t len, size_t hd,
+                float scale, float* HWY_RESTRICT scores, float* HWY_RESTRICT out) {
+  const DF d;
+  const size_t N = hn::Lanes(d);
+  for (size_t t = 0; t < len; ++t) scores[t] = DotInline(q, keys + t * kv_stride, hd) * scale;
+  Softmax(scores, len, scores);
+  for (size_t j = 0; j < hd; j += 4 * N) {
+    const size_t chunk = HWY_MIN(4 * N, hd - j);
+    const size_t vecs = (chunk + N - 1) / N, last = chunk - (vecs - 1) * N;
+    const float* v = values + j;
+    switch (vecs) {
+      case 1: WeightedSum<1>(v, kv_stride, len, scores, last, out + j); break;
+      case 2: WeightedSum<2>(v, kv_stride, len, scores, last, out + j); break;
+      case 3: WeightedSum<3>(v, kv_stride, len, scores, last, out + j); break;
+      default: WeightedSum<4>(v, kv_stride, len, scores, last, out + j); break;
+    }
+  }
+}
+
+// x[0, n) → n/32 Q8_0 blocks the way ggml-cpu's x86 quantize_row_q8_0 does
+// it: multiplier 127/amax, round to nearest even, scale amax/127 as f16. A
+// NaN or out-of-range value (never from a finite model) becomes 0. Every
+// step is exact or a single IEEE operation, so all targets give the same bytes.
+void QuantizeActivationQ8_0(const float* HWY_RESTRICT x, size_t n, Q8_0Block* HWY_RESTRICT out) {
+  const hn::CappedTag<float, kQuantBlock> d;
+  const hn::Rebind<int32_t, decltype(d)> di;
+  const hn::Rebind<int8_t, decltype(d)> d8;
+  const size_t N = hn::Lanes(d);
+  const auto limit = hn::Set(d, 127.0f);
+  for (size_t b = 0; b < n / kQuantBlock; ++b) {
+    const float* xs = x + b * kQuantBlock;
+    auto vmax = hn::Zero(d);
+    for (size_t j = 0; j < kQuantBlock; j += N) vmax = hn::Max(vmax, hn::Abs(hn::LoadU(d, xs + j)));
+    const float amax = hn::ReduceMax(d, vmax);
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    out[b].d = f32_to_f16(amax / 127.0f);
+    const auto vid = hn::Set(d, id);
+    for (size_t j = 0; j < kQuantBlock; j += N) {
+      const auto v = hn::Round(hn::Mul(hn::LoadU(d, xs + j), vid));
+      const auto in_range = hn::Le(hn::Abs(v), limit);  // false for NaN
+      const auto q = hn::ConvertTo(di, hn::IfThenElseZero(in_range, v));
+      hn::StoreU(hn::DemoteTo(d8, q), d8, out[b].qs + j);
+    }
+  }
+}
+
 size_t Argmax(const float* x, size_t n) {
   const DF d;
   const size_t N = hn::Lanes(d);
@@ -286,6 +359,17 @@ HWY_EXPORT(Scale);
 HWY_EXPORT(AddScaled);
 HWY_EXPORT(Argmax);
 HWY_EXPORT(RopeApply);
+HWY_EXPORT(AttendHead);
+HWY_EXPORT(QuantizeActivationQ8_0);
+
+void attend_head(const float* q, const float* keys, const float* values, size_t kv_stride,
+                 size_t len, size_t head_dim, float scale, float* scores, float* out) {
+  HWY_DYNAMIC_DISPATCH(AttendHead)(q, keys, values, kv_stride, len, head_dim, scale, scores,
+                                   out);
+}
+void quantize_activation_q8_0(const float* x, size_t n, Q8_0Block* out) {
+  HWY_DYNAMIC_DISPATCH(QuantizeActivationQ8_0)(x, n, out);
+}
 
 void rms_norm(const float* x, const float* weight, float eps, size_t n, float* out) {
   HWY_DYNAMIC_DISPATCH(RmsNorm)(x, weight, eps, n, out);

@@ -6,6 +6,7 @@
 #include <cstddef>
 
 #include "llmk/ops.h"
+#include "llmk/quant.h"  // Q8_0Block
 
 namespace llmk {
 class ThreadPool;
@@ -31,6 +32,18 @@ void scale(const float* x, float factor, size_t n, float* out);
 // out += factor·x (attention's weighted sum of values).
 void add_scaled(const float* x, float factor, size_t n, float* out);
 size_t argmax(const float* x, size_t n);
+
+// One attention head for one query over `len` cached positions: out[0,
+// head_dim) = softmax(q·Kᵀ·scale)·V, where key and value rows are kv_stride
+// floats apart and scores has room for len floats. Bit-identical to dot,
+// softmax and add_scaled applied in turn, in one dispatch.
+void attend_head(const float* q, const float* keys, const float* values, size_t kv_stride,
+                 size_t len, size_t head_dim, float scale, float* scores, float* out);
+
+// Activation quantization as ggml-cpu's x86 quantize_row_q8_0: multiplier
+// 127/amax (not the reference quantizer's 1/d, which differs in the last bit),
+// ties to even. n must be a multiple of 32.
+void quantize_activation_q8_0(const float* x, size_t n, Q8_0Block* out);
 
 // RoPE in two steps so a forward pass computes the angles once per position
 // and applies them to every head of q and k: cos_sin holds head_dim/2 cos
