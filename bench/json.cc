@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "util/check.h"
+#include "util/utf8.h"
 
 namespace llmk::bench {
 
@@ -94,24 +95,6 @@ class Parser {
     return absl::OkStatus();
   }
 
-  static void append_utf8(uint32_t cp, std::string* out) {
-    if (cp < 0x80) {
-      out->push_back(static_cast<char>(cp));
-    } else if (cp < 0x800) {
-      out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
-      out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else if (cp < 0x10000) {
-      out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
-      out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else {
-      out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
-      out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-      out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    }
-  }
-
   bool hex4(uint32_t* out) {
     if (pos_ + 4 > s_.size()) return false;
     uint32_t v = 0;
@@ -161,7 +144,7 @@ class Parser {
           } else if (cp >= 0xDC00 && cp < 0xE000) {
             return error("unpaired surrogate");
           }
-          append_utf8(cp, out);
+          internal::append_utf8(cp, out);
           break;
         }
         default: return error("unknown escape");

@@ -13,6 +13,7 @@
 #include "llmk/quant.h"
 #include "model/model_internal.h"
 #include "util/check.h"
+#include "util/utf8.h"
 
 namespace llmk {
 namespace {
@@ -213,15 +214,6 @@ std::string letters(size_t i) {
   return s;
 }
 
-void append_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else {  // the byte-level alphabet stays below U+0800
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
-
 // SentencePiece-style placeholder: <unk>, <s>, </s>, <0x00>…<0xFF>, ▁a, ▁b …
 absl::Status add_llama_vocab(GgufWriter& w, size_t vocab) {
   if (vocab < 259) return absl::InvalidArgumentError("model_to_gguf: llama vocab < 259");
@@ -266,7 +258,7 @@ absl::Status add_gpt2_vocab(GgufWriter& w, size_t vocab) {
   uint32_t extra = 256;
   for (uint32_t b = 0; b < 256; ++b) {
     const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
-    append_utf8(symbols[b], printable ? b : extra++);
+    internal::append_utf8(printable ? b : extra++, &symbols[b]);
   }
   std::vector<std::string> tokens = symbols, merges;
   std::vector<int32_t> types(256, 1);

@@ -89,6 +89,7 @@ HWY_AFTER_NAMESPACE();
 #include "hwy/contrib/thread_pool/thread_pool.h"
 #include "llmk/thread_pool.h"
 #include "ops/kernels.h"
+#include "util/parallel.h"
 
 namespace llmk::kernels {
 
@@ -98,37 +99,18 @@ HWY_EXPORT(MatmulRows);
 
 float dot(const float* a, const float* b, size_t n) { return HWY_DYNAMIC_DISPATCH(Dot)(a, b, n); }
 
-namespace {
-// Splits [0, rows) into blocks of a multiple of 4 rows, a few per thread so
-// work stealing evens out, and calls fn(begin, end) for each.
-template <class Fn>
-void ForRowBlocks(size_t rows, size_t cols, ThreadPool* pool, const Fn& fn) {
-  const size_t threads = pool ? pool->num_threads() : 1;
-  if (threads <= 1 || rows * cols < kMinParallelElements || rows < 8) {
-    fn(0, rows);
-    return;
-  }
-  size_t block = (rows + threads * 4 - 1) / (threads * 4);
-  block = (block + 3) & ~size_t{3};
-  const size_t tasks = (rows + block - 1) / block;
-  pool->hwy_pool().Run(0, tasks, [&](uint64_t task, size_t) {
-    const size_t begin = task * block;
-    fn(begin, std::min(rows, begin + block));
-  });
-}
-}  // namespace
 
 void matvec(const float* w, size_t rows, size_t cols, const float* x, float* y,
             ThreadPool* pool) {
   const auto rows_fn = HWY_DYNAMIC_POINTER(MatvecRows);
-  ForRowBlocks(rows, cols, pool,
+  internal::for_row_blocks(rows, rows * cols, pool,
                [&](size_t begin, size_t end) { rows_fn(w, cols, x, y, begin, end); });
 }
 
 void matmul(const float* w, size_t rows, size_t cols, const float* x, size_t batch, float* y,
             ThreadPool* pool) {
   const auto rows_fn = HWY_DYNAMIC_POINTER(MatmulRows);
-  ForRowBlocks(rows, cols * batch, pool, [&](size_t begin, size_t end) {
+  internal::for_row_blocks(rows, rows * cols * batch, pool, [&](size_t begin, size_t end) {
     rows_fn(w, rows, cols, x, batch, y, begin, end);
   });
 }

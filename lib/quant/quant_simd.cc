@@ -728,6 +728,7 @@ HWY_AFTER_NAMESPACE();
 #include "llmk/thread_pool.h"
 #include "ops/kernels.h"
 #include "quant/quant_kernels.h"
+#include "util/parallel.h"
 
 namespace llmk::kernels {
 
@@ -783,29 +784,6 @@ void dequantize_row(const WeightView& w, size_t row, float* out) {
   }
 }
 
-namespace {
-
-// Splits [0, rows) into blocks of a multiple of 4 rows, a few per thread so
-// work stealing evens out, and calls fn(begin, end) for each. `work` is the
-// element count that decides whether threading pays.
-template <class Fn>
-void ForRowBlocks(size_t rows, size_t work, ThreadPool* pool, const Fn& fn) {
-  const size_t threads = pool ? pool->num_threads() : 1;
-  if (threads <= 1 || work < kMinParallelElements || rows < 8) {
-    fn(0, rows);
-    return;
-  }
-  size_t block = (rows + threads * 4 - 1) / (threads * 4);
-  block = (block + 3) & ~size_t{3};
-  const size_t tasks = (rows + block - 1) / block;
-  pool->hwy_pool().Run(0, tasks, [&](uint64_t task, size_t) {
-    const size_t begin = task * block;
-    fn(begin, std::min(rows, begin + block));
-  });
-}
-
-}  // namespace
-
 void matmul_weights(const WeightView& w, const float* x, const Q8_0Block* x_q8, size_t batch,
                     float* y, ThreadPool* pool) {
   if (w.type == TensorType::kF32) {
@@ -849,7 +827,7 @@ void matmul_weights(const WeightView& w, const float* x, const Q8_0Block* x_q8, 
       }
     }
   }
-  ForRowBlocks(w.rows, work, pool, [&](size_t begin, size_t end) {
+  internal::for_row_blocks(w.rows, work, pool, [&](size_t begin, size_t end) {
     rows_fn(kind, bytes, row_bytes, w.rows, w.cols, xf, xq, prepared, batch, y, begin, end);
   });
 }

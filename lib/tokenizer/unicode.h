@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "util/utf8.h"
+
 namespace llmk::tok {
 
 // The classes GPT-2's pattern distinguishes: \p{L}, \p{N}, \s, and the rest.
@@ -60,7 +62,7 @@ inline size_t spm_char_len(const uint8_t* p, size_t avail) {
   return len;
 }
 
-void append_utf8(uint32_t codepoint, std::string* out);
+using internal::append_utf8;
 
 // GPT-2's bytes_to_unicode: printable Latin-1 bytes map to themselves, the
 // other 68 bytes to U+0100 onwards in byte order.

@@ -1,0 +1,35 @@
+// Splitting a matrix's rows over the thread pool, shared by the f32 and the
+// quantized matrix products.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+
+#include "hwy/contrib/thread_pool/thread_pool.h"
+#include "llmk/thread_pool.h"
+#include "ops/kernels.h"  // kMinParallelElements
+
+namespace llmk::internal {
+
+// Calls fn(begin, end) over [0, rows) in blocks of a multiple of 4 rows, a
+// few per thread so work stealing evens out; inline on the calling thread
+// when `work` (elements touched) is below kMinParallelElements or there is
+// no pool. Each row is computed the same way whatever the split.
+template <class Fn>
+void for_row_blocks(size_t rows, size_t work, ThreadPool* pool, const Fn& fn) {
+  const size_t threads = pool ? pool->num_threads() : 1;
+  if (threads <= 1 || work < kernels::kMinParallelElements || rows < 8) {
+    fn(0, rows);
+    return;
+  }
+  size_t block = (rows + threads * 4 - 1) / (threads * 4);
+  block = (block + 3) & ~size_t{3};
+  const size_t tasks = (rows + block - 1) / block;
+  pool->hwy_pool().Run(0, tasks, [&](uint64_t task, size_t) {
+    const size_t begin = task * block;
+    fn(begin, std::min(rows, begin + block));
+  });
+}
+
+}  // namespace llmk::internal
