@@ -1,6 +1,6 @@
 // Q4_0 / Q8_0: the seed's dequantization of 32 blocks, the fused quantized
 // dot products at n = 4096, and quantized matvecs at 4096×4096 against the
-// f32 one of the same shape (issue 3's targets).
+// f32 one of the same shape (issue 3's targets), and in the packed layout.
 #include <memory>
 #include <vector>
 
@@ -71,17 +71,26 @@ BenchmarkSpec dot_spec(bool q4, size_t n) {
   return s;
 }
 
-BenchmarkSpec matvec_spec(TensorType type, size_t rows, size_t cols, size_t threads) {
+// Quantized matvec, row-major weights or (packed) the kInterleaved8 layout
+// the forward pass uses; a packed entry reports its ratio to the row-major one.
+BenchmarkSpec matvec_spec(TensorType type, size_t rows, size_t cols, size_t threads,
+                          bool packed = false) {
   const bool q4 = type == TensorType::kQ4_0;
   const size_t row_bytes = cols / kQuantBlock * (q4 ? sizeof(Q4_0Block) : sizeof(Q8_0Block));
   const std::string suffix = threads > 1 ? absl::StrCat("/threads:", threads) : "";
+  const std::string base = absl::StrCat("quant/matvec_", q4 ? "q4_0" : "q8_0", "/");
+  const std::string shape = absl::StrCat(rows, "x", cols, suffix);
   BenchmarkSpec s;
-  s.name = absl::StrCat("quant/matvec_", q4 ? "q4_0" : "q8_0", "/", rows, "x", cols, suffix);
+  s.name = absl::StrCat(base, packed ? "packed/" : "", shape);
   s.threads = threads;
   s.bytes_per_op = static_cast<double>(rows * row_bytes);
   s.flops_per_op = 2.0 * rows * cols;
-  if (q4) s.ratio_target = RatioTarget{absl::StrCat("ops/matvec/", rows, "x", cols, suffix), 4.0};
-  s.setup = [q4, rows, cols, threads](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
+  if (packed) {
+    s.ratio_target = RatioTarget{base + shape, 1.0};
+  } else if (q4) {
+    s.ratio_target = RatioTarget{absl::StrCat("ops/matvec/", shape), 4.0};
+  }
+  s.setup = [q4, rows, cols, threads, packed](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
     std::shared_ptr<void> blocks;
     if (q4) {
       blocks = quantized<Q4_0Block>(rows * cols, 25);
@@ -93,6 +102,13 @@ BenchmarkSpec matvec_spec(TensorType type, size_t rows, size_t cols, size_t thre
                           : static_cast<const void*>(
                                 static_cast<std::vector<Q8_0Block>*>(blocks.get())->data());
     WeightView w{q4 ? TensorType::kQ4_0 : TensorType::kQ8_0, data, rows, cols};
+    if (packed) {
+      auto bytes = std::make_shared<std::vector<uint8_t>>(rows * w.row_bytes());
+      auto view = pack_weights(w, *bytes);
+      if (!view.ok()) return view.status();
+      w = *view;
+      blocks = bytes;  // keeps the packed copy alive (the row-major one is done with)
+    }
     auto x = std::make_shared<FloatBuffer>(cols, 26), y = std::make_shared<FloatBuffer>(rows, 27);
     std::shared_ptr<ThreadPool> pool;
     if (threads > 1) pool = std::make_shared<ThreadPool>(threads);
@@ -114,6 +130,12 @@ void add_quant(const BenchmarkConfig& config, std::vector<BenchmarkSpec>& out) {
   if (config.threads > 1) thread_counts.push_back(config.threads);
   for (size_t t : thread_counts) out.push_back(matvec_spec(TensorType::kQ4_0, 4096, 4096, t));
   out.push_back(matvec_spec(TensorType::kQ8_0, 4096, 4096, 1));
+  for (TensorType type : {TensorType::kQ4_0, TensorType::kQ8_0}) {
+    out.push_back(matvec_spec(type, 4096, 4096, 1, true));
+    // stories15M's output matrix, the largest of a tg token.
+    out.push_back(matvec_spec(type, 32000, 288, 1));
+    out.push_back(matvec_spec(type, 32000, 288, 1, true));
+  }
 }
 
 const bool registered = register_suite("quant", add_quant);

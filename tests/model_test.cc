@@ -656,6 +656,40 @@ TEST_CASE("forward: a token allocates nothing from the heap") {
 
 // ------------------------------------------------------------ batches
 
+TEST_CASE("one-region token pass: any thread count gives the single-thread logits bit for bit") {
+  // stories15M is large enough (15M weights) for a token to run as one
+  // parallel region with barriers (llama_token); 2 threads split its 6 kv
+  // heads, 7 threads (more than its kv heads) take the RoPE-barrier path.
+  for (TensorType type : {TensorType::kQ4_0, TensorType::kF32}) {
+    INFO("type = " << tensor_type_name(type));
+    Model m = synthetic("stories15M", type, 3);
+    auto logits_of = [&](size_t threads, ActivationMode mode) {
+      TransformerOptions opt;
+      opt.n_threads = threads;
+      opt.max_seq_len = 8;
+      opt.activation_mode = mode;
+      auto t = make_transformer(m, opt);
+      std::vector<float> all;
+      for (size_t i = 0; i < 4; ++i) {
+        auto l = t->forward(static_cast<int32_t>(1 + 97 * i), i);
+        REQUIRE(l.ok());
+        all.insert(all.end(), l->begin(), l->end());
+      }
+      return all;
+    };
+    for (auto mode : {ActivationMode::kQuantizeQ8_0, ActivationMode::kFloat}) {
+      if (type == TensorType::kF32 && mode == ActivationMode::kFloat) continue;  // same path
+      const auto one = logits_of(1, mode);
+      for (size_t threads : {size_t{2}, size_t{7}}) {
+        INFO("threads = " << threads);
+        const auto many = logits_of(threads, mode);
+        REQUIRE(many.size() == one.size());
+        CHECK(std::memcmp(many.data(), one.data(), one.size() * sizeof(float)) == 0);
+      }
+    }
+  }
+}
+
 TEST_CASE("forward_batch equals token-by-token within 1e-4") {
   std::vector<int32_t> tokens;
   for (int32_t i = 0; i < 40; ++i) tokens.push_back((i * 7919 + 13) % 320);
@@ -779,6 +813,17 @@ TEST_CASE("synthetic models: GGUF round trip keeps every tensor identical") {
       auto bytes = model_to_gguf(m);
       REQUIRE_MESSAGE(bytes.ok(), bytes.status().ToString());
       auto file = parse_gguf(*bytes);
+      // llama.cpp's metadata: llama_ftype of the matrices (F32 0, F16 1,
+      // Q4_0 2, Q8_0 7), the quantization version, and GPT-2's pre-tokenizer.
+      const uint64_t ftype = type == TensorType::kF32    ? 0
+                             : type == TensorType::kF16  ? 1
+                             : type == TensorType::kQ4_0 ? 2
+                                                         : 7;
+      CHECK(*file->get_uint("general.file_type") == ftype);
+      CHECK(*file->get_uint("general.quantization_version") == 2);
+      if (std::string_view(shape) == "tiny-gpt2") {
+        CHECK(*file->get_string("tokenizer.ggml.pre") == "gpt-2");
+      }
       auto back = model_from_gguf(file);
       REQUIRE_MESSAGE(back.ok(), back.status().ToString());
       const ModelConfig& a = m.config;
@@ -826,6 +871,31 @@ TEST_CASE("synthetic models: GGUF round trip keeps every tensor identical") {
       }
     }
   }
+}
+
+TEST_CASE("synthetic models: GGUF export keeps llama.cpp's layout rules") {
+  // A gpt2 model loaded with a shorter context still has one learned position
+  // per slot of the file's context; the export must say so, or position_embd
+  // no longer matches context_length (llama.cpp and our loader reject that).
+  Model g = synthetic("tiny-gpt2", TensorType::kQ8_0, 4);
+  auto g_bytes = model_to_gguf(g);
+  REQUIRE(g_bytes.ok());
+  LoadConfig short_ctx;
+  short_ctx.max_seq_len = 16;
+  auto shorter = model_from_gguf(parse_gguf(*g_bytes), short_ctx);
+  REQUIRE_MESSAGE(shorter.ok(), shorter.status().ToString());
+  REQUIRE(shorter->config.max_seq_len == 16);
+  auto again = model_to_gguf(*shorter);
+  REQUIRE_MESSAGE(again.ok(), again.status().ToString());
+  auto again_file = parse_gguf(*again);
+  CHECK(*again_file->get_uint("gpt2.context_length") == 64);
+  CHECK(model_from_gguf(again_file).ok());
+
+  // The llama layout means RoPE on adjacent pairs; a split-halves model
+  // cannot be written without permuting Q/K, so it is refused.
+  Model l = synthetic("tiny-llama", TensorType::kF32, 4);
+  l.config.rope_layout = RopeLayout::kSplitHalves;
+  expect_error(model_to_gguf(l).status(), absl::StatusCode::kUnimplemented, "split halves");
 }
 
 TEST_CASE("synthetic models: named shapes") {

@@ -672,10 +672,144 @@ TEST_CASE("matvec/matmul: integer kernels' row groups, batch tiles and block tai
   }
 }
 
+TEST_CASE("pack_weights: kInterleaved8 matvec/matmul on every target vs the reference") {
+  // Rows around the 8-row groups (tails of 1…7 row-major rows), blocks from
+  // 1 to stories15M's 24, batches around the 4-vector tiles. Packed results
+  // are checked against the reference; matmul column v must equal matvec of
+  // x_v bit for bit (one fixed order per row), with or without the pool.
+  const std::vector<size_t> row_counts = {8, 9, 15, 16, 29, 64};
+  const std::vector<size_t> block_counts = {1, 2, 3, 9, 24};
+  const std::vector<size_t> batches = {1, 2, 3, 4, 5, 9};
+  llmk::ThreadPool pool(3);
+  for (TensorType type : {TensorType::kQ4_0, TensorType::kQ8_0}) {
+    for (size_t rows : row_counts) {
+      for (size_t blocks : block_counts) {
+        const size_t cols = blocks * kQuantBlock;
+        WeightBuffer w = make_weights(type, rows, cols, static_cast<uint32_t>(rows * 13 + blocks));
+        const WeightView plain = w.view();
+        Unaligned<unsigned char> packed_bytes(rows * plain.row_bytes(), 5);
+        auto packed =
+            llmk::pack_weights(plain, {packed_bytes.data(), rows * plain.row_bytes()});
+        REQUIRE(packed.ok());
+        CHECK(packed->layout == llmk::WeightLayout::kInterleaved8);
+        // Rows come back unchanged, as blocks and as floats.
+        for (size_t r = 0; r < rows; ++r) {
+          std::vector<float> a(cols), b(cols);
+          llmk::kernels::dequantize_row(plain, r, a.data());
+          llmk::kernels::dequantize_row(*packed, r, b.data());
+          REQUIRE(std::memcmp(a.data(), b.data(), cols * 4) == 0);
+        }
+        const size_t max_batch = batches.back();
+        llmk::test::UnalignedFloats x(max_batch * cols, 3);
+        fill_uniform(x.span(), static_cast<uint32_t>(rows + 19 * blocks), -1.0f, 1.0f);
+        Unaligned<Q8_0Block> xq(max_batch * blocks, 6);
+        llmk::kernels::quantize_row_q8_0(x.data(), max_batch * cols, xq.data());
+        std::vector<double> want(max_batch * rows), tol(max_batch * rows);
+        std::vector<double> want_f(max_batch * rows), tol_f(max_batch * rows);
+        for (size_t v = 0; v < max_batch; ++v) {
+          const auto xv = llmk::ref::dequantize_q8_0(xq.data() + v * blocks, blocks);
+          const auto xf = to_double(x.cspan().subspan(v * cols, cols));
+          for (size_t r = 0; r < rows; ++r) {
+            const auto d = llmk::ref::dot(llmk::ref::dequantize_row(plain, r), xv);
+            want[v * rows + r] = d.value;
+            tol[v * rows + r] = dot_tolerance(d, cols);
+            const auto f = llmk::ref::dot(llmk::ref::dequantize_row(plain, r), xf);
+            want_f[v * rows + r] = f.value;
+            tol_f[v * rows + r] = dot_tolerance(f, cols);
+          }
+        }
+        auto check_all = [](const std::vector<float>& y, const std::vector<double>& ref,
+                            const std::vector<double>& tolerance) {
+          for (size_t i = 0; i < y.size(); ++i) {
+            if (!(std::fabs(y[i] - ref[i]) <= tolerance[i])) {
+              FAIL_CHECK("y[" << i << "] = " << y[i] << ", reference " << ref[i]);
+              return;
+            }
+          }
+        };
+        for_each_target([&](const std::string&) {
+          INFO(type_name(type) << " " << rows << "×" << cols << " packed");
+          std::vector<float> single(max_batch * rows, -5.0f);
+          for (size_t v = 0; v < max_batch; ++v) {
+            llmk::kernels::matvec_weights(*packed, nullptr, xq.data() + v * blocks,
+                                          single.data() + v * rows, nullptr);
+          }
+          check_all(single, want, tol);
+          for (size_t batch : batches) {
+            INFO("batch " << batch);
+            std::vector<float> y(batch * rows, -3.0f), y_pool(batch * rows, -4.0f);
+            llmk::kernels::matmul_weights(*packed, nullptr, xq.data(), batch, y.data(), nullptr);
+            llmk::kernels::matmul_weights(*packed, nullptr, xq.data(), batch, y_pool.data(),
+                                          &pool);
+            CHECK(std::memcmp(y.data(), single.data(), y.size() * 4) == 0);
+            CHECK(std::memcmp(y_pool.data(), single.data(), y.size() * 4) == 0);
+          }
+          // f32 activations meet packed weights through the row-major kernels.
+          std::vector<float> yf(max_batch * rows, -6.0f);
+          llmk::kernels::matmul_weights(*packed, x.data(), nullptr, max_batch, yf.data(), nullptr);
+          check_all(yf, want_f, tol_f);
+        });
+      }
+    }
+  }
+}
+
+TEST_CASE("pack_weights: large matrices split over the pool give the single-thread bits") {
+  // Enough work for for_row_blocks to split: 517 rows (64 groups + 5 tail rows).
+  for (TensorType type : {TensorType::kQ4_0, TensorType::kQ8_0}) {
+    const size_t rows = 517, cols = 544;
+    WeightBuffer w = make_weights(type, rows, cols, 99);
+    std::vector<unsigned char> bytes(rows * w.view().row_bytes());
+    auto packed = llmk::pack_weights(w.view(), bytes);
+    REQUIRE(packed.ok());
+    llmk::test::UnalignedFloats x(3 * cols, 2);
+    fill_uniform(x.span(), 5, -1.0f, 1.0f);
+    llmk::ThreadPool pool(3);
+    for_each_target([&](const std::string&) {
+      for (size_t batch : {size_t{1}, size_t{3}}) {
+        std::vector<float> a(batch * rows), b(batch * rows), plain(batch * rows);
+        REQUIRE(llmk::matmul(*packed, x.cspan().first(batch * cols), batch, a).ok());
+        REQUIRE(llmk::matmul(*packed, x.cspan().first(batch * cols), batch, b, &pool).ok());
+        REQUIRE(llmk::matmul(w.view(), x.cspan().first(batch * cols), batch, plain).ok());
+        CHECK(std::memcmp(a.data(), b.data(), a.size() * 4) == 0);
+        for (size_t i = 0; i < a.size(); ++i) {
+          // Same exact block sums, different float accumulation order.
+          if (!(std::fabs(a[i] - plain[i]) <= 1e-5f * (1.0f + std::fabs(plain[i])))) {
+            FAIL_CHECK("packed y[" << i << "] = " << a[i] << ", row-major " << plain[i]);
+            break;
+          }
+        }
+      }
+    });
+  }
+}
+
+TEST_CASE("pack_weights: bad input is a clear error") {
+  WeightBuffer w = make_weights(TensorType::kQ4_0, 16, 64, 1);
+  std::vector<unsigned char> out(16 * w.view().row_bytes());
+  WeightBuffer f = make_weights(TensorType::kF32, 16, 64, 1);
+  CHECK(llmk::pack_weights(f.view(), out).status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(llmk::pack_weights(w.view(), std::span<uint8_t>(out).first(out.size() - 1))
+            .status()
+            .code() == absl::StatusCode::kInvalidArgument);
+  auto packed = llmk::pack_weights(w.view(), out);
+  REQUIRE(packed.ok());
+  std::vector<unsigned char> again(out.size());
+  CHECK(llmk::pack_weights(*packed, again).status().code() ==
+        absl::StatusCode::kInvalidArgument);  // already packed
+  WeightView self = w.view();
+  CHECK(llmk::pack_weights(self, {w.bytes.data(), out.size()}).status().code() ==
+        absl::StatusCode::kInvalidArgument);  // in place
+  WeightView bad_layout = f.view();
+  bad_layout.layout = llmk::WeightLayout::kInterleaved8;  // F32 has no packed form
+  std::vector<float> x(64), y(16);
+  CHECK(llmk::matvec(bad_layout, x, y).code() == absl::StatusCode::kInvalidArgument);
+}
+
 TEST_CASE("matmul: extreme int8 values and nibbles through every tile shape are exact") {
   // Scale 1 everywhere and small integer sums: every kernel shape must give
   // the exact integer, including −128 activations against 0/15 nibbles.
-  const size_t rows = 7, blocks = 5, batch = 6, cols = blocks * kQuantBlock;
+  const size_t rows = 11, blocks = 5, batch = 6, cols = blocks * kQuantBlock;  // 1 group + 3
   std::vector<Q4_0Block> w4(rows * blocks);
   std::vector<Q8_0Block> w8(rows * blocks), xq(batch * blocks);
   for (size_t i = 0; i < w4.size(); ++i) {
@@ -689,14 +823,18 @@ TEST_CASE("matmul: extreme int8 values and nibbles through every tile shape are 
   }
   const WeightView v4{TensorType::kQ4_0, w4.data(), rows, cols};
   const WeightView v8{TensorType::kQ8_0, w8.data(), rows, cols};
+  std::vector<uint8_t> p4_bytes(rows * v4.row_bytes()), p8_bytes(rows * v8.row_bytes());
+  const WeightView p4 = *llmk::pack_weights(v4, p4_bytes);
+  const WeightView p8 = *llmk::pack_weights(v8, p8_bytes);
   for_each_target([&](const std::string&) {
-    for (const WeightView* view : {&v4, &v8}) {
+    for (const WeightView* view : {&v4, &v8, &p4, &p8}) {
+      const WeightView& plain = view->type == TensorType::kQ4_0 ? v4 : v8;
       std::vector<float> y(batch * rows);
       llmk::kernels::matmul_weights(*view, nullptr, xq.data(), batch, y.data(), nullptr);
       for (size_t v = 0; v < batch; ++v) {
         const auto xv = llmk::ref::dequantize_q8_0(xq.data() + v * blocks, blocks);
         for (size_t r = 0; r < rows; ++r) {
-          const auto want = llmk::ref::dot(llmk::ref::dequantize_row(*view, r), xv);
+          const auto want = llmk::ref::dot(llmk::ref::dequantize_row(plain, r), xv);
           CHECK(y[v * rows + r] == static_cast<float>(want.value));
         }
       }

@@ -144,6 +144,10 @@ struct TransformerOptions {
   size_t max_batch = 128;  // most tokens per forward_batch / forward_seqs call
   ActivationMode activation_mode = ActivationMode::kQuantizeQ8_0;
   bool spin_wait = false;  // workers spin between jobs (lower latency, burns CPU)
+  // Copy the Q4_0 / Q8_0 weight matrices into the kInterleaved8 layout
+  // (llmk/quant.h) for the integer kernels: faster, and costs a second copy
+  // of those matrices in memory. Only with kQuantizeQ8_0 activations.
+  bool pack_weights = true;
 };
 
 class Transformer {

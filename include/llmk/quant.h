@@ -54,15 +54,34 @@ absl::StatusOr<float> dot_q8_0_q8_0(std::span<const Q8_0Block> a, std::span<cons
 absl::StatusOr<float> dot_q4_0_f32(std::span<const Q4_0Block> a, std::span<const float> x);
 absl::StatusOr<float> dot_q8_0_f32(std::span<const Q8_0Block> a, std::span<const float> x);
 
-// A read-only weight matrix, row-major, rows × cols, of any TensorType
-// (F32, F16, Q8_0, Q4_0; quantized rows hold cols/32 blocks). Not owning.
+// How a weight matrix's rows are laid out in memory.
+enum class WeightLayout {
+  kRowMajor,  // row after row, as in GGUF files
+  // Q4_0 / Q8_0 only, written by pack_weights(): rows in groups of 8, each
+  // group's blocks interleaved so one SIMD load holds 4 bytes of 8 rows (the
+  // integer kernels then need no per-row reductions). Same total size as
+  // kRowMajor; the last rows % 8 rows stay row-major. Row r's group starts at
+  // byte (r / 8) · 8 · row_bytes(), so any 8-aligned run of rows is again a
+  // valid view.
+  kInterleaved8,
+};
+
+// A read-only weight matrix, rows × cols, of any TensorType (F32, F16, Q8_0,
+// Q4_0; quantized rows hold cols/32 blocks). Not owning.
 struct WeightView {
   TensorType type = TensorType::kF32;
   const void* data = nullptr;
   size_t rows = 0;
   size_t cols = 0;
+  WeightLayout layout = WeightLayout::kRowMajor;
   size_t row_bytes() const;  // bytes per row for `type` (0 if it overflows)
 };
+
+// Re-lays a row-major Q4_0 / Q8_0 matrix out as kInterleaved8 into `out`
+// (exactly rows · row_bytes() bytes) and returns the view of it. matvec and
+// matmul give the same results within rounding (each block's integer sum is
+// exact; only the float accumulation order differs), and are faster.
+absl::StatusOr<WeightView> pack_weights(const WeightView& w, std::span<uint8_t> out);
 
 // How quantized weights meet f32 activations.
 enum class ActivationMode {

@@ -272,6 +272,9 @@ absl::Status add_gpt2_vocab(GgufWriter& w, size_t vocab) {
   tokens.emplace_back("<|endoftext|>");
   types.push_back(3);
   w.add_string("tokenizer.ggml.model", "gpt2");
+  // Without it llama.cpp warns and splits text with its "default" BPE
+  // pre-tokenizer, not GPT-2's, so its token ids would differ from ours.
+  w.add_string("tokenizer.ggml.pre", "gpt-2");
   w.add_array("tokenizer.ggml.tokens", string_array(std::move(tokens)));
   GgufArray ta;
   ta.element_type = GgufType::kInt32;
@@ -284,6 +287,11 @@ absl::Status add_gpt2_vocab(GgufWriter& w, size_t vocab) {
 }
 
 absl::Status add_matrix(GgufWriter& w, const std::string& name, const WeightView& m) {
+  // GGUF (and llama.cpp) stores rows one after another.
+  if (m.layout != WeightLayout::kRowMajor) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("model_to_gguf: tensor '", name, "' is not in the row-major layout"));
+  }
   const uint8_t* p = static_cast<const uint8_t*>(m.data);
   return w.add_tensor(name, {m.cols, m.rows}, m.type, {p, m.rows * m.row_bytes()});
 }
@@ -293,14 +301,72 @@ absl::Status add_vector(GgufWriter& w, const std::string& name, std::span<const 
                       {reinterpret_cast<const uint8_t*>(v.data()), v.size() * sizeof(float)});
 }
 
+// llama_ftype (llama.h) of a model whose matrices are mostly `type`.
+uint32_t llama_file_type(TensorType type) {
+  switch (type) {
+    case TensorType::kF32: return 0;   // ALL_F32
+    case TensorType::kF16: return 1;   // MOSTLY_F16
+    case TensorType::kQ4_0: return 2;  // MOSTLY_Q4_0
+    case TensorType::kQ8_0: return 7;  // MOSTLY_Q8_0
+  }
+  return 0;
+}
+
+// The type most weight matrices have (llama.cpp guesses general.file_type
+// the same way when a file lacks it).
+TensorType main_matrix_type(const ModelWeights& mw) {
+  size_t count[4] = {};
+  auto index = [](TensorType t) -> size_t {
+    switch (t) {
+      case TensorType::kF32: return 0;
+      case TensorType::kF16: return 1;
+      case TensorType::kQ4_0: return 2;
+      case TensorType::kQ8_0: return 3;
+    }
+    return 0;
+  };
+  auto add = [&](const WeightView& m) {
+    if (m.data != nullptr) ++count[index(m.type)];
+  };
+  add(mw.token_embedding);
+  add(mw.output);
+  for (const LayerWeights& L : mw.layers) {
+    for (const WeightView* m : {&L.attn_q, &L.attn_k, &L.attn_v, &L.attn_qkv, &L.attn_output,
+                                &L.ffn_gate, &L.ffn_up, &L.ffn_down}) {
+      add(*m);
+    }
+  }
+  constexpr TensorType kByIndex[4] = {TensorType::kF32, TensorType::kF16, TensorType::kQ4_0,
+                                      TensorType::kQ8_0};
+  size_t best = 0;
+  for (size_t i = 1; i < 4; ++i) {
+    if (count[i] > count[best]) best = i;
+  }
+  return kByIndex[best];
+}
+
 absl::Status fill_writer(const Model& model, const std::string& name, GgufWriter& w) {
   const ModelConfig& c = model.config;
   const ModelWeights& mw = model.weights;
   const bool llama = c.arch == ModelArch::kLlama;
+  // llama.cpp runs the llama architecture with RoPE on adjacent pairs
+  // (LLAMA_ROPE_TYPE_NORM); a split-halves model would need its Q/K rows
+  // permuted first, which nothing here does.
+  if (llama && c.rope_layout != RopeLayout::kAdjacentPairs) {
+    return absl::UnimplementedError(
+        "model_to_gguf: the llama GGUF layout rotates adjacent pairs; this model's RoPE layout "
+        "is split halves");
+  }
+  // gpt2 files carry one learned position per context slot: context_length
+  // must equal position_embd's rows even when the model was loaded with a
+  // shorter max_seq_len.
+  const size_t context_length = llama ? c.max_seq_len : mw.position_embedding.rows;
   const std::string p = llama ? "llama." : "gpt2.";
   w.add_string("general.architecture", llama ? "llama" : "gpt2");
   w.add_string("general.name", name);
-  w.add_uint32(p + "context_length", static_cast<uint32_t>(c.max_seq_len));
+  w.add_uint32("general.file_type", llama_file_type(main_matrix_type(mw)));
+  w.add_uint32("general.quantization_version", 2);  // GGML_QNT_VERSION
+  w.add_uint32(p + "context_length", static_cast<uint32_t>(context_length));
   w.add_uint32(p + "embedding_length", static_cast<uint32_t>(c.dim));
   w.add_uint32(p + "feed_forward_length", static_cast<uint32_t>(c.hidden_dim));
   w.add_uint32(p + "block_count", static_cast<uint32_t>(c.n_layers));

@@ -13,9 +13,11 @@
 #include <cmath>
 #include <cstring>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "hwy/aligned_allocator.h"
 #include "hwy/contrib/thread_pool/thread_pool.h"
 #include "llmk/arena.h"
 #include "llmk/kv_cache.h"
@@ -25,6 +27,7 @@
 #include "ops/kernels.h"
 #include "quant/quant_kernels.h"
 #include "util/check.h"
+#include "util/spin_barrier.h"
 
 namespace llmk {
 namespace {
@@ -54,12 +57,16 @@ void rms_norm_ggml(const float* x, const float* w, float eps, size_t n, float* o
 // about a microsecond even with spinning workers.
 constexpr size_t kMinParallelRegion = size_t{1} << 15;
 
-// Part `part` of `parts` of [0, rows), boundaries on multiples of 4 rows (the
-// matvec kernels' tile height) so no tile is split.
+// Below this many weight elements per token, a llama token runs on the
+// calling thread: its ~10 barriers per layer would cost more than they save.
+constexpr size_t kMinParallelToken = size_t{1} << 20;
+
+// Part `part` of `parts` of [0, rows), boundaries on multiples of 8 rows (the
+// matvec kernels' tile height and the kInterleaved8 group) so none is split.
 std::pair<size_t, size_t> share(size_t rows, size_t part, size_t parts) {
-  const size_t quads = (rows + 3) / 4;
-  const size_t begin = std::min(rows, quads * part / parts * 4);
-  const size_t end = std::min(rows, quads * (part + 1) / parts * 4);
+  const size_t eights = (rows + 7) / 8;
+  const size_t begin = std::min(rows, eights * part / parts * 8);
+  const size_t end = std::min(rows, eights * (part + 1) / parts * 8);
   return {begin, end};
 }
 
@@ -69,12 +76,21 @@ struct Transformer::State {
   State(const Model& m, const TransformerOptions& o, KVCache&& kv, Arena&& a)
       : model(m), opt(o), pool(o.n_threads), cache(std::move(kv)), arena(std::move(a)) {}
 
-  Model model;
+  Model model;  // its weight views point at `packed` where weights were packed
   TransformerOptions opt;
+  std::vector<hwy::AlignedFreeUniquePtr<uint8_t[]>> packed;
   ThreadPool pool;
   KVCache cache;
   Arena arena;
   bool quantize_activations = false;
+  size_t token_weight_elements = 0;  // matrix elements one token multiplies
+  internal::SpinBarrier barrier;     // llama_token's parts
+  // llama_token's per-part copies: [T][dim] residual, [T][dim] normed input,
+  // [T][tok_xq_stride] its quantization.
+  float* tok_x = nullptr;
+  float* tok_xb = nullptr;
+  Q8_0Block* tok_xq = nullptr;
+  size_t tok_xq_stride = 0;
 
   // Activations, B = max_batch rows each.
   float* x = nullptr;         // [B][dim] residual stream
@@ -94,6 +110,8 @@ struct Transformer::State {
   size_t* positions = nullptr;
   size_t* seqs = nullptr;
 
+  absl::Status pack(WeightView& w);
+  bool wants_q8(size_t cols, std::initializer_list<const WeightView*> users) const;
   const Q8_0Block* quantize(const float* in, size_t cols, size_t n,
                             std::initializer_list<const WeightView*> users);
   void matmul(const WeightView& w, const float* in, const Q8_0Block* in_q, size_t n,
@@ -102,7 +120,7 @@ struct Transformer::State {
                    std::pair<size_t, size_t> rows);
   template <class Fn>
   void parallel_region(size_t weight_elements, const Fn& fn);
-  void llama_token_layer(size_t layer);
+  void llama_token(size_t part, size_t parts);
   void attention(size_t layer, size_t n, float* out);
   void write_kv(size_t layer, size_t n, bool contiguous);
   void llama_layer(size_t layer, size_t n, bool contiguous);
@@ -110,14 +128,38 @@ struct Transformer::State {
   absl::Status run(const int32_t* tokens, size_t n, size_t logits_from);
 };
 
+// Replaces w by a kInterleaved8 copy owned by this state (Q4_0 / Q8_0
+// matrices of at least one group; others are left as they are).
+absl::Status Transformer::State::pack(WeightView& w) {
+  if (!is_block_quantized(w) || w.layout != WeightLayout::kRowMajor || w.rows < 8) {
+    return absl::OkStatus();
+  }
+  const size_t bytes = w.rows * w.row_bytes();  // the loader checked the size
+  auto buffer = hwy::AllocateAligned<uint8_t>(bytes);
+  if (!buffer) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("Transformer::create: cannot allocate ", bytes, " bytes of packed weights"));
+  }
+  auto view = pack_weights(w, {buffer.get(), bytes});
+  if (!view.ok()) return view.status();
+  w = *view;
+  packed.push_back(std::move(buffer));
+  return absl::OkStatus();
+}
+
 // Quantizes n rows of `in` to Q8_0 when some user of it has block-quantized
 // weights and the activation mode asks for it; otherwise null (f32 path).
-const Q8_0Block* Transformer::State::quantize(const float* in, size_t cols, size_t n,
-                                              std::initializer_list<const WeightView*> users) {
-  if (!quantize_activations || cols % kQuantBlock != 0) return nullptr;
+bool Transformer::State::wants_q8(size_t cols,
+                                   std::initializer_list<const WeightView*> users) const {
+  if (!quantize_activations || cols % kQuantBlock != 0) return false;
   bool needed = false;
   for (const WeightView* w : users) needed |= is_block_quantized(*w);
-  if (!needed) return nullptr;
+  return needed;
+}
+
+const Q8_0Block* Transformer::State::quantize(const float* in, size_t cols, size_t n,
+                                              std::initializer_list<const WeightView*> users) {
+  if (!wants_q8(cols, users)) return nullptr;
   // Rows are cols floats / cols/32 blocks each, so n rows quantize as one run.
   kernels::quantize_activation_q8_0(in, n * cols, xq);
   return xq;
@@ -200,45 +242,98 @@ void Transformer::State::parallel_region(size_t weight_elements, const Fn& fn) {
   });
 }
 
-// llama_layer for a single token: the same steps, with q/k/v in one parallel
-// region and gate/up/SwiGLU in another (rows split by thread).
-void Transformer::State::llama_token_layer(size_t l) {
+// A llama token's whole forward pass (every layer, then the output norm and
+// logits) as part `part` of `parts`, one per thread of a single parallel
+// region; parts meet at a spin barrier only where one reads what another
+// wrote — 4 times a layer:
+// - each part keeps its own copy of the residual stream (tok_x) and does the
+//   short serial steps (residual add, RMSNorm, activation quantization) on
+//   it itself, rather than one part doing them while the others wait;
+// - q/k/v rows are split by kv head, so a part ropes and attends with the
+//   heads it computed (when head_dim is a multiple of 8 and there are at
+//   least `parts` kv heads; otherwise two more barriers around RoPE);
+// - the attention output (xb2), projections (xb) and FFN hidden (hb) are
+//   shared, each row written by one part.
+void Transformer::State::llama_token(size_t part, size_t parts) {
   const ModelConfig& c = model.config;
-  const LayerWeights& w = model.weights.layers[l];
-  const size_t d = c.dim, kv_dim = c.kv_dim(), hid = c.hidden_dim;
+  const ModelWeights& mw = model.weights;
+  const size_t d = c.dim, kv_dim = c.kv_dim(), hid = c.hidden_dim, hd = c.head_dim;
   const size_t pos = positions[0], seq = seqs[0];
+  auto sync = [&] { barrier.arrive_and_wait(parts); };
+  float* my_x = tok_x + part * d;
+  float* my_xb = tok_xb + part * d;
+  Q8_0Block* my_q = tok_xq + part * tok_xq_stride;
+  // Normalized / quantized input of a sublayer, private to this part.
+  auto quantized = [&](const float* in, size_t cols,
+                       std::initializer_list<const WeightView*> users) -> const Q8_0Block* {
+    if (!wants_q8(cols, users)) return nullptr;
+    kernels::quantize_activation_q8_0(in, cols, my_q);
+    return my_q;
+  };
+  const size_t group = c.n_heads / c.n_kv_heads;
+  const float inv_sqrt = 1.0f / std::sqrt(static_cast<float>(hd));
+  const bool head_split = hd % 8 == 0 && c.n_kv_heads >= parts;
+  const size_t kv0 = c.n_kv_heads * part / parts, kv1 = c.n_kv_heads * (part + 1) / parts;
+  const auto heads = head_split ? std::pair{kv0 * group, kv1 * group}
+                                : std::pair{c.n_heads * part / parts,
+                                            c.n_heads * (part + 1) / parts};
+  float* scratch = scores + part * cache.max_ctx();
 
-  rms_norm_ggml(x, w.attn_norm.data(), c.norm_eps, d, xb);
-  const Q8_0Block* xbq = quantize(xb, d, 1, {&w.attn_q, &w.attn_k, &w.attn_v});
-  float* kout = cache.key_row(l, pos, seq);
-  float* vout = cache.value_row(l, pos, seq);
-  parallel_region((d + 2 * kv_dim) * d, [&](size_t part, size_t parts) {
-    matvec_rows(w.attn_q, xb, xbq, q, share(d, part, parts));
-    matvec_rows(w.attn_k, xb, xbq, kout, share(kv_dim, part, parts));
-    matvec_rows(w.attn_v, xb, xbq, vout, share(kv_dim, part, parts));
-  });
-  kernels::rope_apply(q, d, c.head_dim, rope, c.rope_layout);
-  kernels::rope_apply(kout, kv_dim, c.head_dim, rope, c.rope_layout);
-  attention(l, 1, xb2);
-  const Q8_0Block* attq = quantize(xb2, d, 1, {&w.attn_output});
-  parallel_region(d * d, [&](size_t part, size_t parts) {
+  std::memcpy(my_x, x, d * sizeof(float));
+  for (size_t l = 0; l < c.n_layers; ++l) {
+    const LayerWeights& w = mw.layers[l];
+    float* kout = cache.key_row(l, pos, seq);
+    float* vout = cache.value_row(l, pos, seq);
+    rms_norm_ggml(my_x, w.attn_norm.data(), c.norm_eps, d, my_xb);
+    const Q8_0Block* xbq = quantized(my_xb, d, {&w.attn_q, &w.attn_k, &w.attn_v});
+    if (head_split) {
+      const std::pair q_rows{heads.first * hd, heads.second * hd};
+      const std::pair kv_rows{kv0 * hd, kv1 * hd};
+      matvec_rows(w.attn_q, my_xb, xbq, q, q_rows);
+      matvec_rows(w.attn_k, my_xb, xbq, kout, kv_rows);
+      matvec_rows(w.attn_v, my_xb, xbq, vout, kv_rows);
+      kernels::rope_apply(q + q_rows.first, q_rows.second - q_rows.first, hd, rope,
+                          c.rope_layout);
+      kernels::rope_apply(kout + kv_rows.first, kv_rows.second - kv_rows.first, hd, rope,
+                          c.rope_layout);
+    } else {
+      matvec_rows(w.attn_q, my_xb, xbq, q, share(d, part, parts));
+      matvec_rows(w.attn_k, my_xb, xbq, kout, share(kv_dim, part, parts));
+      matvec_rows(w.attn_v, my_xb, xbq, vout, share(kv_dim, part, parts));
+      sync();
+      if (part == 0) {
+        kernels::rope_apply(q, d, hd, rope, c.rope_layout);
+        kernels::rope_apply(kout, kv_dim, hd, rope, c.rope_layout);
+      }
+      sync();
+    }
+    for (size_t h = heads.first; h < heads.second; ++h) {
+      const size_t kv_off = (h / group) * hd;
+      kernels::attend_head(q + h * hd, cache.key_rows(l, seq) + kv_off,
+                           cache.value_rows(l, seq) + kv_off, kv_dim, pos + 1, hd, inv_sqrt,
+                           scratch, xb2 + h * hd);
+    }
+    sync();  // xb2 complete
+    const Q8_0Block* attq = quantized(xb2, d, {&w.attn_output});
     matvec_rows(w.attn_output, xb2, attq, xb, share(d, part, parts));
-  });
-  kernels::add(x, xb, d, x);
-
-  rms_norm_ggml(x, w.ffn_norm.data(), c.norm_eps, d, xb);
-  const Q8_0Block* ffq = quantize(xb, d, 1, {&w.ffn_gate, &w.ffn_up});
-  parallel_region(2 * hid * d, [&](size_t part, size_t parts) {
+    sync();  // xb complete
+    kernels::add(my_x, xb, d, my_x);
+    rms_norm_ggml(my_x, w.ffn_norm.data(), c.norm_eps, d, my_xb);
+    const Q8_0Block* ffq = quantized(my_xb, d, {&w.ffn_gate, &w.ffn_up});
     const auto rows = share(hid, part, parts);
-    matvec_rows(w.ffn_gate, xb, ffq, hb, rows);
-    matvec_rows(w.ffn_up, xb, ffq, hb2, rows);
+    matvec_rows(w.ffn_gate, my_xb, ffq, hb, rows);
+    matvec_rows(w.ffn_up, my_xb, ffq, hb2, rows);
     kernels::swiglu(hb + rows.first, hb2 + rows.first, rows.second - rows.first, hb + rows.first);
-  });
-  const Q8_0Block* hbq = quantize(hb, hid, 1, {&w.ffn_down});
-  parallel_region(d * hid, [&](size_t part, size_t parts) {
+    sync();  // hb complete (and every part is done reading xb)
+    const Q8_0Block* hbq = quantized(hb, hid, {&w.ffn_down});
     matvec_rows(w.ffn_down, hb, hbq, xb, share(d, part, parts));
-  });
-  kernels::add(x, xb, d, x);
+    sync();  // xb complete
+    kernels::add(my_x, xb, d, my_x);
+  }
+  rms_norm_ggml(my_x, mw.output_norm.data(), c.norm_eps, d, my_xb);
+  const Q8_0Block* outq = quantized(my_xb, d, {&mw.output});
+  matvec_rows(mw.output, my_xb, outq, logits, share(c.vocab_size, part, parts));
+  if (part == 0) std::memcpy(x, my_x, d * sizeof(float));
 }
 
 void Transformer::State::llama_layer(size_t l, size_t n, bool contiguous) {
@@ -336,10 +431,23 @@ absl::Status Transformer::State::run(const int32_t* tokens, size_t n, size_t log
   for (size_t i = 1; i < n && contiguous; ++i) {
     contiguous = seqs[i] == seqs[0] && positions[i] == positions[0] + i;
   }
+  if (c.arch == ModelArch::kLlama && n == 1 && logits_from == 0) {
+    // One parallel region for the whole token (see llama_token).
+    const size_t threads = pool.num_threads();
+    if (threads > 1 && token_weight_elements >= kMinParallelToken &&
+        pool.hwy_pool().NumWorkers() == threads) {
+      // With exactly one task per worker, hwy::ThreadPool runs task t on
+      // thread t: every part runs concurrently, as the barrier needs.
+      pool.hwy_pool().Run(0, threads, [&](uint64_t part, size_t) {
+        llama_token(static_cast<size_t>(part), threads);
+      });
+    } else {
+      llama_token(0, 1);
+    }
+    return cache.set_pos(std::max(cache.pos(seqs[0]), positions[0] + 1), seqs[0]);
+  }
   for (size_t l = 0; l < c.n_layers; ++l) {
-    if (c.arch == ModelArch::kLlama && n == 1) {
-      llama_token_layer(l);
-    } else if (c.arch == ModelArch::kLlama) {
+    if (c.arch == ModelArch::kLlama) {
       llama_layer(l, n, contiguous);
     } else {
       gpt2_layer(l, n, contiguous);
@@ -413,7 +521,8 @@ absl::StatusOr<std::unique_ptr<Transformer>> Transformer::create(
       {B * c.dim, 4}, {B * c.dim, 4},      {B * c.dim, 4},        {B * q_cols, 4},
       {B * c.kv_dim(), 4}, {B * c.kv_dim(), 4}, {B * c.hidden_dim, 4}, {B * c.hidden_dim, 4},
       {B * xq_bytes, 1}, {B * c.head_dim, 4}, {T * ctx, 4},          {B * c.vocab_size, 4},
-      {B, sizeof(size_t)}, {B, sizeof(size_t)}};
+      {B, sizeof(size_t)}, {B, sizeof(size_t)}, {T * c.dim, 4},      {T * c.dim, 4},
+      {T * xq_bytes, 1}};
   size_t total = 0;
   for (const Piece& p : pieces) {
     size_t bytes;
@@ -451,7 +560,27 @@ absl::StatusOr<std::unique_ptr<Transformer>> Transformer::create(
   LLMK_RETURN_IF_ERROR(take(s.logits, B * c.vocab_size));
   LLMK_RETURN_IF_ERROR(take(s.positions, B));
   LLMK_RETURN_IF_ERROR(take(s.seqs, B));
+  s.tok_xq_stride = xq_bytes / sizeof(Q8_0Block);
+  LLMK_RETURN_IF_ERROR(take(s.tok_x, T * c.dim));
+  LLMK_RETURN_IF_ERROR(take(s.tok_xb, T * c.dim));
+  LLMK_RETURN_IF_ERROR(take(s.tok_xq, T * s.tok_xq_stride));
   if (options.spin_wait) s.pool.hwy_pool().SetWaitMode(hwy::PoolWaitMode::kSpin);
+  for (const LayerWeights& l : model.weights.layers) {
+    for (const WeightView* w : {&l.attn_q, &l.attn_k, &l.attn_v, &l.attn_qkv, &l.attn_output,
+                                &l.ffn_gate, &l.ffn_up, &l.ffn_down}) {
+      s.token_weight_elements += w->rows * w->cols;
+    }
+  }
+  s.token_weight_elements += model.weights.output.rows * model.weights.output.cols;
+  if (options.pack_weights && s.quantize_activations) {
+    for (LayerWeights& l : s.model.weights.layers) {
+      for (WeightView* w : {&l.attn_q, &l.attn_k, &l.attn_v, &l.attn_qkv, &l.attn_output,
+                            &l.ffn_gate, &l.ffn_up, &l.ffn_down}) {
+        LLMK_RETURN_IF_ERROR(s.pack(*w));
+      }
+    }
+    LLMK_RETURN_IF_ERROR(s.pack(s.model.weights.output));
+  }
   return t;
 }
 

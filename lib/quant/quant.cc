@@ -106,6 +106,12 @@ absl::Status check_weights(absl::string_view fn, const WeightView& w, size_t x_s
   if (w.data == nullptr && total_bytes != 0) {
     return absl::InvalidArgumentError(absl::StrCat(fn, ": w.data is null"));
   }
+  if (w.layout != WeightLayout::kRowMajor &&
+      (w.layout != WeightLayout::kInterleaved8 || !quantized)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(fn, ": w.layout ", static_cast<int>(w.layout),
+                     " is not kRowMajor, or kInterleaved8 with Q4_0 / Q8_0 weights"));
+  }
   if (mode != ActivationMode::kQuantizeQ8_0 && mode != ActivationMode::kFloat) {
     return absl::InvalidArgumentError(absl::StrCat(fn, ": mode is not an ActivationMode"));
   }
@@ -184,6 +190,28 @@ absl::StatusOr<float> dot_q4_0_f32(std::span<const Q4_0Block> a, std::span<const
 absl::StatusOr<float> dot_q8_0_f32(std::span<const Q8_0Block> a, std::span<const float> x) {
   LLMK_RETURN_IF_ERROR(check_dequant("dot_q8_0_f32", a.size(), x.size(), "x"));
   return kernels::dot_q8_0_f32(a.data(), x.data(), a.size());
+}
+
+absl::StatusOr<WeightView> pack_weights(const WeightView& w, std::span<uint8_t> out) {
+  if (w.type != TensorType::kQ4_0 && w.type != TensorType::kQ8_0) {
+    return absl::InvalidArgumentError("pack_weights: w.type must be Q4_0 or Q8_0");
+  }
+  if (w.layout != WeightLayout::kRowMajor) {
+    return absl::InvalidArgumentError("pack_weights: w must be row-major");
+  }
+  LLMK_RETURN_IF_ERROR(check_weights("pack_weights", w, w.cols, 1, w.rows,
+                                     ActivationMode::kQuantizeQ8_0));
+  const size_t bytes = w.rows * w.row_bytes();  // checked above
+  if (out.size() != bytes) return size_error("pack_weights", "out", out.size(), bytes);
+  const auto* src = static_cast<const uint8_t*>(w.data);
+  if (bytes != 0 && src < out.data() + bytes && out.data() < src + bytes) {
+    return absl::InvalidArgumentError("pack_weights: out overlaps w.data");
+  }
+  if (bytes != 0) kernels::pack_rows8(w, out.data());
+  WeightView packed = w;
+  packed.data = out.data();
+  packed.layout = WeightLayout::kInterleaved8;
+  return packed;
 }
 
 absl::Status matvec(const WeightView& w, std::span<const float> x, std::span<float> y,

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "llmk/quant.h"
 
@@ -54,5 +55,19 @@ void matvec_weights(const WeightView& w, const float* x, const Q8_0Block* x_q8, 
 // once for the whole batch. Same x / x_q8 rule as matvec_weights.
 void matmul_weights(const WeightView& w, const float* x, const Q8_0Block* x_q8, size_t batch,
                     float* y, ThreadPool* pool);
+
+// Rows [row_begin, row_end) of Y = X·Wᵀ for row-major w, on the calling
+// thread; row r of vector v goes to y[v · y_stride + r]. Same x / x_q8 rule.
+void weight_rows_direct(const WeightView& w, const float* x, const Q8_0Block* x_q8, size_t batch,
+                        float* y, size_t y_stride, size_t row_begin, size_t row_end);
+
+// kInterleaved8 (lib/quant/packed_simd.cc). pack_rows8 writes w (row-major
+// Q4_0 / Q8_0) re-laid out to out (w.rows · w.row_bytes() bytes);
+// unpack_row8 writes row `row` of an interleaved w row-major (row_bytes()
+// bytes); matmul_packed is matmul_weights for interleaved w.
+void pack_rows8(const WeightView& w, uint8_t* out);
+void unpack_row8(const WeightView& w, size_t row, uint8_t* out);
+void matmul_packed(const WeightView& w, const float* x, const Q8_0Block* x_q8, size_t batch,
+                   float* y, ThreadPool* pool);
 
 }  // namespace llmk::kernels

@@ -722,6 +722,7 @@ HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 #include <algorithm>
+#include <vector>
 
 #include "hwy/aligned_allocator.h"
 #include "hwy/contrib/thread_pool/thread_pool.h"
@@ -768,6 +769,12 @@ void dequantize_q8_0(const Q8_0Block* blocks, size_t count, float* out) {
 
 void dequantize_row(const WeightView& w, size_t row, float* out) {
   const auto* bytes = static_cast<const uint8_t*>(w.data) + row * w.row_bytes();
+  thread_local std::vector<uint8_t> unpacked;
+  if (w.layout == WeightLayout::kInterleaved8) {
+    unpacked.resize(w.row_bytes());
+    unpack_row8(w, row, unpacked.data());
+    bytes = unpacked.data();
+  }
   switch (w.type) {
     case TensorType::kF32:
       std::copy_n(reinterpret_cast<const float*>(bytes), w.cols, out);
@@ -784,8 +791,30 @@ void dequantize_row(const WeightView& w, size_t row, float* out) {
   }
 }
 
+namespace {
+RowKind row_kind(TensorType type, bool integer) {
+  if (type == TensorType::kQ4_0) return integer ? RowKind::kQ4Q8 : RowKind::kQ4F32;
+  if (type == TensorType::kQ8_0) return integer ? RowKind::kQ8Q8 : RowKind::kQ8F32;
+  return RowKind::kF16;
+}
+}  // namespace
+
+void weight_rows_direct(const WeightView& w, const float* x, const Q8_0Block* x_q8, size_t batch,
+                        float* y, size_t y_stride, size_t row_begin, size_t row_end) {
+  const RowKind kind = row_kind(w.type, x_q8 != nullptr);
+  const bool integer = kind == RowKind::kQ4Q8 || kind == RowKind::kQ8Q8;
+  HWY_DYNAMIC_DISPATCH(WeightRows)(kind, static_cast<const uint8_t*>(w.data), w.row_bytes(),
+                                   y_stride, w.cols, integer ? nullptr : x,
+                                   integer ? x_q8 : nullptr, nullptr, batch, y, row_begin,
+                                   row_end);
+}
+
 void matmul_weights(const WeightView& w, const float* x, const Q8_0Block* x_q8, size_t batch,
                     float* y, ThreadPool* pool) {
+  if (w.layout == WeightLayout::kInterleaved8) {
+    matmul_packed(w, x, x_q8, batch, y, pool);
+    return;
+  }
   if (w.type == TensorType::kF32) {
     const auto* wf = static_cast<const float*>(w.data);
     if (batch == 1) {
@@ -795,9 +824,7 @@ void matmul_weights(const WeightView& w, const float* x, const Q8_0Block* x_q8, 
     }
     return;
   }
-  RowKind kind = RowKind::kF16;
-  if (w.type == TensorType::kQ4_0) kind = x_q8 ? RowKind::kQ4Q8 : RowKind::kQ4F32;
-  if (w.type == TensorType::kQ8_0) kind = x_q8 ? RowKind::kQ8Q8 : RowKind::kQ8F32;
+  const RowKind kind = row_kind(w.type, x_q8 != nullptr);
   const bool integer = kind == RowKind::kQ4Q8 || kind == RowKind::kQ8Q8;
   const float* xf = integer ? nullptr : x;
   const Q8_0Block* xq = integer ? x_q8 : nullptr;

@@ -12,7 +12,8 @@
 
 namespace llmk::internal {
 
-// Calls fn(begin, end) over [0, rows) in blocks of a multiple of 4 rows, a
+// Calls fn(begin, end) over [0, rows) in blocks of a multiple of 8 rows (the
+// kernels' tile height and the kInterleaved8 group; a block never splits one), a
 // few per thread so work stealing evens out; inline on the calling thread
 // when `work` (elements touched) is below kMinParallelElements or there is
 // no pool. Each row is computed the same way whatever the split.
@@ -24,7 +25,7 @@ void for_row_blocks(size_t rows, size_t work, ThreadPool* pool, const Fn& fn) {
     return;
   }
   size_t block = (rows + threads * 4 - 1) / (threads * 4);
-  block = (block + 3) & ~size_t{3};
+  block = (block + 7) & ~size_t{7};
   const size_t tasks = (rows + block - 1) / block;
   pool->hwy_pool().Run(0, tasks, [&](uint64_t task, size_t) {
     const size_t begin = task * block;

@@ -1,0 +1,511 @@
+// Matrix-vector and matrix products over Q4_0 / Q8_0 weights in the
+// kInterleaved8 layout (see WeightLayout in llmk/quant.h), and the packing
+// itself.
+//
+// Why interleave. With row-major blocks, one int8 dot-product instruction
+// (VNNI vpdpbusd, Highway's SumOfMulQuadAccumulate) covers 32 bytes of ONE
+// row, leaving 8 partial sums that must be converted, scaled and reduced per
+// row — more shuffles and conversions than multiplies. Interleaved, 32 bytes
+// hold 4 consecutive bytes of each of 8 rows, and the activation's matching
+// 4 bytes are broadcast to every lane: lane i accumulates row i's dot
+// product directly. Per group of 8 rows and block, 8 instructions give the 8
+// exact int32 block sums; then one convert and one FMA scale all 8 rows.
+//
+// Group layout (8 rows, `blocks` blocks each, block after block):
+//   16 bytes: the 8 rows' fp16 scales d, row order;
+//   Q4_0: 4 chunks × 32 bytes; chunk c holds bytes 4c…4c+3 of each row's
+//         16 nibble bytes, row i at 4i. Low nibbles are elements 4c…4c+3,
+//         high nibbles elements 16+4c…16+4c+3.
+//   Q8_0: 8 chunks × 32 bytes; chunk c holds elements 4c…4c+3 of each row,
+//         stored XOR 0x80 (i.e. + 128, unsigned).
+// So 144 resp. 272 bytes per block and group: exactly 8 row-major blocks.
+//
+// Exact integer sums (vpdpbusd multiplies unsigned by signed bytes): weights
+// are the unsigned operand, the activations' int8 x the signed one.
+//   Q4_0: Σ (n − 8)·x = Σ_lo n·x + (Σ_hi 16n·x) / 16 − 8·Σx   (high nibbles
+//         are used in place as 16n, the / 16 is an exact shift)
+//   Q8_0: Σ q·x = Σ (q + 128)·x − 128·Σx
+// Float order. Each type keeps the order of llama.cpp's x86 CPU kernels, so
+// a quantized model's logits follow llama.cpp's to the last bit wherever the
+// rest of the forward pass does (activation quantization turns any last-bit
+// difference into whole int8 steps, and small models amplify those):
+//   Q4_0 as ggml's interleaved (repacked) Q4_0 kernels: per row, acc = Σ over
+//        blocks k in order of fma(float(S_k), d_w·d_x, acc), S_k the block's
+//        exact int sum;
+//   Q8_0 as ggml's vec_dot_q8_0_q8_0: per row, 8 partial accumulators, one
+//        per 4-element chunk c, acc_c = Σ_k fma(float(S_kc), d_w·d_x, acc_c),
+//        then ((acc0 + acc4) + (acc2 + acc6)) + ((acc1 + acc5) + (acc3 + acc7)).
+// Both are fixed per row whatever the batch or thread split, so the matvec
+// and matmul results of a row are bit-identical.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "quant/packed_simd.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "hwy/cache_control.h"
+#include "hwy/highway.h"
+#include "llmk/quant.h"
+
+#ifndef LLMK_QUANT_PACKED_SIMD_SHARED_
+#define LLMK_QUANT_PACKED_SIMD_SHARED_
+namespace llmk::packed {
+constexpr size_t kGroupRows = 8;
+constexpr size_t kScaleBytes = 16;  // 8 fp16 scales per block and group
+
+// One activation block prepared for the packed kernels.
+struct PreparedBlock {
+  int8_t qs[32];
+  int32_t bias;           // Q4_0: −8·Σx
+  float d;                // the block's scale as f32
+  int32_t chunk_bias[8];  // Q8_0: −128·Σx over elements 4c…4c+3
+};
+static_assert(sizeof(PreparedBlock) == 72, "PreparedBlock is 72 bytes");
+}  // namespace llmk::packed
+#endif
+
+HWY_BEFORE_NAMESPACE();
+namespace llmk {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+#if HWY_TARGET <= HWY_AVX2 && HWY_TARGET != HWY_SCALAR
+// Vectors of 8 int32 / float lanes cover one group (its 8 rows); on AVX-512
+// targets 16-lane vectors cover two adjacent groups at once (lanes 8…15 the
+// second), which halves the instructions on cores with full-width units.
+// The per-lane arithmetic is the same, so both widths give identical bits.
+using D8F = hn::Full256<float>;
+#if HWY_TARGET <= HWY_AVX3
+using D16F = hn::Full512<float>;
+#endif
+
+template <class DF>
+constexpr size_t GroupsPerVector() {
+  return hn::MaxLanes(DF()) / packed::kGroupRows;
+}
+
+// 32 weight bytes at p of each group the vector covers (groups group_bytes apart).
+template <class DF>
+HWY_INLINE hn::Vec<hn::Repartition<uint8_t, DF>> LoadWeights(const uint8_t* HWY_RESTRICT p,
+                                                             size_t group_bytes) {
+  const hn::Repartition<uint8_t, DF> du8;
+  if constexpr (GroupsPerVector<DF>() == 2) {
+    const hn::Full256<uint8_t> half;
+    return hn::Combine(du8, hn::LoadU(half, p + group_bytes), hn::LoadU(half, p));
+  } else {
+    return hn::LoadU(du8, p);
+  }
+}
+
+// The fp16 row scales at p of each group the vector covers, as f32.
+template <class DF>
+HWY_INLINE hn::Vec<DF> LoadScales(const uint8_t* HWY_RESTRICT p, size_t group_bytes) {
+  const hn::Full128<hwy::float16_t> dh;
+  const auto* h = reinterpret_cast<const hwy::float16_t*>(p);
+  if constexpr (GroupsPerVector<DF>() == 2) {
+    const hn::Full256<hwy::float16_t> dh16;
+    const auto* h1 = reinterpret_cast<const hwy::float16_t*>(p + group_bytes);
+    return hn::PromoteTo(DF(), hn::Combine(dh16, hn::LoadU(dh, h1), hn::LoadU(dh, h)));
+  } else {
+    return hn::PromoteTo(DF(), hn::LoadU(dh, h));
+  }
+}
+
+// x bytes 4m…4m+3 in every 32-bit lane.
+template <class DF>
+HWY_INLINE hn::Vec<hn::Repartition<int8_t, DF>> Broadcast4(const int8_t* HWY_RESTRICT x) {
+  int32_t word;
+  std::memcpy(&word, x, sizeof word);
+  return hn::BitCast(hn::Repartition<int8_t, DF>(), hn::Set(hn::RebindToSigned<DF>(), word));
+}
+
+// A tile: G vectors' worth of consecutive groups (G · GroupsPerVector groups,
+// group_bytes apart) × B activation vectors. Each weight chunk is loaded
+// once for the B vectors, each activation broadcast once for all groups.
+// Row i of the tile's group g, vector v goes to y[v · y_stride + 8g + i].
+
+// Q8_0, in ggml's order (above).
+template <class DF, size_t G, size_t B>
+HWY_INLINE void TileQ8(const uint8_t* HWY_RESTRICT group, size_t group_bytes, size_t blocks,
+                       const packed::PreparedBlock* HWY_RESTRICT xs, size_t x_stride,
+                       float* HWY_RESTRICT y, size_t y_stride) {
+  constexpr size_t kBlockBytes = packed::kGroupRows * sizeof(Q8_0Block);
+  constexpr size_t kSpan = GroupsPerVector<DF>();  // groups per vector
+  const DF df;
+  const hn::RebindToSigned<DF> di32;
+  hn::Vec<DF> acc[G][B][8];
+  for (size_t g = 0; g < G; ++g) {
+    for (size_t v = 0; v < B; ++v) {
+      for (size_t c = 0; c < 8; ++c) acc[g][v][c] = hn::Zero(df);
+    }
+  }
+  for (size_t k = 0; k < blocks; ++k) {
+    hn::Vec<DF> d[G][B];
+    for (size_t g = 0; g < G; ++g) {
+      const auto dw = LoadScales<DF>(group + g * kSpan * group_bytes + k * kBlockBytes, group_bytes);
+      for (size_t v = 0; v < B; ++v) d[g][v] = hn::Mul(dw, hn::Set(df, xs[v * x_stride + k].d));
+    }
+    for (size_t c = 0; c < 8; ++c) {
+      hn::Vec<hn::Repartition<uint8_t, DF>> w[G];
+      for (size_t g = 0; g < G; ++g) {
+        w[g] = LoadWeights<DF>(group + g * kSpan * group_bytes + k * kBlockBytes +
+                                   packed::kScaleBytes + 32 * c,
+                               group_bytes);
+      }
+      for (size_t v = 0; v < B; ++v) {
+        const packed::PreparedBlock& x = xs[v * x_stride + k];
+        const auto xc = Broadcast4<DF>(x.qs + 4 * c);
+        const auto bias = hn::Set(di32, x.chunk_bias[c]);
+        for (size_t g = 0; g < G; ++g) {
+          const auto sum = hn::SumOfMulQuadAccumulate(di32, w[g], xc, bias);
+          acc[g][v][c] = hn::MulAdd(hn::ConvertTo(df, sum), d[g][v], acc[g][v][c]);
+        }
+      }
+    }
+  }
+  for (size_t g = 0; g < G; ++g) {
+    for (size_t v = 0; v < B; ++v) {
+      const auto* a = acc[g][v];
+      const auto sum = hn::Add(hn::Add(hn::Add(a[0], a[4]), hn::Add(a[2], a[6])),
+                               hn::Add(hn::Add(a[1], a[5]), hn::Add(a[3], a[7])));
+      hn::StoreU(sum, df, y + v * y_stride + g * kSpan * packed::kGroupRows);
+    }
+  }
+}
+
+// Q4_0.
+template <class DF, size_t G, size_t B>
+HWY_INLINE void TileQ4(const uint8_t* HWY_RESTRICT group, size_t group_bytes, size_t blocks,
+                       const packed::PreparedBlock* HWY_RESTRICT xs, size_t x_stride,
+                       float* HWY_RESTRICT y, size_t y_stride) {
+  constexpr size_t kBlockBytes = packed::kGroupRows * sizeof(Q4_0Block);
+  constexpr size_t kSpan = GroupsPerVector<DF>();
+  const DF df;
+  const hn::RebindToSigned<DF> di32;
+  const hn::Repartition<uint8_t, DF> du8;
+  hn::Vec<DF> acc[G][B];
+  for (size_t g = 0; g < G; ++g) {
+    for (size_t v = 0; v < B; ++v) acc[g][v] = hn::Zero(df);
+  }
+  for (size_t k = 0; k < blocks; ++k) {
+    hn::Vec<DF> dw[G];
+    hn::Vec<hn::Repartition<uint8_t, DF>> w[G][8];
+    for (size_t g = 0; g < G; ++g) {
+      const uint8_t* block = group + g * kSpan * group_bytes + k * kBlockBytes;
+      dw[g] = LoadScales<DF>(block, group_bytes);
+      for (size_t c = 0; c < 4; ++c) {
+        const auto bytes = LoadWeights<DF>(block + packed::kScaleBytes + 32 * c, group_bytes);
+        w[g][c] = hn::And(bytes, hn::Set(du8, 0x0F));
+        w[g][4 + c] = hn::And(bytes, hn::Set(du8, 0xF0));  // 16·n, undone by the shift below
+      }
+    }
+    for (size_t v = 0; v < B; ++v) {
+      const packed::PreparedBlock& x = xs[v * x_stride + k];
+      // Two independent chains per group (elements 0–15, 16–31).
+      hn::Vec<hn::RebindToSigned<DF>> lo[G], hi[G];
+      for (size_t g = 0; g < G; ++g) {
+        lo[g] = hn::Set(di32, x.bias);
+        hi[g] = hn::Zero(di32);
+      }
+      for (size_t c = 0; c < 4; ++c) {
+        const auto x_lo = Broadcast4<DF>(x.qs + 4 * c);
+        const auto x_hi = Broadcast4<DF>(x.qs + 16 + 4 * c);
+        for (size_t g = 0; g < G; ++g) {
+          lo[g] = hn::SumOfMulQuadAccumulate(di32, w[g][c], x_lo, lo[g]);
+          hi[g] = hn::SumOfMulQuadAccumulate(di32, w[g][4 + c], x_hi, hi[g]);
+        }
+      }
+      const auto dx = hn::Set(df, x.d);
+      for (size_t g = 0; g < G; ++g) {
+        const auto sum = hn::Add(lo[g], hn::ShiftRight<4>(hi[g]));
+        acc[g][v] = hn::MulAdd(hn::ConvertTo(df, sum), hn::Mul(dw[g], dx), acc[g][v]);
+      }
+    }
+  }
+  for (size_t g = 0; g < G; ++g) {
+    for (size_t v = 0; v < B; ++v) {
+      hn::StoreU(acc[g][v], df, y + v * y_stride + g * kSpan * packed::kGroupRows);
+    }
+  }
+}
+
+template <bool kQ4, class DF, size_t G, size_t B>
+HWY_INLINE void Tile(const uint8_t* group, size_t group_bytes, size_t blocks,
+                     const packed::PreparedBlock* xs, float* y, size_t y_stride) {
+  if constexpr (kQ4) {
+    TileQ4<DF, G, B>(group, group_bytes, blocks, xs, blocks, y, y_stride);
+  } else {
+    TileQ8<DF, G, B>(group, group_bytes, blocks, xs, blocks, y, y_stride);
+  }
+}
+
+// One tile's groups over all `batch` vectors: Q4_0 4 vectors at a time, Q8_0
+// (8 accumulators per vector) 2, or 1 when G > 1 (registers).
+template <bool kQ4, class DF, size_t G>
+HWY_INLINE void GroupBatch(const uint8_t* group, size_t group_bytes, size_t blocks,
+                           const packed::PreparedBlock* xs, size_t batch, float* out,
+                           size_t y_stride) {
+  size_t v = 0;
+  if constexpr (kQ4 && G == 1) {
+    for (; v + 4 <= batch; v += 4) {
+      Tile<kQ4, DF, G, 4>(group, group_bytes, blocks, xs + v * blocks, out + v * y_stride,
+                          y_stride);
+    }
+    if (batch - v == 3) {
+      Tile<kQ4, DF, G, 3>(group, group_bytes, blocks, xs + v * blocks, out + v * y_stride,
+                          y_stride);
+      v += 3;
+    }
+  }
+  if constexpr (G == 1) {
+    for (; v + 2 <= batch; v += 2) {
+      Tile<kQ4, DF, G, 2>(group, group_bytes, blocks, xs + v * blocks, out + v * y_stride,
+                          y_stride);
+    }
+  }
+  for (; v < batch; ++v) {
+    Tile<kQ4, DF, G, 1>(group, group_bytes, blocks, xs + v * blocks, out + v * y_stride,
+                        y_stride);
+  }
+}
+
+template <bool kQ4>
+HWY_INLINE void Groups(const uint8_t* HWY_RESTRICT w, size_t row_bytes, size_t blocks,
+                       const packed::PreparedBlock* HWY_RESTRICT xs, size_t batch,
+                       float* HWY_RESTRICT y, size_t y_stride, size_t group_begin,
+                       size_t group_end, const uint8_t* HWY_RESTRICT end) {
+  const size_t group_bytes = packed::kGroupRows * row_bytes;
+  size_t g = group_begin;
+  while (g < group_end) {
+    const size_t left = group_end - g;
+    // Tile height in groups: a Q4_0 matvec takes 4 (2 × 2 on AVX-512) so
+    // each activation broadcast serves more rows; else 2 on AVX-512, 1.
+#if HWY_TARGET <= HWY_AVX3
+    const size_t step = (kQ4 && batch == 1 && left >= 4) ? 4 : left >= 2 ? 2 : 1;
+#else
+    const size_t step = (kQ4 && batch == 1 && left >= 2) ? 2 : 1;
+#endif
+    const uint8_t* group = w + g * group_bytes;
+    // The next groups stream in while these compute: their lines are
+    // contiguous, but a hint ahead keeps L2 misses overlapped.
+    const uint8_t* next = group + step * group_bytes;
+    for (size_t i = 0; i < step * group_bytes && next + i < end; i += 64) {
+      hwy::Prefetch(next + i);
+    }
+    float* out = y + g * packed::kGroupRows;
+#if HWY_TARGET <= HWY_AVX3
+    if (step == 4) {
+      GroupBatch<kQ4, D16F, 2>(group, group_bytes, blocks, xs, batch, out, y_stride);
+    } else if (step == 2) {
+      GroupBatch<kQ4, D16F, 1>(group, group_bytes, blocks, xs, batch, out, y_stride);
+    } else {
+      GroupBatch<kQ4, D8F, 1>(group, group_bytes, blocks, xs, batch, out, y_stride);
+    }
+#else
+    if (step == 2) {
+      GroupBatch<kQ4, D8F, 2>(group, group_bytes, blocks, xs, batch, out, y_stride);
+    } else {
+      GroupBatch<kQ4, D8F, 1>(group, group_bytes, blocks, xs, batch, out, y_stride);
+    }
+#endif
+    g += step;
+  }
+}
+#endif  // HWY_TARGET <= HWY_AVX2
+
+// Whether this target has the packed kernels (else the caller unpacks).
+bool PackedSupported() {
+#if HWY_TARGET <= HWY_AVX2 && HWY_TARGET != HWY_SCALAR
+  return true;
+#else
+  return false;
+#endif
+}
+
+// Groups [group_begin, group_end) of Y = X·Wᵀ (rows 8g…8g+7 of y[v·y_stride]).
+// `xs` holds `batch` × `blocks` prepared blocks; `end` is the matrix's end
+// (prefetches stop there).
+void PackedGroups(bool q4, const uint8_t* HWY_RESTRICT w, size_t row_bytes, size_t blocks,
+                  const packed::PreparedBlock* HWY_RESTRICT xs, size_t batch,
+                  float* HWY_RESTRICT y, size_t y_stride, size_t group_begin, size_t group_end,
+                  const uint8_t* HWY_RESTRICT end) {
+#if HWY_TARGET <= HWY_AVX2 && HWY_TARGET != HWY_SCALAR
+  if (q4) {
+    Groups<true>(w, row_bytes, blocks, xs, batch, y, y_stride, group_begin, group_end, end);
+  } else {
+    Groups<false>(w, row_bytes, blocks, xs, batch, y, y_stride, group_begin, group_end, end);
+  }
+#else
+  (void)q4, (void)w, (void)row_bytes, (void)blocks, (void)xs, (void)batch, (void)y;
+  (void)y_stride, (void)group_begin, (void)group_end, (void)end;
+#endif
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace llmk
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+#include <algorithm>
+#include <vector>
+
+#include "hwy/aligned_allocator.h"
+#include "quant/fp16.h"
+#include "quant/quant_kernels.h"
+#include "util/parallel.h"
+
+namespace llmk::kernels {
+
+HWY_EXPORT(PackedSupported);
+HWY_EXPORT(PackedGroups);
+
+namespace {
+
+// Bytes of one block of a whole group.
+size_t group_block_bytes(bool q4) {
+  return packed::kGroupRows * (q4 ? sizeof(Q4_0Block) : sizeof(Q8_0Block));
+}
+
+// Rows [first, first + 8) of row-major `src` → one interleaved group.
+void pack_group(bool q4, const uint8_t* src, size_t row_bytes, size_t blocks, uint8_t* dst) {
+  const size_t block_bytes = q4 ? sizeof(Q4_0Block) : sizeof(Q8_0Block);
+  const size_t chunks = q4 ? 4 : 8;
+  for (size_t k = 0; k < blocks; ++k) {
+    uint8_t* out = dst + k * group_block_bytes(q4);
+    for (size_t i = 0; i < packed::kGroupRows; ++i) {
+      const uint8_t* block = src + i * row_bytes + k * block_bytes;
+      std::memcpy(out + 2 * i, block, 2);  // fp16 d
+      const uint8_t* qs = block + 2;
+      for (size_t c = 0; c < chunks; ++c) {
+        uint8_t* o = out + packed::kScaleBytes + 32 * c + 4 * i;
+        for (size_t j = 0; j < 4; ++j) o[j] = q4 ? qs[4 * c + j] : qs[4 * c + j] ^ 0x80;
+      }
+    }
+  }
+}
+
+// Row i of one interleaved group → its row-major blocks (the inverse).
+void unpack_group_row(bool q4, const uint8_t* group, size_t blocks, size_t i, uint8_t* dst) {
+  const size_t block_bytes = q4 ? sizeof(Q4_0Block) : sizeof(Q8_0Block);
+  const size_t chunks = q4 ? 4 : 8;
+  for (size_t k = 0; k < blocks; ++k) {
+    const uint8_t* in = group + k * group_block_bytes(q4);
+    uint8_t* block = dst + k * block_bytes;
+    std::memcpy(block, in + 2 * i, 2);
+    for (size_t c = 0; c < chunks; ++c) {
+      const uint8_t* q = in + packed::kScaleBytes + 32 * c + 4 * i;
+      for (size_t j = 0; j < 4; ++j) block[2 + 4 * c + j] = q4 ? q[j] : q[j] ^ 0x80;
+    }
+  }
+}
+
+// The prepared activation blocks of `batch` vectors (per calling thread,
+// kept between calls).
+packed::PreparedBlock* prepare(const Q8_0Block* xq, size_t count) {
+  thread_local hwy::AlignedFreeUniquePtr<packed::PreparedBlock[]> buffer;
+  thread_local size_t capacity = 0;
+  if (count > capacity) {
+    buffer = hwy::AllocateAligned<packed::PreparedBlock>(count);
+    capacity = buffer ? count : 0;
+    if (!buffer) return nullptr;
+  }
+  for (size_t b = 0; b < count; ++b) {
+    packed::PreparedBlock& p = buffer[b];
+    std::memcpy(p.qs, xq[b].qs, sizeof p.qs);
+    int32_t sum = 0;
+    for (size_t c = 0; c < 8; ++c) {
+      int32_t chunk = 0;
+      for (size_t j = 0; j < 4; ++j) chunk += xq[b].qs[4 * c + j];
+      p.chunk_bias[c] = -128 * chunk;
+      sum += chunk;
+    }
+    p.bias = -8 * sum;
+    p.d = internal::half_to_float(xq[b].d);
+  }
+  return buffer.get();
+}
+
+}  // namespace
+
+void pack_rows8(const WeightView& w, uint8_t* out) {
+  const bool q4 = w.type == TensorType::kQ4_0;
+  const size_t row_bytes = w.row_bytes();
+  const size_t blocks = w.cols / kQuantBlock;
+  const size_t groups = w.rows / packed::kGroupRows;
+  const auto* src = static_cast<const uint8_t*>(w.data);
+  const size_t group_bytes = packed::kGroupRows * row_bytes;
+  for (size_t g = 0; g < groups; ++g) {
+    pack_group(q4, src + g * group_bytes, row_bytes, blocks, out + g * group_bytes);
+  }
+  const size_t tail = groups * group_bytes;
+  std::memcpy(out + tail, src + tail, (w.rows - groups * packed::kGroupRows) * row_bytes);
+}
+
+void unpack_row8(const WeightView& w, size_t row, uint8_t* out) {
+  const size_t row_bytes = w.row_bytes();
+  const auto* src = static_cast<const uint8_t*>(w.data);
+  const size_t groups = w.rows / packed::kGroupRows;
+  if (row >= groups * packed::kGroupRows) {
+    std::memcpy(out, src + row * row_bytes, row_bytes);
+    return;
+  }
+  const size_t g = row / packed::kGroupRows;
+  unpack_group_row(w.type == TensorType::kQ4_0,
+                   src + g * packed::kGroupRows * row_bytes, w.cols / kQuantBlock,
+                   row % packed::kGroupRows, out);
+}
+
+void matmul_packed(const WeightView& w, const float* x, const Q8_0Block* x_q8, size_t batch,
+                   float* y, ThreadPool* pool) {
+  const bool q4 = w.type == TensorType::kQ4_0;
+  const size_t row_bytes = w.row_bytes();
+  const size_t blocks = w.cols / kQuantBlock;
+  const size_t groups = w.rows / packed::kGroupRows;
+  const size_t grouped_rows = groups * packed::kGroupRows;
+  const auto* bytes = static_cast<const uint8_t*>(w.data);
+  const uint8_t* end = bytes + w.rows * row_bytes;
+  size_t work = 0;  // only decides whether to thread: saturate rather than wrap
+  if (__builtin_mul_overflow(w.rows, w.cols, &work) || __builtin_mul_overflow(work, batch, &work)) {
+    work = SIZE_MAX;
+  }
+  const packed::PreparedBlock* xs = nullptr;
+  if (x_q8 != nullptr && HWY_DYNAMIC_DISPATCH(PackedSupported)()) {
+    xs = prepare(x_q8, blocks * batch);
+  }
+  const auto groups_fn = HWY_DYNAMIC_POINTER(PackedGroups);
+  const WeightView plain_tail{w.type, bytes + grouped_rows * row_bytes, w.rows - grouped_rows,
+                              w.cols};
+  internal::for_row_blocks(w.rows, work, pool, [&](size_t begin, size_t stop) {
+    // Blocks start on multiples of 8 rows (for_row_blocks), so a range is
+    // whole groups, plus the row-major tail if it reaches the end.
+    const size_t group_stop = std::min(stop, grouped_rows) / packed::kGroupRows;
+    if (xs != nullptr) {
+      groups_fn(q4, bytes, row_bytes, blocks, xs, batch, y, w.rows, begin / packed::kGroupRows,
+                group_stop, end);
+    } else {
+      // No packed kernel here (or f32 activations): unpack a group at a time
+      // and use the row-major kernels.
+      thread_local std::vector<uint8_t> rows8;
+      rows8.resize(packed::kGroupRows * row_bytes);
+      for (size_t g = begin / packed::kGroupRows; g < group_stop; ++g) {
+        const uint8_t* group = bytes + g * packed::kGroupRows * row_bytes;
+        for (size_t i = 0; i < packed::kGroupRows; ++i) {
+          unpack_group_row(q4, group, blocks, i, rows8.data() + i * row_bytes);
+        }
+        const WeightView plain{w.type, rows8.data(), packed::kGroupRows, w.cols};
+        weight_rows_direct(plain, x, x_q8, batch, y + g * packed::kGroupRows, w.rows, 0,
+                           packed::kGroupRows);
+      }
+    }
+    if (stop > grouped_rows) {
+      const size_t first = std::max(begin, grouped_rows) - grouped_rows;
+      weight_rows_direct(plain_tail, x, x_q8, batch, y + grouped_rows, w.rows, first,
+                         stop - grouped_rows);
+    }
+  });
+}
+
+}  // namespace llmk::kernels
+#endif  // HWY_ONCE
