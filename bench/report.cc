@@ -98,7 +98,15 @@ std::vector<TargetCheck> check_targets(const BenchmarkResult& r, const SuiteResu
   if (r.ratio_target) {
     TargetCheck c;
     const BenchmarkResult* other = find_result(suite, r.ratio_target->other, r.target);
-    if (other && other->stats.median > 0 && r.stats.median > 0) {
+    if (other && other->stats.median > 0 && r.stats.median > 0 && r.ratio_target->by_bytes) {
+      const double ours = r.bytes_per_op / r.stats.median;
+      const double theirs = other->bytes_per_op / other->stats.median;
+      const double share = theirs > 0 ? ours / theirs : 0.0;
+      c.pass = share >= r.ratio_target->min_speedup;
+      c.text = absl::StrFormat("%.0f%% of %s GB/s (>=%.0f%%) %s", 100 * share,
+                               r.ratio_target->other, 100 * r.ratio_target->min_speedup,
+                               c.pass ? "PASS" : "FAIL");
+    } else if (other && other->stats.median > 0 && r.stats.median > 0) {
       const double speedup = other->stats.median / r.stats.median;
       c.pass = speedup >= r.ratio_target->min_speedup;
       c.text = absl::StrFormat("%.2fx vs %s (>=%.2fx) %s", speedup, r.ratio_target->other,

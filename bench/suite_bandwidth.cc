@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "llmk/bench.h"
+#include "llmk/thread_pool.h"
 #include "suite_util.h"
 
 namespace llmk::bench {
@@ -30,25 +31,43 @@ struct U64Buffer {
   std::unique_ptr<uint64_t, Free> data;
 };
 
-BenchmarkSpec read_spec() {
+// Sum of p[0, n) with four independent sums, so the loop is bound by loads,
+// not by adds.
+uint64_t read_all(const uint64_t* p, size_t n) {
+  uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  for (size_t i = 0; i + 4 <= n; i += 4) {
+    s0 += p[i];
+    s1 += p[i + 1];
+    s2 += p[i + 2];
+    s3 += p[i + 3];
+  }
+  return s0 + s1 + s2 + s3;
+}
+
+// One thread reads the whole buffer; with threads > 1 each of them reads a
+// contiguous 1/threads of it (the roof for a multi-threaded matvec).
+BenchmarkSpec read_spec(size_t threads) {
   BenchmarkSpec s;
-  s.name = absl::StrCat("memory/bandwidth/read/", kReadBytes >> 20, "MiB");
+  s.name = absl::StrCat("memory/bandwidth/read/", kReadBytes >> 20, "MiB",
+                        threads > 1 ? absl::StrCat("/threads:", threads) : "");
   s.per_target = false;
+  s.threads = threads;
   s.bytes_per_op = static_cast<double>(kReadBytes);
-  s.setup = [](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
+  s.setup = [threads](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
     auto buf = std::make_shared<U64Buffer>(kReadBytes);
-    return BatchFn([buf](uint64_t count) {
+    std::shared_ptr<ThreadPool> pool;
+    if (threads > 1) pool = std::make_shared<ThreadPool>(threads);
+    return BatchFn([buf, pool, threads](uint64_t count) {
       for (uint64_t c = 0; c < count; ++c) {
-        // Four independent sums so the loop is bound by loads, not by adds.
-        const uint64_t* p = buf->data.get();
-        uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-        for (size_t i = 0; i + 4 <= buf->n; i += 4) {
-          s0 += p[i];
-          s1 += p[i + 1];
-          s2 += p[i + 2];
-          s3 += p[i + 3];
+        if (!pool) {
+          do_not_optimize(read_all(buf->data.get(), buf->n));
+          continue;
         }
-        do_not_optimize(s0 + s1 + s2 + s3);
+        const size_t part = buf->n / threads / 4 * 4;
+        pool->parallel_for(0, threads, [&](size_t t, size_t) {
+          const size_t begin = t * part;
+          do_not_optimize(read_all(buf->data.get() + begin, t + 1 == threads ? buf->n - begin : part));
+        });
       }
     });
   };
@@ -78,8 +97,9 @@ BenchmarkSpec triad_spec() {
   return s;
 }
 
-void add_bandwidth(const BenchmarkConfig&, std::vector<BenchmarkSpec>& out) {
-  out.push_back(read_spec());
+void add_bandwidth(const BenchmarkConfig& config, std::vector<BenchmarkSpec>& out) {
+  out.push_back(read_spec(1));
+  if (config.threads > 1) out.push_back(read_spec(config.threads));
   out.push_back(triad_spec());
 }
 

@@ -438,6 +438,26 @@ TEST_CASE("speed targets and ratio targets") {
   CHECK(checks[0].pass);
   CHECK_FALSE(checks[1].pass);
   CHECK(checks[2].pass);  // 5000 / 4000 = 1.25 ≥ 1.2
+
+  // By bytes: 1 GB in 50 ms (20 GB/s) against a probe reading 1 GB in 40 ms
+  // (25 GB/s) is 80%; a 0.85 floor fails, 0.8 passes.
+  BenchmarkResult stream, probe;
+  stream.name = "generate/x/tg64";
+  probe.name = "memory/bandwidth/read";
+  stream.target = probe.target = "AVX2";
+  stream.stats.n = probe.stats.n = 10;
+  stream.stats.median = 50e6;
+  probe.stats.median = 40e6;
+  stream.bytes_per_op = probe.bytes_per_op = 1e9;
+  stream.ratio_target = RatioTarget{"memory/bandwidth/read", 0.85, true};
+  SuiteResult bw;
+  bw.results = {stream, probe};
+  auto fail = check_targets(bw.results[0], bw);
+  REQUIRE(fail.size() == 1);
+  CHECK_FALSE(fail[0].pass);
+  CHECK(fail[0].text.find("80% of memory/bandwidth/read GB/s") != std::string::npos);
+  bw.results[0].ratio_target->min_speedup = 0.8;
+  CHECK(check_targets(bw.results[0], bw)[0].pass);
 }
 
 TEST_CASE("pinning is verified with sched_getaffinity") {

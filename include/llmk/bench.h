@@ -98,9 +98,13 @@ struct SpeedTarget {
 
 // "This benchmark's median is at least min_speedup times faster than
 // `other`'s, measured in the same run" (e.g. 1.2× OpenBLAS; 0.91 = "within 10%").
+// Passes when `other`'s median time / this one's ≥ min_speedup; with
+// by_bytes, when this benchmark's bytes/s are ≥ min_speedup × other's (e.g.
+// ≥ 0.8 of a bandwidth probe's GB/s).
 struct RatioTarget {
   std::string other;
   double min_speedup = 1.0;
+  bool by_bytes = false;
 };
 
 struct BenchmarkSpec {

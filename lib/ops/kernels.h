@@ -15,8 +15,13 @@ class ThreadPool;
 namespace llmk::kernels {
 
 float dot(const float* a, const float* b, size_t n);
+// stream: w comes from DRAM (a model's weights, read once per token), so
+// software-prefetch it; false for a matrix likely still in cache.
 void matvec(const float* w, size_t rows, size_t cols, const float* x, float* y,
-            ThreadPool* pool);
+            ThreadPool* pool, bool stream = true);
+// Bytes above which a matrix a caller knows nothing about is assumed not to
+// be cache-resident (the public matvec's `stream` choice).
+inline constexpr size_t kStreamingMatrixBytes = size_t{4} << 20;
 void matmul(const float* w, size_t rows, size_t cols, const float* x, size_t batch,
             float* y, ThreadPool* pool);
 void layer_norm(const float* x, const float* weight, const float* bias, float eps,

@@ -9,6 +9,9 @@
 #define HWY_TARGET_INCLUDE "ops/matvec.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 
+#include <cstdint>
+
+#include "hwy/cache_control.h"
 #include "hwy/highway.h"
 #include "ops/dot-inl.h"
 
@@ -23,8 +26,9 @@ float Dot(const float* HWY_RESTRICT a, const float* HWY_RESTRICT b, size_t n) {
 }
 
 // kRows rows of w (stride cols) times kBatch vectors of x (stride cols), into
-// y[b·y_stride + r].
-template <size_t kRows, size_t kBatch>
+// y[b·y_stride + r]. kAhead > 0: prefetch each row kAhead floats ahead of
+// its loads (a matvec streaming long rows from DRAM).
+template <size_t kRows, size_t kBatch, size_t kAhead = 0>
 HWY_INLINE void Tile(const float* HWY_RESTRICT w, size_t cols, const float* HWY_RESTRICT x,
                      float* HWY_RESTRICT y, size_t y_stride) {
   const DF d;
@@ -37,6 +41,7 @@ HWY_INLINE void Tile(const float* HWY_RESTRICT w, size_t cols, const float* HWY_
     hn::Vec<DF> xv[kBatch];
     for (size_t b = 0; b < kBatch; ++b) xv[b] = hn::LoadU(d, x + b * cols + i);
     for (size_t r = 0; r < kRows; ++r) {
+      if constexpr (kAhead > 0) hwy::Prefetch(w + r * cols + i + kAhead);
       const auto wv = hn::LoadU(d, w + r * cols + i);
       for (size_t b = 0; b < kBatch; ++b) acc[r][b] = hn::MulAdd(wv, xv[b], acc[r][b]);
     }
@@ -55,10 +60,32 @@ HWY_INLINE void Tile(const float* HWY_RESTRICT w, size_t cols, const float* HWY_
 }
 
 // Rows [row_begin, row_end) of y = W·x.
+//
+// A matvec reads each weight once, so it runs at the speed one core can pull
+// from DRAM, and the hardware prefetchers alone leave much of that unused
+// (measured on a Zen 5 VM: 18–25 GB/s without software prefetch, 32–40 GB/s
+// with). Unless the caller says w is cache-resident (prefetches would only
+// take load slots), two patterns, by row length: a tile of short rows (≤ 16 KiB) asks
+// for the whole next tile at once; long rows are each prefetched 2 KiB ahead
+// of their loads.
 void MatvecRows(const float* HWY_RESTRICT w, size_t cols, const float* HWY_RESTRICT x,
-                float* HWY_RESTRICT y, size_t row_begin, size_t row_end) {
+                float* HWY_RESTRICT y, size_t row_begin, size_t row_end, bool stream) {
+  constexpr size_t kBurstMaxBytes = 16384;
+  constexpr size_t kRowAheadFloats = 2048 / sizeof(float);
+  const size_t tile_bytes = 4 * cols * sizeof(float);
+  const auto* end = reinterpret_cast<const uint8_t*>(w + row_end * cols);
   size_t r = row_begin;
-  for (; r + 4 <= row_end; r += 4) Tile<4, 1>(w + r * cols, cols, x, y + r, 1);
+  if (!stream) {
+    for (; r + 4 <= row_end; r += 4) Tile<4, 1>(w + r * cols, cols, x, y + r, 1);
+  } else if (tile_bytes <= kBurstMaxBytes) {
+    for (; r + 4 <= row_end; r += 4) {
+      const auto* next = reinterpret_cast<const uint8_t*>(w + (r + 4) * cols);
+      for (size_t b = 0; b < tile_bytes && next + b < end; b += 64) hwy::Prefetch(next + b);
+      Tile<4, 1>(w + r * cols, cols, x, y + r, 1);
+    }
+  } else {
+    for (; r + 4 <= row_end; r += 4) Tile<4, 1, kRowAheadFloats>(w + r * cols, cols, x, y + r, 1);
+  }
   for (; r < row_end; ++r) Tile<1, 1>(w + r * cols, cols, x, y + r, 1);
 }
 
@@ -101,10 +128,10 @@ float dot(const float* a, const float* b, size_t n) { return HWY_DYNAMIC_DISPATC
 
 
 void matvec(const float* w, size_t rows, size_t cols, const float* x, float* y,
-            ThreadPool* pool) {
+            ThreadPool* pool, bool stream) {
   const auto rows_fn = HWY_DYNAMIC_POINTER(MatvecRows);
   internal::for_row_blocks(rows, rows * cols, pool,
-               [&](size_t begin, size_t end) { rows_fn(w, cols, x, y, begin, end); });
+               [&](size_t begin, size_t end) { rows_fn(w, cols, x, y, begin, end, stream); });
 }
 
 void matmul(const float* w, size_t rows, size_t cols, const float* x, size_t batch, float* y,

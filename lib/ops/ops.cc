@@ -41,7 +41,8 @@ absl::Status matvec(std::span<const float> w, size_t rows, size_t cols,
   LLMK_RETURN_IF_ERROR(check_matrix("matvec", w, rows, cols));
   LLMK_RETURN_IF_ERROR(check_same("matvec", x, "x", cols));
   LLMK_RETURN_IF_ERROR(check_same("matvec", y, "y", rows));
-  kernels::matvec(w.data(), rows, cols, x.data(), y.data(), pool);
+  kernels::matvec(w.data(), rows, cols, x.data(), y.data(), pool,
+                  w.size() * sizeof(float) > kernels::kStreamingMatrixBytes);
   return absl::OkStatus();
 }
 

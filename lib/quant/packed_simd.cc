@@ -113,6 +113,23 @@ HWY_INLINE hn::Vec<DF> LoadScales(const uint8_t* HWY_RESTRICT p, size_t group_by
   }
 }
 
+// Weights stream from DRAM (or L3) once per token, and the hardware
+// prefetchers alone leave much of one core's bandwidth unused: each block
+// asks for the lines kAheadBytes further on in its group's stream, for each
+// group the vector covers.
+// (Measured on tinyllama-shaped Q4_0 matrices, one Zen 5 VM core: 13 GB/s
+// without, 22 GB/s at 1.5 KiB ahead; 0.5 and 8 KiB, bursts of whole groups,
+// or skipping lines are all slower.) Prefetches never fault, so the last
+// blocks may ask for lines past the matrix.
+constexpr size_t kAheadBytes = 1536;
+template <class DF, size_t kBlockBytes>
+HWY_INLINE void PrefetchAhead(const uint8_t* block, size_t group_bytes) {
+  const uint8_t* p = block + kAheadBytes;
+  for (size_t g = 0; g < GroupsPerVector<DF>(); ++g) {
+    for (size_t i = 0; i < kBlockBytes; i += 64) hwy::Prefetch(p + g * group_bytes + i);
+  }
+}
+
 // x bytes 4m…4m+3 in every 32-bit lane.
 template <class DF>
 HWY_INLINE hn::Vec<hn::Repartition<int8_t, DF>> Broadcast4(const int8_t* HWY_RESTRICT x) {
@@ -144,6 +161,7 @@ HWY_INLINE void TileQ8(const uint8_t* HWY_RESTRICT group, size_t group_bytes, si
   for (size_t k = 0; k < blocks; ++k) {
     hn::Vec<DF> d[G][B];
     for (size_t g = 0; g < G; ++g) {
+      PrefetchAhead<DF, kBlockBytes>(group + g * kSpan * group_bytes + k * kBlockBytes, group_bytes);
       const auto dw = LoadScales<DF>(group + g * kSpan * group_bytes + k * kBlockBytes, group_bytes);
       for (size_t v = 0; v < B; ++v) d[g][v] = hn::Mul(dw, hn::Set(df, xs[v * x_stride + k].d));
     }
@@ -194,6 +212,7 @@ HWY_INLINE void TileQ4(const uint8_t* HWY_RESTRICT group, size_t group_bytes, si
     hn::Vec<hn::Repartition<uint8_t, DF>> w[G][8];
     for (size_t g = 0; g < G; ++g) {
       const uint8_t* block = group + g * kSpan * group_bytes + k * kBlockBytes;
+      PrefetchAhead<DF, kBlockBytes>(block, group_bytes);
       dw[g] = LoadScales<DF>(block, group_bytes);
       for (size_t c = 0; c < 4; ++c) {
         const auto bytes = LoadWeights<DF>(block + packed::kScaleBytes + 32 * c, group_bytes);
@@ -275,7 +294,7 @@ template <bool kQ4>
 HWY_INLINE void Groups(const uint8_t* HWY_RESTRICT w, size_t row_bytes, size_t blocks,
                        const packed::PreparedBlock* HWY_RESTRICT xs, size_t batch,
                        float* HWY_RESTRICT y, size_t y_stride, size_t group_begin,
-                       size_t group_end, const uint8_t* HWY_RESTRICT end) {
+                       size_t group_end) {
   const size_t group_bytes = packed::kGroupRows * row_bytes;
   size_t g = group_begin;
   while (g < group_end) {
@@ -288,12 +307,6 @@ HWY_INLINE void Groups(const uint8_t* HWY_RESTRICT w, size_t row_bytes, size_t b
     const size_t step = (kQ4 && batch == 1 && left >= 2) ? 2 : 1;
 #endif
     const uint8_t* group = w + g * group_bytes;
-    // The next groups stream in while these compute: their lines are
-    // contiguous, but a hint ahead keeps L2 misses overlapped.
-    const uint8_t* next = group + step * group_bytes;
-    for (size_t i = 0; i < step * group_bytes && next + i < end; i += 64) {
-      hwy::Prefetch(next + i);
-    }
     float* out = y + g * packed::kGroupRows;
 #if HWY_TARGET <= HWY_AVX3
     if (step == 4) {
@@ -325,21 +338,20 @@ bool PackedSupported() {
 }
 
 // Groups [group_begin, group_end) of Y = X·Wᵀ (rows 8g…8g+7 of y[v·y_stride]).
-// `xs` holds `batch` × `blocks` prepared blocks; `end` is the matrix's end
-// (prefetches stop there).
+// `xs` holds `batch` × `blocks` prepared blocks.
 void PackedGroups(bool q4, const uint8_t* HWY_RESTRICT w, size_t row_bytes, size_t blocks,
                   const packed::PreparedBlock* HWY_RESTRICT xs, size_t batch,
-                  float* HWY_RESTRICT y, size_t y_stride, size_t group_begin, size_t group_end,
-                  const uint8_t* HWY_RESTRICT end) {
+                  float* HWY_RESTRICT y, size_t y_stride, size_t group_begin,
+                  size_t group_end) {
 #if HWY_TARGET <= HWY_AVX2 && HWY_TARGET != HWY_SCALAR
   if (q4) {
-    Groups<true>(w, row_bytes, blocks, xs, batch, y, y_stride, group_begin, group_end, end);
+    Groups<true>(w, row_bytes, blocks, xs, batch, y, y_stride, group_begin, group_end);
   } else {
-    Groups<false>(w, row_bytes, blocks, xs, batch, y, y_stride, group_begin, group_end, end);
+    Groups<false>(w, row_bytes, blocks, xs, batch, y, y_stride, group_begin, group_end);
   }
 #else
   (void)q4, (void)w, (void)row_bytes, (void)blocks, (void)xs, (void)batch, (void)y;
-  (void)y_stride, (void)group_begin, (void)group_end, (void)end;
+  (void)y_stride, (void)group_begin, (void)group_end;
 #endif
 }
 
@@ -465,7 +477,6 @@ void matmul_packed(const WeightView& w, const float* x, const Q8_0Block* x_q8, s
   const size_t groups = w.rows / packed::kGroupRows;
   const size_t grouped_rows = groups * packed::kGroupRows;
   const auto* bytes = static_cast<const uint8_t*>(w.data);
-  const uint8_t* end = bytes + w.rows * row_bytes;
   size_t work = 0;  // only decides whether to thread: saturate rather than wrap
   if (__builtin_mul_overflow(w.rows, w.cols, &work) || __builtin_mul_overflow(work, batch, &work)) {
     work = SIZE_MAX;
@@ -483,7 +494,7 @@ void matmul_packed(const WeightView& w, const float* x, const Q8_0Block* x_q8, s
     const size_t group_stop = std::min(stop, grouped_rows) / packed::kGroupRows;
     if (xs != nullptr) {
       groups_fn(q4, bytes, row_bytes, blocks, xs, batch, y, w.rows, begin / packed::kGroupRows,
-                group_stop, end);
+                group_stop);
     } else {
       // No packed kernel here (or f32 activations): unpack a group at a time
       // and use the row-major kernels.

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <vector>
 
+#include "ops/kernels.h"
 #include "quant/fp16.h"
 #include "quant/quant_kernels.h"
 #include "util/check.h"
@@ -133,7 +134,8 @@ absl::Status run_weights(const WeightView& w, std::span<const float> x, size_t b
     kernels::quantize_row_q8_0(x.data(), x.size(), xq.data());
     kernels::matmul_weights(w, x.data(), xq.data(), batch, y.data(), pool);
   } else {
-    kernels::matmul_weights(w, x.data(), nullptr, batch, y.data(), pool);
+    const bool stream = w.rows * w.row_bytes() > kernels::kStreamingMatrixBytes;
+    kernels::matmul_weights(w, x.data(), nullptr, batch, y.data(), pool, stream);
   }
   return absl::OkStatus();
 }

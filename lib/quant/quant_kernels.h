@@ -48,13 +48,14 @@ void dequantize_row(const WeightView& w, size_t row, float* out);
 // weights always use x (x_q8 is ignored and may be null). Rows are split over
 // `pool` (may be null) when the matrix is large enough.
 void matvec_weights(const WeightView& w, const float* x, const Q8_0Block* x_q8, float* y,
-                    ThreadPool* pool);
+                    ThreadPool* pool, bool stream = true);
 
 // Y = X·Wᵀ for `batch` rows of x (each w.cols floats, and w.cols / 32 blocks of
 // x_q8 when given); Y is batch × w.rows, row-major. Each weight row is decoded
 // once for the whole batch. Same x / x_q8 rule as matvec_weights.
+// stream: as kernels::matvec's (F32 weights).
 void matmul_weights(const WeightView& w, const float* x, const Q8_0Block* x_q8, size_t batch,
-                    float* y, ThreadPool* pool);
+                    float* y, ThreadPool* pool, bool stream = true);
 
 // Rows [row_begin, row_end) of Y = X·Wᵀ for row-major w, on the calling
 // thread; row r of vector v goes to y[v · y_stride + r]. Same x / x_q8 rule.

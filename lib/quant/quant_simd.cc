@@ -810,7 +810,7 @@ void weight_rows_direct(const WeightView& w, const float* x, const Q8_0Block* x_
 }
 
 void matmul_weights(const WeightView& w, const float* x, const Q8_0Block* x_q8, size_t batch,
-                    float* y, ThreadPool* pool) {
+                    float* y, ThreadPool* pool, bool stream) {
   if (w.layout == WeightLayout::kInterleaved8) {
     matmul_packed(w, x, x_q8, batch, y, pool);
     return;
@@ -818,7 +818,7 @@ void matmul_weights(const WeightView& w, const float* x, const Q8_0Block* x_q8, 
   if (w.type == TensorType::kF32) {
     const auto* wf = static_cast<const float*>(w.data);
     if (batch == 1) {
-      matvec(wf, w.rows, w.cols, x, y, pool);
+      matvec(wf, w.rows, w.cols, x, y, pool, stream);
     } else {
       matmul(wf, w.rows, w.cols, x, batch, y, pool);
     }
@@ -860,8 +860,8 @@ void matmul_weights(const WeightView& w, const float* x, const Q8_0Block* x_q8, 
 }
 
 void matvec_weights(const WeightView& w, const float* x, const Q8_0Block* x_q8, float* y,
-                    ThreadPool* pool) {
-  matmul_weights(w, x, x_q8, 1, y, pool);
+                    ThreadPool* pool, bool stream) {
+  matmul_weights(w, x, x_q8, 1, y, pool, stream);
 }
 
 }  // namespace llmk::kernels
