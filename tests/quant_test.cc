@@ -687,7 +687,7 @@ TEST_CASE("pack_weights: kInterleaved8 matvec/matmul on every target vs the refe
         const size_t cols = blocks * kQuantBlock;
         WeightBuffer w = make_weights(type, rows, cols, static_cast<uint32_t>(rows * 13 + blocks));
         const WeightView plain = w.view();
-        Unaligned<unsigned char> packed_bytes(rows * plain.row_bytes(), 5);
+        Unaligned<unsigned char> packed_bytes(rows * plain.row_bytes(), 2);  // blocks need 2-byte alignment
         auto packed =
             llmk::pack_weights(plain, {packed_bytes.data(), rows * plain.row_bytes()});
         REQUIRE(packed.ok());

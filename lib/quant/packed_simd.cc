@@ -99,17 +99,19 @@ HWY_INLINE hn::Vec<hn::Repartition<uint8_t, DF>> LoadWeights(const uint8_t* HWY_
   }
 }
 
-// The fp16 row scales at p of each group the vector covers, as f32.
+// The fp16 row scales at p of each group the vector covers, as f32. Loaded
+// as bytes: a packed matrix need not be 2-byte aligned.
 template <class DF>
 HWY_INLINE hn::Vec<DF> LoadScales(const uint8_t* HWY_RESTRICT p, size_t group_bytes) {
+  const hn::Full128<uint8_t> d8;
   const hn::Full128<hwy::float16_t> dh;
-  const auto* h = reinterpret_cast<const hwy::float16_t*>(p);
+  const auto lo = hn::BitCast(dh, hn::LoadU(d8, p));
   if constexpr (GroupsPerVector<DF>() == 2) {
     const hn::Full256<hwy::float16_t> dh16;
-    const auto* h1 = reinterpret_cast<const hwy::float16_t*>(p + group_bytes);
-    return hn::PromoteTo(DF(), hn::Combine(dh16, hn::LoadU(dh, h1), hn::LoadU(dh, h)));
+    const auto hi = hn::BitCast(dh, hn::LoadU(d8, p + group_bytes));
+    return hn::PromoteTo(DF(), hn::Combine(dh16, hi, lo));
   } else {
-    return hn::PromoteTo(DF(), hn::LoadU(dh, h));
+    return hn::PromoteTo(DF(), lo);
   }
 }
 
