@@ -690,6 +690,28 @@ TEST_CASE("one-region token pass: any thread count gives the single-thread logit
   }
 }
 
+TEST_CASE("prompt batches: 2 threads give the single-thread logits bit for bit") {
+  // 48 tokens of stories15M: large enough that the batch's elementwise steps
+  // (norms, RoPE, quantization, SwiGLU) are split over the threads too.
+  Model m = synthetic("stories15M", TensorType::kQ4_0, 5);
+  std::vector<int32_t> tokens;
+  for (int32_t i = 0; i < 48; ++i) tokens.push_back((i * 7919 + 13) % 32000);
+  auto logits_of = [&](size_t threads) {
+    TransformerOptions opt;
+    opt.n_threads = threads;
+    opt.max_seq_len = 64;
+    opt.max_batch = 48;
+    auto t = make_transformer(m, opt);
+    auto all = t->forward_batch(tokens, 0, 0, /*all_logits=*/true);
+    REQUIRE(all.ok());
+    return std::vector<float>(all->begin(), all->end());
+  };
+  const auto one = logits_of(1);
+  const auto two = logits_of(2);
+  REQUIRE(one.size() == 48 * m.config.vocab_size);
+  CHECK(std::memcmp(one.data(), two.data(), one.size() * sizeof(float)) == 0);
+}
+
 TEST_CASE("forward_batch equals token-by-token within 1e-4") {
   std::vector<int32_t> tokens;
   for (int32_t i = 0; i < 40; ++i) tokens.push_back((i * 7919 + 13) % 320);

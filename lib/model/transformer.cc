@@ -120,6 +120,8 @@ struct Transformer::State {
                    std::pair<size_t, size_t> rows);
   template <class Fn>
   void parallel_region(size_t weight_elements, const Fn& fn);
+  template <class Fn>
+  void for_tokens(size_t n, size_t cols, const Fn& fn);
   void llama_token(size_t part, size_t parts);
   void attention(size_t layer, size_t n, float* out);
   void write_kv(size_t layer, size_t n, bool contiguous);
@@ -242,6 +244,23 @@ void Transformer::State::parallel_region(size_t weight_elements, const Fn& fn) {
   });
 }
 
+// Calls fn(i0, i1) over token rows [0, n) of a batch's elementwise step
+// (norms, RoPE, activation quantization, SwiGLU), one contiguous share per
+// thread, or all on the calling thread when the step is small: in a prompt
+// batch these are otherwise the serial part between the threaded matmuls.
+template <class Fn>
+void Transformer::State::for_tokens(size_t n, size_t cols, const Fn& fn) {
+  const size_t threads = pool.num_threads();
+  if (threads <= 1 || n < 2 * threads || n * cols < kMinParallelRegion) {
+    fn(size_t{0}, n);
+    return;
+  }
+  pool.hwy_pool().Run(0, threads, [&](uint64_t t, size_t) {
+    const size_t i0 = n * t / threads, i1 = n * (t + 1) / threads;
+    if (i0 < i1) fn(i0, i1);
+  });
+}
+
 // A llama token's whole forward pass (every layer, then the output norm and
 // logits) as part `part` of `parts`, one per thread of a single parallel
 // region; parts meet at a spin barrier only where one reads what another
@@ -344,34 +363,54 @@ void Transformer::State::llama_layer(size_t l, size_t n, bool contiguous) {
   const ModelConfig& c = model.config;
   const LayerWeights& w = model.weights.layers[l];
   const size_t d = c.dim, kv_dim = c.kv_dim(), hd = c.head_dim, hid = c.hidden_dim;
+  const size_t d_blocks = d / kQuantBlock, hid_blocks = hid / kQuantBlock;
+  // Quantizes rows [i0, i1) of `in` (cols each) into xq's same rows.
+  auto quantize_rows = [&](const float* in, size_t cols, size_t blocks, size_t i0, size_t i1) {
+    kernels::quantize_activation_q8_0(in + i0 * cols, (i1 - i0) * cols, xq + i0 * blocks);
+  };
 
-  for (size_t i = 0; i < n; ++i) {
-    rms_norm_ggml(x + i * d, w.attn_norm.data(), c.norm_eps, d, xb + i * d);
-  }
-  const Q8_0Block* xbq = quantize(xb, d, n, {&w.attn_q, &w.attn_k, &w.attn_v});
+  const bool q_qkv = wants_q8(d, {&w.attn_q, &w.attn_k, &w.attn_v});
+  for_tokens(n, d, [&](size_t i0, size_t i1) {
+    for (size_t i = i0; i < i1; ++i) {
+      rms_norm_ggml(x + i * d, w.attn_norm.data(), c.norm_eps, d, xb + i * d);
+    }
+    if (q_qkv) quantize_rows(xb, d, d_blocks, i0, i1);
+  });
+  const Q8_0Block* xbq = q_qkv ? xq : nullptr;
   // Keys and values of a contiguous batch go straight into the cache rows.
   float* kout = contiguous ? cache.key_row(l, positions[0], seqs[0]) : k;
   float* vout = contiguous ? cache.value_row(l, positions[0], seqs[0]) : v;
   matmul(w.attn_q, xb, xbq, n, q);
   matmul(w.attn_k, xb, xbq, n, kout);
   matmul(w.attn_v, xb, xbq, n, vout);
-  for (size_t i = 0; i < n; ++i) {
-    kernels::rope_apply(q + i * d, d, hd, rope + i * hd, c.rope_layout);
-    kernels::rope_apply(kout + i * kv_dim, kv_dim, hd, rope + i * hd, c.rope_layout);
-  }
+  for_tokens(n, d, [&](size_t i0, size_t i1) {
+    for (size_t i = i0; i < i1; ++i) {
+      kernels::rope_apply(q + i * d, d, hd, rope + i * hd, c.rope_layout);
+      kernels::rope_apply(kout + i * kv_dim, kv_dim, hd, rope + i * hd, c.rope_layout);
+    }
+  });
   write_kv(l, n, contiguous);
   attention(l, n, xb2);
-  matmul(w.attn_output, xb2, quantize(xb2, d, n, {&w.attn_output}), n, xb);
-  kernels::add(x, xb, n * d, x);
+  const bool q_o = wants_q8(d, {&w.attn_output});
+  if (q_o) for_tokens(n, d, [&](size_t i0, size_t i1) { quantize_rows(xb2, d, d_blocks, i0, i1); });
+  matmul(w.attn_output, xb2, q_o ? xq : nullptr, n, xb);
 
-  for (size_t i = 0; i < n; ++i) {
-    rms_norm_ggml(x + i * d, w.ffn_norm.data(), c.norm_eps, d, xb + i * d);
-  }
-  const Q8_0Block* ffq = quantize(xb, d, n, {&w.ffn_gate, &w.ffn_up});
-  matmul(w.ffn_gate, xb, ffq, n, hb);
-  matmul(w.ffn_up, xb, ffq, n, hb2);
-  kernels::swiglu(hb, hb2, n * hid, hb);
-  matmul(w.ffn_down, hb, quantize(hb, hid, n, {&w.ffn_down}), n, xb);
+  const bool q_ffn = wants_q8(d, {&w.ffn_gate, &w.ffn_up});
+  for_tokens(n, d, [&](size_t i0, size_t i1) {
+    kernels::add(x + i0 * d, xb + i0 * d, (i1 - i0) * d, x + i0 * d);
+    for (size_t i = i0; i < i1; ++i) {
+      rms_norm_ggml(x + i * d, w.ffn_norm.data(), c.norm_eps, d, xb + i * d);
+    }
+    if (q_ffn) quantize_rows(xb, d, d_blocks, i0, i1);
+  });
+  matmul(w.ffn_gate, xb, q_ffn ? xq : nullptr, n, hb);
+  matmul(w.ffn_up, xb, q_ffn ? xq : nullptr, n, hb2);
+  const bool q_down = wants_q8(hid, {&w.ffn_down});
+  for_tokens(n, hid, [&](size_t i0, size_t i1) {
+    kernels::swiglu(hb + i0 * hid, hb2 + i0 * hid, (i1 - i0) * hid, hb + i0 * hid);
+    if (q_down) quantize_rows(hb, hid, hid_blocks, i0, i1);
+  });
+  matmul(w.ffn_down, hb, q_down ? xq : nullptr, n, xb);
   kernels::add(x, xb, n * d, x);
 }
 
