@@ -1,6 +1,7 @@
 // f32 dot product, matrix-vector and matrix-matrix products.
 //
-// matvec walks four weight rows at a time so each load of x feeds four FMAs;
+// matvec walks four (eight from cache) weight rows at a time so each load of
+// x feeds four (eight) FMAs;
 // matmul tiles 4 weight rows × 4 batch vectors so each loaded weight vector is
 // reused across the batch (16 accumulators fit AVX2's and AVX-512's register
 // files). Tails use masked loads (LoadN), so any length works and no element
@@ -76,6 +77,9 @@ void MatvecRows(const float* HWY_RESTRICT w, size_t cols, const float* HWY_RESTR
   const auto* end = reinterpret_cast<const uint8_t*>(w + row_end * cols);
   size_t r = row_begin;
   if (!stream) {
+    // From cache the loads are the limit: 8 rows per x load (measured 25%
+    // faster than 4 on a 384×384 matrix).
+    for (; r + 8 <= row_end; r += 8) Tile<8, 1>(w + r * cols, cols, x, y + r, 1);
     for (; r + 4 <= row_end; r += 4) Tile<4, 1>(w + r * cols, cols, x, y + r, 1);
   } else if (tile_bytes <= kBurstMaxBytes) {
     for (; r + 4 <= row_end; r += 4) {
