@@ -9,7 +9,9 @@
 // hold 4 consecutive bytes of each of 8 rows, and the activation's matching
 // 4 bytes are broadcast to every lane: lane i accumulates row i's dot
 // product directly. Per group of 8 rows and block, 8 instructions give the 8
-// exact int32 block sums; then one convert and one FMA scale all 8 rows.
+// exact int32 block sums; then (Q4_0) one convert and one FMA scale all 8
+// rows — Q8_0 converts per chunk to keep ggml's order (below). AVX-512
+// targets cover two groups per 512-bit vector.
 //
 // Group layout (8 rows, `blocks` blocks each, block after block):
 //   16 bytes: the 8 rows' fp16 scales d, row order;
@@ -25,6 +27,7 @@
 //   Q4_0: Σ (n − 8)·x = Σ_lo n·x + (Σ_hi 16n·x) / 16 − 8·Σx   (high nibbles
 //         are used in place as 16n, the / 16 is an exact shift)
 //   Q8_0: Σ q·x = Σ (q + 128)·x − 128·Σx
+//
 // Float order. Each type keeps the order of llama.cpp's x86 CPU kernels, so
 // a quantized model's logits follow llama.cpp's to the last bit wherever the
 // rest of the forward pass does (activation quantization turns any last-bit
