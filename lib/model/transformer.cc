@@ -58,7 +58,7 @@ void rms_norm_ggml(const float* x, const float* w, float eps, size_t n, float* o
 constexpr size_t kMinParallelRegion = size_t{1} << 15;
 
 // Below this many weight elements per token, a llama token runs on the
-// calling thread: its ~10 barriers per layer would cost more than they save.
+// calling thread: its 4 barriers per layer would cost more than they save.
 constexpr size_t kMinParallelToken = size_t{1} << 20;
 
 // Part `part` of `parts` of [0, rows), boundaries on multiples of 8 rows (the
