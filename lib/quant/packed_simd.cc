@@ -119,19 +119,33 @@ HWY_INLINE hn::Vec<DF> LoadScales(const uint8_t* HWY_RESTRICT p, size_t group_by
 }
 
 // Weights stream from DRAM (or L3) once per token, and the hardware
-// prefetchers alone leave much of one core's bandwidth unused: each block
-// asks for the lines kAheadBytes further on in its group's stream, for each
-// group the vector covers.
-// (Measured on tinyllama-shaped Q4_0 matrices, one Zen 5 VM core: 13 GB/s
-// without, 22 GB/s at 1.5 KiB ahead; 0.5 and 8 KiB, bursts of whole groups,
-// or skipping lines are all slower.) Prefetches never fault, so the last
-// blocks may ask for lines past the matrix.
-constexpr size_t kAheadBytes = 1536;
+// prefetchers alone leave much of one core's bandwidth unused. A tile reads
+// its groups as parallel streams, one per group, block by block; each block
+// asks for the lines kAheadBytes further on in its stream. Near a stream's
+// end that distance reaches into the same stream of the next tile (the
+// groups are contiguous, so it starts tile_bytes later), which keeps every
+// stream warm from its first block: with short rows a group is only a few
+// KiB (stories110M: 3.4 KiB), and prefetching the rest of the current tile
+// instead, which is already in flight, left the next tile's starts cold.
+// Nothing past `limit` (the end of the caller's rows) is asked for: it
+// would cost DRAM traffic that nobody uses.
+// (Measured on one Zen 5 VM core, in-process A/B: tinyllama-shaped Q4_0
+// matrices stream at 13 GB/s without prefetch, 22 GB/s at 1.5 KiB ahead
+// within the stream. Wrapping into the next tile took stories110M Q4_0
+// tg64 from 245 to 342–395 tok/s on 1 thread and from 549 to 834–1018 on
+// 2; 2 KiB was best among 1, 1.5, 2, 3 and 4 KiB.)
+constexpr size_t kAheadBytes = 2048;
 template <class DF, size_t kBlockBytes>
-HWY_INLINE void PrefetchAhead(const uint8_t* block, size_t group_bytes) {
-  const uint8_t* p = block + kAheadBytes;
-  for (size_t g = 0; g < GroupsPerVector<DF>(); ++g) {
-    for (size_t i = 0; i < kBlockBytes; i += 64) hwy::Prefetch(p + g * group_bytes + i);
+HWY_INLINE void PrefetchAhead(const uint8_t* block, size_t offset, size_t group_bytes,
+                              size_t tile_bytes, const uint8_t* limit) {
+  uintptr_t p = reinterpret_cast<uintptr_t>(block) + kAheadBytes;
+  if (offset + kAheadBytes >= group_bytes) p += tile_bytes - group_bytes;
+  constexpr size_t kSpan = GroupsPerVector<DF>();
+  if (p + (kSpan - 1) * group_bytes + kBlockBytes > reinterpret_cast<uintptr_t>(limit)) return;
+  for (size_t g = 0; g < kSpan; ++g) {
+    for (size_t i = 0; i < kBlockBytes; i += 64) {
+      hwy::Prefetch(reinterpret_cast<const uint8_t*>(p + g * group_bytes + i));
+    }
   }
 }
 
@@ -152,7 +166,7 @@ HWY_INLINE hn::Vec<hn::Repartition<int8_t, DF>> Broadcast4(const int8_t* HWY_RES
 template <class DF, size_t G, size_t B>
 HWY_INLINE void TileQ8(const uint8_t* HWY_RESTRICT group, size_t group_bytes, size_t blocks,
                        const packed::PreparedBlock* HWY_RESTRICT xs, size_t x_stride,
-                       float* HWY_RESTRICT y, size_t y_stride) {
+                       float* HWY_RESTRICT y, size_t y_stride, const uint8_t* limit) {
   constexpr size_t kBlockBytes = packed::kGroupRows * sizeof(Q8_0Block);
   constexpr size_t kSpan = GroupsPerVector<DF>();  // groups per vector
   const DF df;
@@ -166,7 +180,8 @@ HWY_INLINE void TileQ8(const uint8_t* HWY_RESTRICT group, size_t group_bytes, si
   for (size_t k = 0; k < blocks; ++k) {
     hn::Vec<DF> d[G][B];
     for (size_t g = 0; g < G; ++g) {
-      PrefetchAhead<DF, kBlockBytes>(group + g * kSpan * group_bytes + k * kBlockBytes, group_bytes);
+      PrefetchAhead<DF, kBlockBytes>(group + g * kSpan * group_bytes + k * kBlockBytes,
+                                     k * kBlockBytes, group_bytes, G * kSpan * group_bytes, limit);
       const auto dw = LoadScales<DF>(group + g * kSpan * group_bytes + k * kBlockBytes, group_bytes);
       for (size_t v = 0; v < B; ++v) d[g][v] = hn::Mul(dw, hn::Set(df, xs[v * x_stride + k].d));
     }
@@ -202,7 +217,7 @@ HWY_INLINE void TileQ8(const uint8_t* HWY_RESTRICT group, size_t group_bytes, si
 template <class DF, size_t G, size_t B>
 HWY_INLINE void TileQ4(const uint8_t* HWY_RESTRICT group, size_t group_bytes, size_t blocks,
                        const packed::PreparedBlock* HWY_RESTRICT xs, size_t x_stride,
-                       float* HWY_RESTRICT y, size_t y_stride) {
+                       float* HWY_RESTRICT y, size_t y_stride, const uint8_t* limit) {
   constexpr size_t kBlockBytes = packed::kGroupRows * sizeof(Q4_0Block);
   constexpr size_t kSpan = GroupsPerVector<DF>();
   const DF df;
@@ -217,7 +232,8 @@ HWY_INLINE void TileQ4(const uint8_t* HWY_RESTRICT group, size_t group_bytes, si
     hn::Vec<hn::Repartition<uint8_t, DF>> w[G][8];
     for (size_t g = 0; g < G; ++g) {
       const uint8_t* block = group + g * kSpan * group_bytes + k * kBlockBytes;
-      PrefetchAhead<DF, kBlockBytes>(block, group_bytes);
+      PrefetchAhead<DF, kBlockBytes>(block, k * kBlockBytes, group_bytes, G * kSpan * group_bytes,
+                                     limit);
       dw[g] = LoadScales<DF>(block, group_bytes);
       for (size_t c = 0; c < 4; ++c) {
         const auto bytes = LoadWeights<DF>(block + packed::kScaleBytes + 32 * c, group_bytes);
@@ -257,11 +273,12 @@ HWY_INLINE void TileQ4(const uint8_t* HWY_RESTRICT group, size_t group_bytes, si
 
 template <bool kQ4, class DF, size_t G, size_t B>
 HWY_INLINE void Tile(const uint8_t* group, size_t group_bytes, size_t blocks,
-                     const packed::PreparedBlock* xs, float* y, size_t y_stride) {
+                     const packed::PreparedBlock* xs, float* y, size_t y_stride,
+                     const uint8_t* limit) {
   if constexpr (kQ4) {
-    TileQ4<DF, G, B>(group, group_bytes, blocks, xs, blocks, y, y_stride);
+    TileQ4<DF, G, B>(group, group_bytes, blocks, xs, blocks, y, y_stride, limit);
   } else {
-    TileQ8<DF, G, B>(group, group_bytes, blocks, xs, blocks, y, y_stride);
+    TileQ8<DF, G, B>(group, group_bytes, blocks, xs, blocks, y, y_stride, limit);
   }
 }
 
@@ -270,28 +287,28 @@ HWY_INLINE void Tile(const uint8_t* group, size_t group_bytes, size_t blocks,
 template <bool kQ4, class DF, size_t G>
 HWY_INLINE void GroupBatch(const uint8_t* group, size_t group_bytes, size_t blocks,
                            const packed::PreparedBlock* xs, size_t batch, float* out,
-                           size_t y_stride) {
+                           size_t y_stride, const uint8_t* limit) {
   size_t v = 0;
   if constexpr (kQ4 && G == 1) {
     for (; v + 4 <= batch; v += 4) {
       Tile<kQ4, DF, G, 4>(group, group_bytes, blocks, xs + v * blocks, out + v * y_stride,
-                          y_stride);
+                          y_stride, limit);
     }
     if (batch - v == 3) {
       Tile<kQ4, DF, G, 3>(group, group_bytes, blocks, xs + v * blocks, out + v * y_stride,
-                          y_stride);
+                          y_stride, limit);
       v += 3;
     }
   }
   if constexpr (G == 1) {
     for (; v + 2 <= batch; v += 2) {
       Tile<kQ4, DF, G, 2>(group, group_bytes, blocks, xs + v * blocks, out + v * y_stride,
-                          y_stride);
+                          y_stride, limit);
     }
   }
   for (; v < batch; ++v) {
     Tile<kQ4, DF, G, 1>(group, group_bytes, blocks, xs + v * blocks, out + v * y_stride,
-                        y_stride);
+                        y_stride, limit);
   }
 }
 
@@ -301,6 +318,7 @@ HWY_INLINE void Groups(const uint8_t* HWY_RESTRICT w, size_t row_bytes, size_t b
                        float* HWY_RESTRICT y, size_t y_stride, size_t group_begin,
                        size_t group_end) {
   const size_t group_bytes = packed::kGroupRows * row_bytes;
+  const uint8_t* limit = w + group_end * group_bytes;
   size_t g = group_begin;
   while (g < group_end) {
     const size_t left = group_end - g;
@@ -315,17 +333,17 @@ HWY_INLINE void Groups(const uint8_t* HWY_RESTRICT w, size_t row_bytes, size_t b
     float* out = y + g * packed::kGroupRows;
 #if HWY_TARGET <= HWY_AVX3
     if (step == 4) {
-      GroupBatch<kQ4, D16F, 2>(group, group_bytes, blocks, xs, batch, out, y_stride);
+      GroupBatch<kQ4, D16F, 2>(group, group_bytes, blocks, xs, batch, out, y_stride, limit);
     } else if (step == 2) {
-      GroupBatch<kQ4, D16F, 1>(group, group_bytes, blocks, xs, batch, out, y_stride);
+      GroupBatch<kQ4, D16F, 1>(group, group_bytes, blocks, xs, batch, out, y_stride, limit);
     } else {
-      GroupBatch<kQ4, D8F, 1>(group, group_bytes, blocks, xs, batch, out, y_stride);
+      GroupBatch<kQ4, D8F, 1>(group, group_bytes, blocks, xs, batch, out, y_stride, limit);
     }
 #else
     if (step == 2) {
-      GroupBatch<kQ4, D8F, 2>(group, group_bytes, blocks, xs, batch, out, y_stride);
+      GroupBatch<kQ4, D8F, 2>(group, group_bytes, blocks, xs, batch, out, y_stride, limit);
     } else {
-      GroupBatch<kQ4, D8F, 1>(group, group_bytes, blocks, xs, batch, out, y_stride);
+      GroupBatch<kQ4, D8F, 1>(group, group_bytes, blocks, xs, batch, out, y_stride, limit);
     }
 #endif
     g += step;
