@@ -81,7 +81,11 @@ TEST_CASE("dot matches the reference on every target") {
 TEST_CASE("matvec and matmul match the reference, threaded or not") {
   llmk::ThreadPool pool(2);
   const std::vector<std::pair<size_t, size_t>> shapes = {
-      {1, 1}, {3, 7}, {5, 17}, {16, 33}, {17, 63}, {384, 384}, {33, 385}, {7, 4097}, {600, 600}};
+      {1, 1}, {3, 7}, {5, 17}, {16, 33}, {17, 63}, {384, 384}, {33, 385}, {7, 4097}, {600, 600},
+      // Over kStreamingMatrixBytes, so the prefetching paths run: short rows
+      // (a tile's burst) and long rows (per-row prefetch that moves on to
+      // the next tile).
+      {4001, 300}, {301, 4099}};
   for_each_target([&](const std::string&) {
     for (auto [rows, cols] : shapes) {
       UnalignedFloats w(rows * cols, 1), x(cols, 3);
