@@ -762,11 +762,13 @@ TEST_CASE("pack_weights: large matrices split over the pool give the single-thre
     std::vector<unsigned char> bytes(rows * w.view().row_bytes());
     auto packed = llmk::pack_weights(w.view(), bytes);
     REQUIRE(packed.ok());
-    llmk::test::UnalignedFloats x(3 * cols, 2);
+    // A batch of 61 has 61 × 17 ≥ kMinParallelPrepare activation blocks, so
+    // their preparation is split over the pool too.
+    llmk::test::UnalignedFloats x(61 * cols, 2);
     fill_uniform(x.span(), 5, -1.0f, 1.0f);
     llmk::ThreadPool pool(3);
     for_each_target([&](const std::string&) {
-      for (size_t batch : {size_t{1}, size_t{3}}) {
+      for (size_t batch : {size_t{1}, size_t{3}, size_t{61}}) {
         std::vector<float> a(batch * rows), b(batch * rows), plain(batch * rows);
         REQUIRE(llmk::matmul(*packed, x.cspan().first(batch * cols), batch, a).ok());
         REQUIRE(llmk::matmul(*packed, x.cspan().first(batch * cols), batch, b, &pool).ok());
