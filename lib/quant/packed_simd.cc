@@ -51,6 +51,7 @@
 #include "hwy/cache_control.h"
 #include "hwy/highway.h"
 #include "llmk/quant.h"
+#include "quant/fp16.h"
 
 #ifndef LLMK_QUANT_PACKED_SIMD_SHARED_
 #define LLMK_QUANT_PACKED_SIMD_SHARED_
@@ -351,6 +352,29 @@ HWY_INLINE void Groups(const uint8_t* HWY_RESTRICT w, size_t row_bytes, size_t b
 }
 #endif  // HWY_TARGET <= HWY_AVX2
 
+// Blocks [begin, end) of xq prepared for the kernels above (see
+// PreparedBlock). One VNNI instruction against a vector of ones gives the
+// 8 chunk sums. Only AVX2 and better use prepared blocks (PackedSupported).
+void PrepareBlocks(const Q8_0Block* HWY_RESTRICT xq, size_t begin, size_t end,
+                   packed::PreparedBlock* HWY_RESTRICT out) {
+#if HWY_TARGET <= HWY_AVX2 && HWY_TARGET != HWY_SCALAR
+  const hn::Full256<int8_t> d8;
+  const hn::Full256<int32_t> d32;
+  const auto ones = hn::Set(hn::Full256<uint8_t>(), 1);
+  const auto minus_128 = hn::Set(d32, -128);
+  for (size_t b = begin; b < end; ++b) {
+    const auto q = hn::LoadU(d8, xq[b].qs);
+    hn::StoreU(q, d8, out[b].qs);
+    const auto sums = hn::SumOfMulQuadAccumulate(d32, ones, q, hn::Zero(d32));
+    hn::StoreU(hn::Mul(sums, minus_128), d32, out[b].chunk_bias);
+    out[b].bias = -8 * hn::ReduceSum(d32, sums);
+    out[b].d = internal::half_to_float(xq[b].d);
+  }
+#else
+  (void)xq, (void)begin, (void)end, (void)out;
+#endif
+}
+
 // Whether this target has the packed kernels (else the caller unpacks).
 bool PackedSupported() {
 #if HWY_TARGET <= HWY_AVX2 && HWY_TARGET != HWY_SCALAR
@@ -387,7 +411,6 @@ HWY_AFTER_NAMESPACE();
 #include <vector>
 
 #include "hwy/aligned_allocator.h"
-#include "quant/fp16.h"
 #include "quant/quant_kernels.h"
 #include "util/parallel.h"
 
@@ -395,6 +418,7 @@ namespace llmk::kernels {
 
 HWY_EXPORT(PackedSupported);
 HWY_EXPORT(PackedGroups);
+HWY_EXPORT(PrepareBlocks);
 
 namespace {
 
@@ -436,23 +460,6 @@ void unpack_group_row(bool q4, const uint8_t* group, size_t blocks, size_t i, ui
   }
 }
 
-// Prepares blocks [begin, end) of xq into out.
-void prepare_range(const Q8_0Block* xq, size_t begin, size_t end, packed::PreparedBlock* out) {
-  for (size_t b = begin; b < end; ++b) {
-    packed::PreparedBlock& p = out[b];
-    std::memcpy(p.qs, xq[b].qs, sizeof p.qs);
-    int32_t sum = 0;
-    for (size_t c = 0; c < 8; ++c) {
-      int32_t chunk = 0;
-      for (size_t j = 0; j < 4; ++j) chunk += xq[b].qs[4 * c + j];
-      p.chunk_bias[c] = -128 * chunk;
-      sum += chunk;
-    }
-    p.bias = -8 * sum;
-    p.d = internal::half_to_float(xq[b].d);
-  }
-}
-
 // At least this many blocks before prepare() splits its work over the pool
 // (a prompt batch: 128 tokens × 9–24 blocks; a single token's few dozen
 // blocks are not worth a fork/join).
@@ -474,10 +481,10 @@ packed::PreparedBlock* prepare(const Q8_0Block* xq, size_t count, ThreadPool* po
   const size_t threads = pool ? pool->num_threads() : 1;
   if (threads > 1 && count >= kMinParallelPrepare) {
     pool->hwy_pool().Run(0, threads, [&](uint64_t t, size_t) {
-      prepare_range(xq, count * t / threads, count * (t + 1) / threads, out);
+      HWY_DYNAMIC_DISPATCH(PrepareBlocks)(xq, count * t / threads, count * (t + 1) / threads, out);
     });
   } else {
-    prepare_range(xq, 0, count, out);
+    HWY_DYNAMIC_DISPATCH(PrepareBlocks)(xq, 0, count, out);
   }
   return out;
 }
