@@ -132,9 +132,10 @@ HWY_INLINE hn::Vec<DF> LoadScales(const uint8_t* HWY_RESTRICT p, size_t group_by
 // would cost DRAM traffic that nobody uses.
 // (Measured on one Zen 5 VM core, in-process A/B: tinyllama-shaped Q4_0
 // matrices stream at 13 GB/s without prefetch, 22 GB/s at 1.5 KiB ahead
-// within the stream. Wrapping into the next tile took stories110M Q4_0
-// tg64 from 245 to 342–395 tok/s on 1 thread and from 549 to 834–1018 on
-// 2; 2 KiB was best among 1, 1.5, 2, 3 and 4 KiB.)
+// within the stream. Wrapping into the next tile, in bench runs alternating
+// the two builds: stories110M Q4_0 tg64 went from 202–273 to 329–400 tok/s
+// on 1 thread and from 479–648 to 730–884 on 2; tinyllama-1.1B from 32–38
+// to 41 and from 62–72 to 74–76. 2 KiB was best among 1, 1.5, 2, 3 and 4.)
 constexpr size_t kAheadBytes = 2048;
 template <class DF, size_t kBlockBytes>
 HWY_INLINE void PrefetchAhead(const uint8_t* block, size_t offset, size_t group_bytes,
@@ -466,9 +467,11 @@ void unpack_group_row(bool q4, const uint8_t* group, size_t blocks, size_t i, ui
 constexpr size_t kMinParallelPrepare = 1024;
 
 // The prepared activation blocks of `batch` vectors (per calling thread,
-// kept between calls). In a prompt batch this ran on the calling thread
-// alone while the others waited for the product (5% of a 2-thread pp128
-// profile), so large ones are split over the pool.
+// kept between calls). In a prompt batch a scalar version of this ran on
+// the calling thread alone while the others waited for the product (5% of
+// a 2-thread pp128 profile), so large ones are split over the pool (with
+// the vector PrepareBlocks: pp128 on 2 threads 24.0–25.2k → 27.3–27.8k
+// tok/s, bench runs alternating the two builds).
 packed::PreparedBlock* prepare(const Q8_0Block* xq, size_t count, ThreadPool* pool) {
   thread_local hwy::AlignedFreeUniquePtr<packed::PreparedBlock[]> buffer;
   thread_local size_t capacity = 0;
