@@ -22,14 +22,29 @@ struct FreeDeleter {
 };
 using AlignedBytes = std::unique_ptr<uint8_t, FreeDeleter>;
 
+// Weights are streamed from DRAM once per token, so they live in 2 MiB
+// aligned buffers advised for transparent huge pages: a matrix then costs the
+// TLB one entry per 2 MiB rather than one per 4 KiB. Null when out of memory
+// (or when the size overflows). Not zeroed.
+AlignedBytes allocate_weight_buffer(size_t bytes);
+
 struct ModelStorage {
   std::shared_ptr<const GgufFile> gguf;
   std::unique_ptr<Llama2cCheckpoint> llama2c;
-  std::vector<AlignedBytes> buffers;  // converted or synthetic tensors
+  std::vector<AlignedBytes> buffers;  // slabs of converted or synthetic tensors
 
   // A zeroed, 64-byte aligned buffer owned by this storage (nullptr when the
-  // allocation fails).
+  // allocation fails), carved from a slab made by allocate_weight_buffer: a
+  // model's many small matrices (a stories15M layer's are 0.3–0.9 MB) then
+  // share huge pages too (measured: stories15M F32 tg64 on one thread
+  // +12–17% against a buffer per tensor, in one process, interleaved).
   uint8_t* allocate(size_t bytes);
+  static constexpr size_t kMaxSlabBytes = size_t{32} << 20;
+
+ private:
+  uint8_t* slab_next_ = nullptr;  // the unused tail of the newest slab
+  size_t slab_left_ = 0;
+  size_t slab_bytes_ = 0;  // all slabs so far
 };
 
 namespace internal {

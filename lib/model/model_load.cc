@@ -1,6 +1,7 @@
 // load_model: llama2.c checkpoints and GGUF (llama, gpt2) into a Model.
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -18,20 +19,47 @@
 
 namespace llmk {
 
+namespace {
+constexpr size_t kHugePage = size_t{2} << 20;
+
+// n rounded up to a multiple of `to` (a power of two); 0 when that overflows.
+size_t round_up(size_t n, size_t to) {
+  const size_t r = (n + to - 1) & ~(to - 1);
+  return r < n ? 0 : r;
+}
+}  // namespace
+
+AlignedBytes allocate_weight_buffer(size_t bytes) {
+  const size_t rounded = round_up(std::max<size_t>(bytes, 1), kHugePage);
+  if (rounded == 0) return nullptr;
+  void* p = std::aligned_alloc(kHugePage, rounded);
+  // Advice only: where the kernel offers no huge pages the buffer still works.
+  if (p != nullptr) madvise(p, rounded, MADV_HUGEPAGE);
+  return AlignedBytes(static_cast<uint8_t*>(p));
+}
+
 uint8_t* ModelStorage::allocate(size_t bytes) {
-  // Large weight buffers are streamed once per token: 2 MiB alignment and
-  // transparent huge pages (where the kernel offers them on request) spare
-  // the TLB a miss every 4 KiB.
-  constexpr size_t kHugePage = size_t{2} << 20;
-  const size_t align = bytes >= kHugePage ? kHugePage : 64;
-  const size_t rounded = (bytes + align - 1) / align * align;
-  if (rounded < bytes) return nullptr;
-  void* p = std::aligned_alloc(align, rounded == 0 ? align : rounded);
-  if (p == nullptr) return nullptr;
-  if (align == kHugePage) madvise(p, rounded, MADV_HUGEPAGE);  // advice only: errors are harmless
-  std::memset(p, 0, rounded == 0 ? align : rounded);
-  buffers.emplace_back(static_cast<uint8_t*>(p));
-  return static_cast<uint8_t*>(p);
+  constexpr size_t kAlign = 64;
+  const size_t want = round_up(std::max<size_t>(bytes, 1), kAlign);
+  if (want == 0) return nullptr;
+  if (want > slab_left_) {
+    // Slabs double from one huge page up to kMaxSlabBytes, so a tiny model
+    // holds 2 MiB and a large one wastes at most a slab's unused tail.
+    const size_t slab = std::max(std::min(kMaxSlabBytes, std::max(kHugePage, slab_bytes_)),
+                                 round_up(want, kHugePage));
+    if (slab < want) return nullptr;  // round_up overflowed
+    AlignedBytes buffer = allocate_weight_buffer(slab);
+    if (!buffer) return nullptr;
+    slab_next_ = buffer.get();
+    slab_left_ = slab;
+    slab_bytes_ += slab;
+    buffers.push_back(std::move(buffer));
+  }
+  uint8_t* out = slab_next_;
+  std::memset(out, 0, want);
+  slab_next_ += want;
+  slab_left_ -= want;
+  return out;
 }
 
 const GgufFile* Model::gguf() const { return storage ? storage->gguf.get() : nullptr; }
