@@ -22,10 +22,11 @@ struct FreeDeleter {
 };
 using AlignedBytes = std::unique_ptr<uint8_t, FreeDeleter>;
 
-// Weights are streamed from DRAM once per token, so they live in 2 MiB
-// aligned buffers advised for transparent huge pages: a matrix then costs the
-// TLB one entry per 2 MiB rather than one per 4 KiB. Null when out of memory
-// (or when the size overflows). Not zeroed.
+// Weights are streamed from DRAM once per token, so a buffer of at least
+// 2 MiB is 2 MiB aligned and advised for transparent huge pages: a matrix
+// then costs the TLB one entry per 2 MiB rather than one per 4 KiB. Smaller
+// ones are 64-byte aligned. Null when out of memory (or when the size
+// overflows). Not zeroed.
 AlignedBytes allocate_weight_buffer(size_t bytes);
 
 struct ModelStorage {
@@ -39,6 +40,7 @@ struct ModelStorage {
   // share huge pages too (measured: stories15M F32 tg64 on one thread
   // +12–17% against a buffer per tensor, in one process, interleaved).
   uint8_t* allocate(size_t bytes);
+  static constexpr size_t kMinSlabBytes = size_t{64} << 10;
   static constexpr size_t kMaxSlabBytes = size_t{32} << 20;
 
  private:

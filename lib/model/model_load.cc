@@ -30,11 +30,14 @@ size_t round_up(size_t n, size_t to) {
 }  // namespace
 
 AlignedBytes allocate_weight_buffer(size_t bytes) {
-  const size_t rounded = round_up(std::max<size_t>(bytes, 1), kHugePage);
+  // Below a huge page, alignment to one would only waste memory (and the
+  // kernel zeroing a whole 2 MiB page for a test's tiny model).
+  const size_t align = bytes >= kHugePage ? kHugePage : 64;
+  const size_t rounded = round_up(std::max<size_t>(bytes, 1), align);
   if (rounded == 0) return nullptr;
-  void* p = std::aligned_alloc(kHugePage, rounded);
+  void* p = std::aligned_alloc(align, rounded);
   // Advice only: where the kernel offers no huge pages the buffer still works.
-  if (p != nullptr) madvise(p, rounded, MADV_HUGEPAGE);
+  if (p != nullptr && align == kHugePage) madvise(p, rounded, MADV_HUGEPAGE);
   return AlignedBytes(static_cast<uint8_t*>(p));
 }
 
@@ -43,11 +46,11 @@ uint8_t* ModelStorage::allocate(size_t bytes) {
   const size_t want = round_up(std::max<size_t>(bytes, 1), kAlign);
   if (want == 0) return nullptr;
   if (want > slab_left_) {
-    // Slabs double from one huge page up to kMaxSlabBytes, so a tiny model
-    // holds 2 MiB and a large one wastes at most a slab's unused tail.
-    const size_t slab = std::max(std::min(kMaxSlabBytes, std::max(kHugePage, slab_bytes_)),
-                                 round_up(want, kHugePage));
-    if (slab < want) return nullptr;  // round_up overflowed
+    // Slabs double from kMinSlabBytes up to kMaxSlabBytes, so a tiny model
+    // holds little and a large one wastes at most a slab's unused tail; a
+    // real model's first tensor (the token embeddings, tens of MB) makes
+    // every later slab a huge-page one.
+    const size_t slab = std::max(std::clamp(slab_bytes_, kMinSlabBytes, kMaxSlabBytes), want);
     AlignedBytes buffer = allocate_weight_buffer(slab);
     if (!buffer) return nullptr;
     slab_next_ = buffer.get();
