@@ -1,8 +1,10 @@
 #include "perf_counters.h"
 
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -83,11 +85,29 @@ class SystemCounterSource final : public CounterSource {
     return got < 0 ? -errno : got;
   }
 
+  int enable_group(int leader_fd) override {
+    return ioctl(leader_fd, PERF_EVENT_IOC_ENABLE, PERF_IOC_FLAG_GROUP) < 0 ? -errno : 0;
+  }
+
   void close(int fd) override { ::close(fd); }
 
  private:
   [[maybe_unused]] bool pfm_ok_ = false;
 };
+
+// One group's reading out of a snapshot; nullopt when that read failed or
+// was short.
+std::optional<GroupReading> parse_snapshot_group(const CounterSet::Snapshot& snap, size_t group,
+                                                 size_t events) {
+  if (group >= snap.words.size() || group >= snap.bytes_read.size() || snap.bytes_read[group] < 0) {
+    return std::nullopt;
+  }
+  const std::vector<uint64_t>& words = snap.words[group];
+  const size_t bytes = std::min(static_cast<size_t>(snap.bytes_read[group]), words.size() * sizeof words[0]);
+  auto reading = parse_group_read({reinterpret_cast<const uint8_t*>(words.data()), bytes}, events);
+  if (!reading.ok()) return std::nullopt;
+  return *std::move(reading);
+}
 
 }  // namespace
 
@@ -256,11 +276,11 @@ CounterSet::CounterSet(const std::vector<std::string>& events, CounterSource& so
       continue;
     }
     attr.read_format = kReadFormat;
-    attr.disabled = 0;  // counting starts at open; snapshots are differenced
     attr.inherit = 0;
 
     int fd = -1;
     if (!groups_.empty()) {
+      attr.disabled = 0;  // a member counts whenever its leader does
       fd = source_.open(&attr, groups_.back().leader_fd);
       if (fd >= 0) {
         st.group = static_cast<int>(groups_.size() - 1);
@@ -271,7 +291,8 @@ CounterSet::CounterSet(const std::vector<std::string>& events, CounterSource& so
     int err = 0;
     if (fd < 0) {
       // No group yet, or the current one cannot take this event (ENOSPC, a
-      // PMU mismatch): the event leads a group of its own.
+      // PMU mismatch): the event leads a group of its own, enabled below.
+      attr.disabled = 1;
       fd = source_.open(&attr, -1);
       if (fd >= 0) {
         Group g;
@@ -294,6 +315,16 @@ CounterSet::CounterSet(const std::vector<std::string>& events, CounterSource& so
     }
     status_.push_back(st);
   }
+  for (size_t gi = 0; gi < groups_.size(); ++gi) {
+    const int err = -source_.enable_group(groups_[gi].leader_fd);
+    if (err <= 0) continue;
+    for (size_t e : groups_[gi].events) {
+      status_[e].state = classify_open_errno(err);
+      status_[e].err = err;
+      status_[e].reason = absl::StrCat("enabling its group failed: ", describe_open_failure(err));
+      status_[e].group = -1;
+    }
+  }
 }
 
 CounterSet::~CounterSet() {
@@ -303,19 +334,23 @@ CounterSet::~CounterSet() {
   }
 }
 
-CounterSet::Snapshot CounterSet::snapshot() {
+CounterSet::Snapshot CounterSet::new_snapshot() const {
   Snapshot snap;
-  for (Group& g : groups_) {
-    std::vector<uint8_t> buf((3 + g.fds.size()) * sizeof(uint64_t));
-    const ssize_t got = source_.read(g.leader_fd, buf.data(), buf.size());
-    if (got < 0) {
-      snap.groups.push_back(std::nullopt);
-      continue;
-    }
-    auto reading = parse_group_read({buf.data(), static_cast<size_t>(got)}, g.fds.size());
-    snap.groups.push_back(reading.ok() ? std::optional<GroupReading>(*std::move(reading))
-                                       : std::nullopt);
+  for (const Group& g : groups_) snap.words.emplace_back(3 + g.fds.size());
+  snap.bytes_read.assign(groups_.size(), -EINVAL);
+  return snap;
+}
+
+void CounterSet::read(Snapshot& into) {
+  for (size_t gi = 0; gi < groups_.size() && gi < into.words.size(); ++gi) {
+    std::vector<uint64_t>& buf = into.words[gi];
+    into.bytes_read[gi] = source_.read(groups_[gi].leader_fd, buf.data(), buf.size() * sizeof buf[0]);
   }
+}
+
+CounterSet::Snapshot CounterSet::snapshot() {
+  Snapshot snap = new_snapshot();
+  read(snap);
   return snap;
 }
 
@@ -327,9 +362,10 @@ std::vector<CounterValue> CounterSet::values_between(const Snapshot& earlier,
     v.event = st.event;
     if (st.state == CounterState::kOk && st.group >= 0) {
       const size_t gi = static_cast<size_t>(st.group);
-      if (gi < earlier.groups.size() && gi < later.groups.size() && earlier.groups[gi] &&
-          later.groups[gi]) {
-        const GroupReading d = reading_delta(*earlier.groups[gi], *later.groups[gi]);
+      const std::optional<GroupReading> a = parse_snapshot_group(earlier, gi, groups_[gi].fds.size());
+      const std::optional<GroupReading> b = parse_snapshot_group(later, gi, groups_[gi].fds.size());
+      if (a && b) {
+        const GroupReading d = reading_delta(*a, *b);
         const Group& g = groups_[gi];
         for (size_t k = 0; k < g.events.size(); ++k) {
           if (&status_[g.events[k]] != &st || k >= d.values.size()) continue;

@@ -179,8 +179,13 @@ BenchmarkResult measure(const BenchmarkSpec& spec, const BenchmarkConfig& config
   const size_t max_samples = std::max<size_t>(config.measurement_iterations, 1);
   r.samples_ns.reserve(max_samples);
   const bool process_cpu = spec.threads > 1;
-  CounterSet::Snapshot counters_before;
-  if (env.counters) counters_before = env.counters->snapshot();
+  // Both snapshots are sized before the first read: reading allocates nothing.
+  CounterSet::Snapshot counters_before, counters_after;
+  if (env.counters) {
+    counters_before = env.counters->new_snapshot();
+    counters_after = env.counters->new_snapshot();
+    env.counters->read(counters_before);
+  }
   std::optional<double> joules_before;
   if (env.energy) joules_before = env.energy->read_joules();
   const uint64_t cpu_before = process_cpu ? process_cpu_ns() : thread_cpu_ns();
@@ -194,6 +199,7 @@ BenchmarkResult measure(const BenchmarkSpec& spec, const BenchmarkConfig& config
     }
   }
   const uint64_t cpu_after = process_cpu ? process_cpu_ns() : thread_cpu_ns();
+  if (env.counters) env.counters->read(counters_after);
   r.total_ops = batch * r.samples_ns.size();
   const double ops = static_cast<double>(r.total_ops);
   if (env.energy && joules_before) {
@@ -202,8 +208,8 @@ BenchmarkResult measure(const BenchmarkSpec& spec, const BenchmarkConfig& config
     }
   }
   if (env.counters) {
-    const CounterSet::Snapshot after = env.counters->snapshot();
-    const std::vector<CounterValue> values = env.counters->values_between(counters_before, after);
+    const std::vector<CounterValue> values =
+        env.counters->values_between(counters_before, counters_after);
     const std::vector<CounterStatus>& status = env.counters->status();
     for (size_t i = 0; i < values.size(); ++i) {
       CounterResult c;
