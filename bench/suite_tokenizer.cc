@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "llmk/bench.h"
 #include "llmk/tokenizer.h"
+#include "suite_util.h"
 
 namespace llmk::bench {
 namespace {
@@ -61,11 +62,15 @@ struct Encoder {
 };
 
 BatchFn encode_loop(std::shared_ptr<Encoder> e) {
-  return [e](uint64_t count) {
+  return [e](uint64_t count) -> absl::Status {
     for (uint64_t i = 0; i < count; ++i) {
-      (void)e->tokenizer.encode(e->text, EncodeOptions{}, &e->ids);
+      const absl::Status st = e->tokenizer.encode(e->text, EncodeOptions{}, &e->ids);
+      if (!st.ok()) [[unlikely]] {
+        return in_context(st, absl::StrCat("encode of ", e->text.size(), " bytes"));
+      }
       do_not_optimize(e->ids.data());
     }
+    return absl::OkStatus();
   };
 }
 
@@ -78,7 +83,7 @@ BenchmarkSpec seed_spec() {
   s.targets = {{"seed", 10000, 0}, {"ours", 1000.0 * kText.size() / 100.0, 0}};
   s.setup = [](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
     auto tok = Tokenizer::builtin();
-    if (!tok.ok()) return tok.status();
+    if (!tok.ok()) return in_context(tok.status(), "Tokenizer::builtin");
     auto e = std::make_shared<Encoder>(Encoder{*std::move(tok), kText, {}});
     return encode_loop(e);
   };
