@@ -90,7 +90,7 @@ BenchmarkSpec prompt_spec(const ModelSource& src, size_t threads) {
       return absl::FailedPreconditionError(absl::StrCat("context ", c.max_seq_len, " < ", kPromptTokens));
     }
     auto t = make_transformer(**model, threads, 1, kPromptTokens);
-    if (!t.ok()) return in_context(t.status(), "Transformer::create");
+    if (!t.ok()) return t.status();
     auto tokens = std::make_shared<std::vector<int32_t>>(kPromptTokens);
     for (size_t i = 0; i < kPromptTokens; ++i) {
       (*tokens)[i] = static_cast<int32_t>((i * 7919 + 13) % c.vocab_size);
@@ -101,7 +101,7 @@ BenchmarkSpec prompt_spec(const ModelSource& src, size_t threads) {
         const auto logits = tr->forward_batch(*tokens, 0);
         if (!logits.ok()) [[unlikely]] {
           return in_context(logits.status(),
-                            absl::StrCat("forward_batch of ", tokens->size(), " tokens"));
+                            absl::StrCat(tokens->size(), " tokens"));
         }
         do_not_optimize(logits->data());
       }
@@ -122,7 +122,7 @@ BenchmarkSpec generation_spec(const ModelSource& src, size_t threads, const std:
     auto model = cached_model(src.label, src.make);
     if (!model.ok()) return in_context(model.status(), absl::StrCat("model ", src.label));
     auto t = make_transformer(**model, threads, 1, kGenTokens);
-    if (!t.ok()) return in_context(t.status(), "Transformer::create");
+    if (!t.ok()) return t.status();
     std::shared_ptr<Transformer> tr(std::move(*t));
     const int32_t start = first_token((*model)->config);
     return BatchFn([tr, start, model = *model](uint64_t count) -> absl::Status {
@@ -131,12 +131,11 @@ BenchmarkSpec generation_spec(const ModelSource& src, size_t threads, const std:
         for (size_t pos = 0; pos < kGenTokens; ++pos) {
           const auto logits = tr->forward(token, pos);
           if (!logits.ok()) [[unlikely]] {
-            return in_context(logits.status(),
-                              absl::StrCat("forward(token ", token, ", pos ", pos, ")"));
+            return in_context(logits.status(), absl::StrCat("token ", token, " at pos ", pos));
           }
           const absl::StatusOr<size_t> next = llmk::argmax(*logits);
           if (!next.ok()) [[unlikely]] {
-            return in_context(next.status(), absl::StrCat("argmax of the logits at pos ", pos));
+            return in_context(next.status(), absl::StrCat("logits at pos ", pos));
           }
           token = static_cast<int32_t>(*next);
         }
@@ -159,7 +158,7 @@ BenchmarkSpec batched_generation_spec(const ModelSource& src, size_t threads) {
     auto model = cached_model(src.label, src.make);
     if (!model.ok()) return in_context(model.status(), absl::StrCat("model ", src.label));
     auto t = make_transformer(**model, threads, kBatchSeqs, kBatchGenTokens);
-    if (!t.ok()) return in_context(t.status(), "Transformer::create");
+    if (!t.ok()) return t.status();
     std::shared_ptr<Transformer> tr(std::move(*t));
     const size_t vocab = (*model)->config.vocab_size;
     return BatchFn([tr, vocab, model = *model](uint64_t count) -> absl::Status {
@@ -174,8 +173,8 @@ BenchmarkSpec batched_generation_spec(const ModelSource& src, size_t threads) {
           std::fill(positions.begin(), positions.end(), pos);
           const auto logits = tr->forward_seqs(tokens, positions, seqs);
           if (!logits.ok()) [[unlikely]] {
-            return in_context(logits.status(), absl::StrCat("forward_seqs of ", kBatchSeqs,
-                                                            " sequences at pos ", pos));
+            return in_context(logits.status(),
+                              absl::StrCat(kBatchSeqs, " sequences at pos ", pos));
           }
           if (logits->size() < kBatchSeqs * vocab) [[unlikely]] {
             return absl::InternalError(absl::StrCat("forward_seqs returned ", logits->size(),
@@ -185,7 +184,7 @@ BenchmarkSpec batched_generation_spec(const ModelSource& src, size_t threads) {
             const absl::StatusOr<size_t> next = llmk::argmax(logits->subspan(q * vocab, vocab));
             if (!next.ok()) [[unlikely]] {
               return in_context(next.status(),
-                                absl::StrCat("argmax of sequence ", q, "'s logits at pos ", pos));
+                                absl::StrCat("sequence ", q, " at pos ", pos));
             }
             tokens[q] = static_cast<int32_t>(*next);
           }

@@ -24,7 +24,7 @@ BenchmarkSpec arena_spec() {
     return BatchFn([arena](uint64_t count) -> absl::Status {
       for (uint64_t i = 0; i < count; ++i) {
         const absl::StatusOr<void*> p = arena->alloc(1024, 64);
-        if (!p.ok()) [[unlikely]] return in_context(p.status(), "Arena::alloc(1024, 64)");
+        if (!p.ok()) [[unlikely]] return p.status();
         do_not_optimize(*p);
         arena->reset();
       }
@@ -79,17 +79,16 @@ BenchmarkSpec kv_update_spec() {
       for (uint64_t i = 0; i < count; ++i) {
         if (cache->pos() + 1 >= kCtx) {  // stay in bounds
           const absl::Status st = cache->set_pos(kPrefilled);
-          if (!st.ok()) [[unlikely]] return in_context(st, "KVCache::set_pos");
+          if (!st.ok()) [[unlikely]] return st;
         }
         for (size_t l = 0; l < kLayers; ++l) {
           const absl::Status st = cache->update(l, k->cspan(), v->cspan());
           if (!st.ok()) [[unlikely]] {
-            return in_context(st, absl::StrCat("KVCache::update(layer ", l, ") at position ",
-                                               cache->pos()));
+            return in_context(st, absl::StrCat("at position ", cache->pos()));
           }
         }
         const absl::Status st = cache->advance();
-        if (!st.ok()) [[unlikely]] return in_context(st, "KVCache::advance");
+        if (!st.ok()) [[unlikely]] return st;
       }
       return absl::OkStatus();
     });

@@ -30,7 +30,7 @@ BenchmarkSpec dot_spec(size_t n) {
     return BatchFn([a, b](uint64_t count) -> absl::Status {
       for (uint64_t i = 0; i < count; ++i) {
         const absl::StatusOr<float> d = llmk::dot(a->cspan(), b->cspan());
-        if (!d.ok()) [[unlikely]] return in_context(d.status(), "dot");
+        if (!d.ok()) [[unlikely]] return d.status();
         do_not_optimize(*d);
       }
       return absl::OkStatus();
@@ -76,7 +76,7 @@ BenchmarkSpec matvec_spec(size_t rows, size_t cols, size_t threads, double min_s
       for (uint64_t i = 0; i < count; ++i) {
         const absl::Status st =
             llmk::matvec(d->w.cspan(), d->rows, d->cols, d->x.cspan(), d->y.span(), pool.get());
-        if (!st.ok()) [[unlikely]] return in_context(st, "matvec");
+        if (!st.ok()) [[unlikely]] return st;
         clobber_memory();
       }
       return absl::OkStatus();
@@ -125,7 +125,7 @@ BenchmarkSpec norm_spec(bool layer, size_t n) {
         const absl::Status st =
             layer ? llmk::layer_norm(x->cspan(), w->cspan(), b->cspan(), 1e-5f, out->span())
                   : llmk::rms_norm(x->cspan(), w->cspan(), 1e-5f, out->span());
-        if (!st.ok()) [[unlikely]] return in_context(st, layer ? "layer_norm" : "rms_norm");
+        if (!st.ok()) [[unlikely]] return st;
         clobber_memory();
       }
       return absl::OkStatus();
@@ -144,7 +144,7 @@ BenchmarkSpec softmax_spec(size_t n) {
     return BatchFn([x, out](uint64_t count) -> absl::Status {
       for (uint64_t i = 0; i < count; ++i) {
         const absl::Status st = llmk::softmax(x->cspan(), out->span());
-        if (!st.ok()) [[unlikely]] return in_context(st, "softmax");
+        if (!st.ok()) [[unlikely]] return st;
         clobber_memory();
       }
       return absl::OkStatus();
@@ -167,7 +167,7 @@ BenchmarkSpec rope_spec(size_t dim, size_t head_dim) {
         const absl::Status st =
             llmk::rope(x->span(), head_dim, i & 255, 10000.0f, RopeLayout::kAdjacentPairs);
         if (!st.ok()) [[unlikely]] {
-          return in_context(st, absl::StrCat("rope at position ", i & 255));
+          return in_context(st, absl::StrCat("at position ", i & 255));
         }
         clobber_memory();
       }

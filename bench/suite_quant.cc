@@ -42,7 +42,7 @@ BenchmarkSpec dequant_spec() {
     return BatchFn([blocks = *blocks, out](uint64_t count) -> absl::Status {
       for (uint64_t i = 0; i < count; ++i) {
         const absl::Status st = dequantize_q4_0(*blocks, out->span());
-        if (!st.ok()) [[unlikely]] return in_context(st, "dequantize_q4_0");
+        if (!st.ok()) [[unlikely]] return st;
         clobber_memory();
       }
       return absl::OkStatus();
@@ -69,7 +69,7 @@ BenchmarkSpec dot_spec(bool q4, size_t n) {
       return BatchFn([a = *a, b = *b](uint64_t count) -> absl::Status {
         for (uint64_t i = 0; i < count; ++i) {
           const absl::StatusOr<float> d = dot_q4_0_q8_0(*a, *b);
-          if (!d.ok()) [[unlikely]] return in_context(d.status(), "dot_q4_0_q8_0");
+          if (!d.ok()) [[unlikely]] return d.status();
           do_not_optimize(*d);
         }
         return absl::OkStatus();
@@ -80,7 +80,7 @@ BenchmarkSpec dot_spec(bool q4, size_t n) {
     return BatchFn([a = *a, b = *b](uint64_t count) -> absl::Status {
       for (uint64_t i = 0; i < count; ++i) {
         const absl::StatusOr<float> d = dot_q8_0_q8_0(*a, *b);
-        if (!d.ok()) [[unlikely]] return in_context(d.status(), "dot_q8_0_q8_0");
+        if (!d.ok()) [[unlikely]] return d.status();
         do_not_optimize(*d);
       }
       return absl::OkStatus();
@@ -127,7 +127,7 @@ BenchmarkSpec matvec_spec(TensorType type, size_t rows, size_t cols, size_t thre
     if (packed) {
       auto bytes = std::make_shared<std::vector<uint8_t>>(rows * w.row_bytes());
       auto view = pack_weights(w, *bytes);
-      if (!view.ok()) return in_context(view.status(), "pack_weights");
+      if (!view.ok()) return view.status();
       w = *view;
       blocks = bytes;  // keeps the packed copy alive (the row-major one is done with)
     }
@@ -137,7 +137,7 @@ BenchmarkSpec matvec_spec(TensorType type, size_t rows, size_t cols, size_t thre
     return BatchFn([blocks, w, x, y, pool](uint64_t count) -> absl::Status {
       for (uint64_t i = 0; i < count; ++i) {
         const absl::Status st = matvec(w, x->cspan(), y->span(), pool.get());
-        if (!st.ok()) [[unlikely]] return in_context(st, "matvec");
+        if (!st.ok()) [[unlikely]] return st;
         clobber_memory();
       }
       return absl::OkStatus();

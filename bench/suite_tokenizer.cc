@@ -83,7 +83,7 @@ BenchmarkSpec seed_spec() {
   s.targets = {{"seed", 10000, 0}, {"ours", 1000.0 * kText.size() / 100.0, 0}};
   s.setup = [](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
     auto tok = Tokenizer::builtin();
-    if (!tok.ok()) return in_context(tok.status(), "Tokenizer::builtin");
+    if (!tok.ok()) return tok.status();
     auto e = std::make_shared<Encoder>(Encoder{*std::move(tok), kText, {}});
     return encode_loop(e);
   };

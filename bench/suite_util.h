@@ -17,7 +17,8 @@
 namespace llmk::bench {
 
 // `status` with what the body was running put before its message, e.g.
-// "forward(token 5, pos 12): ...". Bodies call it only on failure, so the
+// "token 5 at pos 12: forward: ...", where the library's message names the
+// call but not the body's state. Bodies call it only on failure, so the
 // timed success path formats nothing.
 inline absl::Status in_context(const absl::Status& status, absl::string_view what) {
   return absl::Status(status.code(), absl::StrCat(what, ": ", status.message()));
