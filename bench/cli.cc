@@ -42,7 +42,16 @@ const char* cli_usage() {
          "  --model FILE          model for the end-to-end entries\n"
          "  --scaling             model-size scaling table (end-to-end suite)\n"
          "  --threads N           threads of the multi-threaded entries (default 2)\n"
-         "  --verbose             per-benchmark detail lines\n";
+         "  --verbose             per-benchmark detail lines\n"
+         "exit status: 0 ok, 1 regression, 2 inconclusive comparison, 3 usage error,\n"
+         "  4 an entry ended with an error (printed in its row)\n";
+}
+
+int entry_error_exit_code(const SuiteResult& result) {
+  for (const BenchmarkResult& r : result.results) {
+    if (!r.error.empty()) return kExitEntryError;
+  }
+  return 0;
 }
 
 absl::StatusOr<CliOptions> parse_cli(const std::vector<std::string>& args) {
@@ -185,12 +194,20 @@ int bench_main(int argc, char** argv) {
       return 3;
     }
   }
+  const int error_exit = entry_error_exit_code(*result);
+  if (error_exit != 0) {
+    for (const BenchmarkResult& r : result->results) {
+      if (r.error.empty()) continue;
+      std::fprintf(stderr, "llmk-bench: %s: error: %s\n", r.name.c_str(), r.error.c_str());
+    }
+  }
   if (!options->baseline_path.empty()) {
     const std::vector<Comparison> comparisons = compare_with_baseline(*result, baseline);
     print_comparisons(comparisons, stdout);
+    if (error_exit != 0) return error_exit;  // a failed entry outranks any comparison
     return comparison_exit_code(comparisons);
   }
-  return 0;
+  return error_exit;
 }
 
 }  // namespace llmk::bench

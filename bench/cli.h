@@ -20,4 +20,10 @@ struct CliOptions {
 absl::StatusOr<CliOptions> parse_cli(const std::vector<std::string>& args);
 const char* cli_usage();
 
+// bench_main's exit code when an entry ended with an error (its setup or
+// timed body failed): the run's numbers cannot be trusted whatever else passed.
+constexpr int kExitEntryError = 4;
+// kExitEntryError when any result has an error, else 0.
+int entry_error_exit_code(const SuiteResult& result);
+
 }  // namespace llmk::bench

@@ -26,7 +26,7 @@ const BenchmarkResult* find_result(const SuiteResult& suite, const std::string& 
                                    const std::string& target) {
   const BenchmarkResult* fallback = nullptr;
   for (const BenchmarkResult& r : suite.results) {
-    if (base_name(r.name) != name || !r.skipped.empty()) continue;
+    if (base_name(r.name) != name || !r.skipped.empty() || !r.error.empty()) continue;
     if (r.target == target) return &r;
     if (!fallback) fallback = &r;  // a target-independent entry (e.g. OpenBLAS)
   }
@@ -72,7 +72,7 @@ std::optional<double> counter_per_op(const BenchmarkResult& r, const std::string
 
 std::vector<TargetCheck> check_targets(const BenchmarkResult& r, const SuiteResult& suite) {
   std::vector<TargetCheck> out;
-  if (!r.skipped.empty() || r.stats.n == 0) return out;
+  if (!r.skipped.empty() || !r.error.empty() || r.stats.n == 0) return out;
   const double ns_per_item = r.stats.median / r.items_per_op;
   for (const SpeedTarget& t : r.targets) {
     if (t.max_ns_per_item > 0) {
@@ -134,6 +134,10 @@ void print_summary(const SuiteResult& suite, std::FILE* out) {
       std::fprintf(out, "%-40s skipped: %s\n", r.name.c_str(), r.skipped.c_str());
       continue;
     }
+    if (!r.error.empty()) {
+      std::fprintf(out, "%-40s error: %s\n", r.name.c_str(), r.error.c_str());
+      continue;
+    }
     const BenchmarkStats& s = r.stats;
     const std::string samples = absl::StrCat(s.n, "x", r.batch_size);
     const std::string cycles =
@@ -162,7 +166,7 @@ void print_summary(const SuiteResult& suite, std::FILE* out) {
 void print_counters(const SuiteResult& suite, std::FILE* out) {
   bool header = false;
   for (const BenchmarkResult& r : suite.results) {
-    if (r.counters.empty() || !r.skipped.empty()) continue;
+    if (r.counters.empty() || !r.skipped.empty() || !r.error.empty()) continue;
     if (!header) {
       std::fprintf(out, "\nperf counters per operation (n/a: did not run; %% = time counted)\n");
       header = true;
@@ -200,7 +204,7 @@ void print_target_table(const SuiteResult& suite, std::FILE* out) {
   std::vector<std::string> names;
   std::map<std::string, std::map<std::string, double>> median;  // name → target → ns
   for (const BenchmarkResult& r : suite.results) {
-    if (!r.skipped.empty() || r.name.find('@') == std::string::npos) continue;
+    if (!r.skipped.empty() || !r.error.empty() || r.name.find('@') == std::string::npos) continue;
     const std::string b = base_name(r.name);
     if (!median.count(b)) names.push_back(b);
     median[b][r.target] = r.stats.median;
@@ -283,9 +287,16 @@ std::string format_json(const SuiteResult& suite) {
     w.key("repetitions"); w.value(1LL);
     w.key("repetition_index"); w.value(0LL);
     w.key("threads"); w.value(static_cast<long long>(r.threads));
-    if (!r.skipped.empty()) {
+    if (!r.skipped.empty() || !r.error.empty()) {
+      // Both are google/benchmark errors (a baseline ignores them); llmk.skipped
+      // tells a missing optional input from a failure.
       w.key("error_occurred"); w.value(true);
-      w.key("error_message"); w.value(r.skipped);
+      w.key("error_message"); w.value(r.error.empty() ? r.skipped : r.error);
+      w.key("llmk");
+      w.begin_object();
+      w.key("target"); w.value(r.target);
+      w.key("skipped"); w.value(r.error.empty());
+      w.end_object();
       w.key("iterations"); w.value(0LL);
       w.key("real_time"); w.value(0.0);
       w.key("cpu_time"); w.value(0.0);
@@ -360,13 +371,15 @@ std::string format_csv(const SuiteResult& suite) {
   std::string out =
       "name,target,threads,batch_size,samples,median_ns,mean_ns,min_ns,max_ns,stddev_ns,"
       "p90_ns,p99_ns,mad_ns,cpu_ns,tsc_cycles,items_per_second,bytes_per_second,"
-      "flops_per_second,seed_outliers,robust_outliers,skipped\n";
+      "flops_per_second,seed_outliers,robust_outliers,skipped,error\n";
   for (const BenchmarkResult& r : suite.results) {
     const BenchmarkStats& s = r.stats;
-    const bool ran = r.skipped.empty();
-    std::string skipped = r.skipped;
-    for (char& c : skipped) {
-      if (c == ',' || c == '"' || c == '\n') c = ' ';
+    const bool ran = r.skipped.empty() && r.error.empty();
+    std::string skipped = r.skipped, error = r.error;
+    for (std::string* text : {&skipped, &error}) {
+      for (char& c : *text) {
+        if (c == ',' || c == '"' || c == '\n') c = ' ';
+      }
     }
     absl::StrAppend(&out, r.name, ",", r.target, ",", r.threads, ",", r.batch_size, ",", s.n, ",",
                     csv_number(s.median, ran), ",", csv_number(s.mean, ran), ",",
@@ -378,7 +391,7 @@ std::string format_csv(const SuiteResult& suite) {
                     csv_number(r.items_per_second, ran), ",",
                     csv_number(r.bytes_per_second, ran && r.bytes_per_op > 0), ",",
                     csv_number(r.flops_per_second, ran && r.flops_per_op > 0), ",",
-                    s.seed_outliers, ",", s.robust_outliers, ",", skipped, "\n");
+                    s.seed_outliers, ",", s.robust_outliers, ",", skipped, ",", error, "\n");
   }
   return out;
 }

@@ -8,7 +8,10 @@
 #include <regex>
 #include <utility>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "affinity.h"
 #include "energy.h"
 #include "llmk/bench.h"
@@ -100,13 +103,24 @@ void set_up_counters(const BenchmarkConfig& config, RunEnvironment& env) {
   }
 }
 
-// Times `body(count)` in ns.
-double time_batch(const BatchFn& body, uint64_t count) {
+// Times `body(count)` in ns, or returns the body's error.
+absl::StatusOr<double> time_batch(const BatchFn& body, uint64_t count) {
   const Timer& timer = Timer::instance();
   const uint64_t t0 = timer.now();
-  body(count);
+  const absl::Status status = body(count);
   const uint64_t t1 = timer.now();
+  if (!status.ok()) [[unlikely]] return status;
   return timer.ticks_to_ns(t1 - t0);
+}
+
+// Ends an entry whose body failed in `phase`: the error, and no samples (a
+// failed call must never be timed as an operation).
+BenchmarkResult failed(BenchmarkResult r, absl::string_view phase, const absl::Status& status) {
+  r.error = absl::StrCat(phase, ": ", status.ToString());
+  r.samples_ns.clear();
+  r.total_ops = 0;
+  r.stats = BenchmarkStats{};
+  return r;
 }
 
 BenchmarkResult measure(const BenchmarkSpec& spec, const BenchmarkConfig& config,
@@ -137,8 +151,14 @@ BenchmarkResult measure(const BenchmarkSpec& spec, const BenchmarkConfig& config
                                             : absl::InvalidArgumentError("no setup function");
   if (widen) (void)pin_current_thread(env.suite->pinned_cpu);
   if (!body.ok()) {
-    r.skipped = std::string(body.status().message());
-    return r;
+    // A missing optional input skips the entry; any other setup error is a
+    // fault of the benchmark and must not pass as "not run".
+    const absl::StatusCode code = body.status().code();
+    if (code == absl::StatusCode::kNotFound || code == absl::StatusCode::kFailedPrecondition) {
+      r.skipped = std::string(body.status().message());
+      return r;
+    }
+    return failed(std::move(r), "setup", body.status());
   }
 
   // Batch size: grow until one batch lasts min_sample_time_s. The first call
@@ -146,22 +166,36 @@ BenchmarkResult measure(const BenchmarkSpec& spec, const BenchmarkConfig& config
   // is judged by the fastest of three timings: a preemption must not freeze
   // the batch at a size too small for the timer.
   const double min_ns = std::max(config.min_sample_time_s, 1e-7) * 1e9;
-  (*body)(1);
-  auto fastest_of_3 = [&](uint64_t count) {
-    double best = time_batch(*body, count);
-    for (int i = 0; i < 2 && best < min_ns; ++i) best = std::min(best, time_batch(*body, count));
+  if (absl::Status st = (*body)(1); !st.ok()) return failed(std::move(r), "first call", st);
+  auto fastest_of_3 = [&](uint64_t count) -> absl::StatusOr<double> {
+    absl::StatusOr<double> best = time_batch(*body, count);
+    for (int i = 0; i < 2 && best.ok() && *best < min_ns; ++i) {
+      absl::StatusOr<double> next = time_batch(*body, count);
+      if (!next.ok()) return next;
+      best = std::min(*best, *next);
+    }
     return best;
   };
   uint64_t batch = 1;
-  double batch_ns = fastest_of_3(batch);
-  auto grow = [&] {
+  double batch_ns = 0;
+  auto grow = [&]() -> absl::Status {
     while (batch_ns < min_ns && batch < (uint64_t{1} << 40)) {
       const double factor = batch_ns > 0 ? std::clamp(1.2 * min_ns / batch_ns, 2.0, 100.0) : 100.0;
       batch = static_cast<uint64_t>(std::ceil(static_cast<double>(batch) * factor));
-      batch_ns = fastest_of_3(batch);
+      absl::StatusOr<double> ns = fastest_of_3(batch);
+      if (!ns.ok()) return ns.status();
+      batch_ns = *ns;
     }
+    return absl::OkStatus();
   };
-  grow();
+  absl::StatusOr<double> first_ns = fastest_of_3(batch);
+  if (!first_ns.ok()) {
+    return failed(std::move(r), "batch sizing (batch of 1)", first_ns.status());
+  }
+  batch_ns = *first_ns;
+  if (absl::Status st = grow(); !st.ok()) {
+    return failed(std::move(r), absl::StrCat("batch sizing (batch of ", batch, ")"), st);
+  }
 
   // Warm-up: caches, branch predictors, page faults, the pool's threads. A
   // warm operation can be much faster than the cold ones the batch was
@@ -169,11 +203,19 @@ BenchmarkResult measure(const BenchmarkSpec& spec, const BenchmarkConfig& config
   const uint64_t warm_start = monotonic_ns();
   double warm_fastest = batch_ns;
   for (size_t i = 0; i < config.warmup_iterations; ++i) {
-    warm_fastest = std::min(warm_fastest, time_batch(*body, batch));
+    absl::StatusOr<double> ns = time_batch(*body, batch);
+    if (!ns.ok()) {
+      return failed(std::move(r), absl::StrCat("warm-up ", i + 1, " (batch of ", batch, ")"),
+                    ns.status());
+    }
+    warm_fastest = std::min(warm_fastest, *ns);
     if (static_cast<double>(monotonic_ns() - warm_start) > config.max_warmup_s * 1e9) break;
   }
   batch_ns = warm_fastest;
-  grow();
+  if (absl::Status st = grow(); !st.ok()) {
+    return failed(std::move(r),
+                  absl::StrCat("batch sizing after warm-up (batch of ", batch, ")"), st);
+  }
   r.batch_size = batch;
 
   const size_t max_samples = std::max<size_t>(config.measurement_iterations, 1);
@@ -192,7 +234,13 @@ BenchmarkResult measure(const BenchmarkSpec& spec, const BenchmarkConfig& config
   const uint64_t start = monotonic_ns();
   const double per_op_scale = 1.0 / static_cast<double>(batch);
   while (r.samples_ns.size() < max_samples) {
-    r.samples_ns.push_back(time_batch(*body, batch) * per_op_scale);
+    absl::StatusOr<double> ns = time_batch(*body, batch);
+    if (!ns.ok()) [[unlikely]] {
+      return failed(std::move(r),
+                    absl::StrCat("sample ", r.samples_ns.size() + 1, " (batch of ", batch, ")"),
+                    ns.status());
+    }
+    r.samples_ns.push_back(*ns * per_op_scale);
     if (static_cast<double>(monotonic_ns() - start) > config.max_time_s * 1e9 &&
         r.samples_ns.size() >= config.min_samples) {
       break;
@@ -308,7 +356,7 @@ absl::StatusOr<SuiteResult> run_benchmarks(std::span<const BenchmarkSpec> specs,
       reset_target();
       if (every_target) r.name = absl::StrCat(r.name, "@", target);
       if (!spec->per_target) r.target.assign(1, '-');
-      if (config.verbose && r.skipped.empty()) {
+      if (config.verbose && r.skipped.empty() && r.error.empty()) {
         std::printf("%s: n=%zu batch=%llu mean %.4g ns stddev %.4g ns p99 %.4g ns max %.4g ns "
                     "outliers seed %zu robust %zu cpu %.4g ns/op\n",
                     r.name.c_str(), r.stats.n, static_cast<unsigned long long>(r.batch_size),

@@ -57,7 +57,7 @@ BenchmarkSpec read_spec(size_t threads) {
     auto buf = std::make_shared<U64Buffer>(kReadBytes);
     std::shared_ptr<ThreadPool> pool;
     if (threads > 1) pool = std::make_shared<ThreadPool>(threads);
-    return BatchFn([buf, pool, threads](uint64_t count) {
+    return BatchFn([buf, pool, threads](uint64_t count) -> absl::Status {
       for (uint64_t c = 0; c < count; ++c) {
         if (!pool) {
           do_not_optimize(read_all(buf->data.get(), buf->n));
@@ -69,6 +69,7 @@ BenchmarkSpec read_spec(size_t threads) {
           do_not_optimize(read_all(buf->data.get() + begin, t + 1 == threads ? buf->n - begin : part));
         });
       }
+      return absl::OkStatus();  // plain loads and adds: nothing here can fail
     });
   };
   return s;
@@ -84,7 +85,7 @@ BenchmarkSpec triad_spec() {
     const size_t n = kTriadBytesPerArray / sizeof(float);
     auto a = std::make_shared<FloatBuffer>(n, 1), b = std::make_shared<FloatBuffer>(n, 2);
     auto c = std::make_shared<FloatBuffer>(n, 3);
-    return BatchFn([a, b, c, n](uint64_t count) {
+    return BatchFn([a, b, c, n](uint64_t count) -> absl::Status {
       for (uint64_t k = 0; k < count; ++k) {
         float* __restrict pa = a->data();
         const float* __restrict pb = b->data();
@@ -92,6 +93,7 @@ BenchmarkSpec triad_spec() {
         for (size_t i = 0; i < n; ++i) pa[i] = pb[i] + 0.5f * pc[i];
         clobber_memory();
       }
+      return absl::OkStatus();
     });
   };
   return s;

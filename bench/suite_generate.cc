@@ -23,6 +23,7 @@
 #include "llmk/kv_cache.h"
 #include "llmk/model.h"
 #include "llmk/ops.h"
+#include "suite_util.h"
 
 namespace llmk::bench {
 namespace {
@@ -83,7 +84,7 @@ BenchmarkSpec prompt_spec(const ModelSource& src, size_t threads) {
   s.threads = threads;
   s.setup = [src, threads](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
     auto model = cached_model(src.label, src.make);
-    if (!model.ok()) return model.status();
+    if (!model.ok()) return in_context(model.status(), absl::StrCat("model ", src.label));
     const ModelConfig& c = (*model)->config;
     if (c.max_seq_len < kPromptTokens) {
       return absl::FailedPreconditionError(absl::StrCat("context ", c.max_seq_len, " < ", kPromptTokens));
@@ -95,11 +96,16 @@ BenchmarkSpec prompt_spec(const ModelSource& src, size_t threads) {
       (*tokens)[i] = static_cast<int32_t>((i * 7919 + 13) % c.vocab_size);
     }
     std::shared_ptr<Transformer> tr(std::move(*t));
-    return BatchFn([tr, tokens, model = *model](uint64_t count) {
+    return BatchFn([tr, tokens, model = *model](uint64_t count) -> absl::Status {
       for (uint64_t i = 0; i < count; ++i) {
-        auto logits = tr->forward_batch(*tokens, 0);
-        do_not_optimize(logits.ok() ? logits->data() : nullptr);
+        const auto logits = tr->forward_batch(*tokens, 0);
+        if (!logits.ok()) [[unlikely]] {
+          return in_context(logits.status(),
+                            absl::StrCat(tokens->size(), " tokens"));
+        }
+        do_not_optimize(logits->data());
       }
+      return absl::OkStatus();
     });
   };
   return s;
@@ -114,21 +120,28 @@ BenchmarkSpec generation_spec(const ModelSource& src, size_t threads, const std:
   s.threads = threads;
   s.setup = [src, threads](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
     auto model = cached_model(src.label, src.make);
-    if (!model.ok()) return model.status();
+    if (!model.ok()) return in_context(model.status(), absl::StrCat("model ", src.label));
     auto t = make_transformer(**model, threads, 1, kGenTokens);
     if (!t.ok()) return t.status();
     std::shared_ptr<Transformer> tr(std::move(*t));
     const int32_t start = first_token((*model)->config);
-    return BatchFn([tr, start, model = *model](uint64_t count) {
+    return BatchFn([tr, start, model = *model](uint64_t count) -> absl::Status {
       for (uint64_t i = 0; i < count; ++i) {
         int32_t token = start;
         for (size_t pos = 0; pos < kGenTokens; ++pos) {
-          auto logits = tr->forward(token, pos);
-          if (!logits.ok()) return;
-          token = static_cast<int32_t>(*llmk::argmax(*logits));
+          const auto logits = tr->forward(token, pos);
+          if (!logits.ok()) [[unlikely]] {
+            return in_context(logits.status(), absl::StrCat("token ", token, " at pos ", pos));
+          }
+          const absl::StatusOr<size_t> next = llmk::argmax(*logits);
+          if (!next.ok()) [[unlikely]] {
+            return in_context(next.status(), absl::StrCat("logits at pos ", pos));
+          }
+          token = static_cast<int32_t>(*next);
         }
         do_not_optimize(token);
       }
+      return absl::OkStatus();
     });
   };
   return s;
@@ -143,12 +156,12 @@ BenchmarkSpec batched_generation_spec(const ModelSource& src, size_t threads) {
   s.threads = threads;
   s.setup = [src, threads](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
     auto model = cached_model(src.label, src.make);
-    if (!model.ok()) return model.status();
+    if (!model.ok()) return in_context(model.status(), absl::StrCat("model ", src.label));
     auto t = make_transformer(**model, threads, kBatchSeqs, kBatchGenTokens);
     if (!t.ok()) return t.status();
     std::shared_ptr<Transformer> tr(std::move(*t));
     const size_t vocab = (*model)->config.vocab_size;
-    return BatchFn([tr, vocab, model = *model](uint64_t count) {
+    return BatchFn([tr, vocab, model = *model](uint64_t count) -> absl::Status {
       std::vector<int32_t> tokens(kBatchSeqs);
       std::vector<size_t> positions(kBatchSeqs), seqs(kBatchSeqs);
       for (uint64_t i = 0; i < count; ++i) {
@@ -158,14 +171,27 @@ BenchmarkSpec batched_generation_spec(const ModelSource& src, size_t threads) {
         }
         for (size_t pos = 0; pos < kBatchGenTokens; ++pos) {
           std::fill(positions.begin(), positions.end(), pos);
-          auto logits = tr->forward_seqs(tokens, positions, seqs);
-          if (!logits.ok()) return;
+          const auto logits = tr->forward_seqs(tokens, positions, seqs);
+          if (!logits.ok()) [[unlikely]] {
+            return in_context(logits.status(),
+                              absl::StrCat(kBatchSeqs, " sequences at pos ", pos));
+          }
+          if (logits->size() < kBatchSeqs * vocab) [[unlikely]] {
+            return absl::InternalError(absl::StrCat("forward_seqs returned ", logits->size(),
+                                                    " logits, expected ", kBatchSeqs * vocab));
+          }
           for (size_t q = 0; q < kBatchSeqs; ++q) {
-            tokens[q] = static_cast<int32_t>(*llmk::argmax(logits->subspan(q * vocab, vocab)));
+            const absl::StatusOr<size_t> next = llmk::argmax(logits->subspan(q * vocab, vocab));
+            if (!next.ok()) [[unlikely]] {
+              return in_context(next.status(),
+                                absl::StrCat("sequence ", q, " at pos ", pos));
+            }
+            tokens[q] = static_cast<int32_t>(*next);
           }
         }
         do_not_optimize(tokens.data());
       }
+      return absl::OkStatus();
     });
   };
   return s;
@@ -202,10 +228,16 @@ void set_llama_cpp_target(BenchmarkSpec& s, const std::string& shape, TensorType
 }
 
 // Fills in bytes_per_op (weights streamed per token) once the model exists;
-// the shape's numbers are known without building it.
+// the shape's numbers are known without building it. An unknown shape is a
+// bug here: the entry then fails with it rather than run without GB/s.
 void set_weight_traffic(BenchmarkSpec& s, const std::string& shape, TensorType type) {
   auto config = synthetic_model_config(shape);
-  if (!config.ok()) return;
+  if (!config.ok()) {
+    s.setup = [error = absl::InternalError(absl::StrCat("synthetic_model_config('", shape, "'): ",
+                                                        config.status().message()))](
+                  const BenchmarkConfig&) -> absl::StatusOr<BatchFn> { return error; };
+    return;
+  }
   const ModelConfig& c = *config;
   const double bytes_per_weight = type == TensorType::kF32   ? 4.0
                                   : type == TensorType::kQ8_0 ? 34.0 / 32

@@ -4,6 +4,7 @@
 #include <memory>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "llmk/arena.h"
 #include "llmk/bench.h"
 #include "llmk/kv_cache.h"
@@ -20,11 +21,14 @@ BenchmarkSpec arena_spec() {
   s.targets = {{"seed", 1000, 0}, {"ours", 5, 0}};
   s.setup = [](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
     auto arena = std::make_shared<Arena>(size_t{1} << 20);
-    return BatchFn([arena](uint64_t count) {
+    return BatchFn([arena](uint64_t count) -> absl::Status {
       for (uint64_t i = 0; i < count; ++i) {
-        do_not_optimize(*arena->alloc(1024, 64));
+        const absl::StatusOr<void*> p = arena->alloc(1024, 64);
+        if (!p.ok()) [[unlikely]] return p.status();
+        do_not_optimize(*p);
         arena->reset();
       }
+      return absl::OkStatus();
     });
   };
   return s;
@@ -51,12 +55,13 @@ BenchmarkSpec kv_get_spec() {
   s.setup = [](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
     auto cache = prefilled_cache();
     if (!cache.ok()) return cache.status();
-    return BatchFn([cache = *cache](uint64_t count) {
+    return BatchFn([cache = *cache](uint64_t count) -> absl::Status {
       for (uint64_t i = 0; i < count; ++i) {
-        const KVCache::LayerView view = cache->get(i % kLayers);
+        const KVCache::LayerView view = cache->get(i % kLayers);  // unchecked: nothing to fail
         do_not_optimize(view.keys.data());
         do_not_optimize(view.values.size());
       }
+      return absl::OkStatus();
     });
   };
   return s;
@@ -70,12 +75,22 @@ BenchmarkSpec kv_update_spec() {
     auto cache = prefilled_cache();
     if (!cache.ok()) return cache.status();
     auto k = std::make_shared<FloatBuffer>(kDim, 33), v = std::make_shared<FloatBuffer>(kDim, 34);
-    return BatchFn([cache = *cache, k, v](uint64_t count) {
+    return BatchFn([cache = *cache, k, v](uint64_t count) -> absl::Status {
       for (uint64_t i = 0; i < count; ++i) {
-        if (cache->pos() + 1 >= kCtx) (void)cache->set_pos(kPrefilled);  // stay in bounds
-        for (size_t l = 0; l < kLayers; ++l) (void)cache->update(l, k->cspan(), v->cspan());
-        (void)cache->advance();
+        if (cache->pos() + 1 >= kCtx) {  // stay in bounds
+          const absl::Status st = cache->set_pos(kPrefilled);
+          if (!st.ok()) [[unlikely]] return st;
+        }
+        for (size_t l = 0; l < kLayers; ++l) {
+          const absl::Status st = cache->update(l, k->cspan(), v->cspan());
+          if (!st.ok()) [[unlikely]] {
+            return in_context(st, absl::StrCat("at position ", cache->pos()));
+          }
+        }
+        const absl::Status st = cache->advance();
+        if (!st.ok()) [[unlikely]] return st;
       }
+      return absl::OkStatus();
     });
   };
   return s;

@@ -27,8 +27,13 @@ BenchmarkSpec dot_spec(size_t n) {
   if (n == 384) s.targets = {{"seed", 1000, 0}, {"ours", 20, 0}};
   s.setup = [n](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
     auto a = std::make_shared<FloatBuffer>(n, 1), b = std::make_shared<FloatBuffer>(n, 2);
-    return BatchFn([a, b](uint64_t count) {
-      for (uint64_t i = 0; i < count; ++i) do_not_optimize(*llmk::dot(a->cspan(), b->cspan()));
+    return BatchFn([a, b](uint64_t count) -> absl::Status {
+      for (uint64_t i = 0; i < count; ++i) {
+        const absl::StatusOr<float> d = llmk::dot(a->cspan(), b->cspan());
+        if (!d.ok()) [[unlikely]] return d.status();
+        do_not_optimize(*d);
+      }
+      return absl::OkStatus();
     });
   };
   return s;
@@ -67,11 +72,14 @@ BenchmarkSpec matvec_spec(size_t rows, size_t cols, size_t threads, double min_s
     auto d = std::make_shared<MatvecData>(rows, cols);
     std::shared_ptr<ThreadPool> pool;
     if (threads > 1) pool = std::make_shared<ThreadPool>(threads);
-    return BatchFn([d, pool](uint64_t count) {
+    return BatchFn([d, pool](uint64_t count) -> absl::Status {
       for (uint64_t i = 0; i < count; ++i) {
-        (void)llmk::matvec(d->w.cspan(), d->rows, d->cols, d->x.cspan(), d->y.span(), pool.get());
+        const absl::Status st =
+            llmk::matvec(d->w.cspan(), d->rows, d->cols, d->x.cspan(), d->y.span(), pool.get());
+        if (!st.ok()) [[unlikely]] return st;
         clobber_memory();
       }
+      return absl::OkStatus();
     });
   };
   return s;
@@ -86,7 +94,7 @@ BenchmarkSpec openblas_spec(size_t rows, size_t cols, size_t threads) {
   fill_matvec_cost(s, rows, cols);
   s.setup = [rows, cols, threads](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
     auto d = std::make_shared<MatvecData>(rows, cols);
-    return BatchFn([d, threads](uint64_t count) {
+    return BatchFn([d, threads](uint64_t count) -> absl::Status {
       openblas_set_num_threads(static_cast<int>(threads));
       for (uint64_t i = 0; i < count; ++i) {
         cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(d->rows),
@@ -94,6 +102,7 @@ BenchmarkSpec openblas_spec(size_t rows, size_t cols, size_t threads) {
                     d->x.data(), 1, 0.0f, d->y.data(), 1);
         clobber_memory();
       }
+      return absl::OkStatus();  // cblas reports argument errors only by printing
     });
   };
   return s;
@@ -111,15 +120,15 @@ BenchmarkSpec norm_spec(bool layer, size_t n) {
   s.setup = [layer, n](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
     auto x = std::make_shared<FloatBuffer>(n, 6), w = std::make_shared<FloatBuffer>(n, 7);
     auto b = std::make_shared<FloatBuffer>(n, 8), out = std::make_shared<FloatBuffer>(n, 9);
-    return BatchFn([layer, x, w, b, out](uint64_t count) {
+    return BatchFn([layer, x, w, b, out](uint64_t count) -> absl::Status {
       for (uint64_t i = 0; i < count; ++i) {
-        if (layer) {
-          (void)llmk::layer_norm(x->cspan(), w->cspan(), b->cspan(), 1e-5f, out->span());
-        } else {
-          (void)llmk::rms_norm(x->cspan(), w->cspan(), 1e-5f, out->span());
-        }
+        const absl::Status st =
+            layer ? llmk::layer_norm(x->cspan(), w->cspan(), b->cspan(), 1e-5f, out->span())
+                  : llmk::rms_norm(x->cspan(), w->cspan(), 1e-5f, out->span());
+        if (!st.ok()) [[unlikely]] return st;
         clobber_memory();
       }
+      return absl::OkStatus();
     });
   };
   return s;
@@ -132,11 +141,13 @@ BenchmarkSpec softmax_spec(size_t n) {
   s.setup = [n](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
     auto x = std::make_shared<FloatBuffer>(n, 10, -8.0f, 8.0f);
     auto out = std::make_shared<FloatBuffer>(n, 11);
-    return BatchFn([x, out](uint64_t count) {
+    return BatchFn([x, out](uint64_t count) -> absl::Status {
       for (uint64_t i = 0; i < count; ++i) {
-        (void)llmk::softmax(x->cspan(), out->span());
+        const absl::Status st = llmk::softmax(x->cspan(), out->span());
+        if (!st.ok()) [[unlikely]] return st;
         clobber_memory();
       }
+      return absl::OkStatus();
     });
   };
   return s;
@@ -149,13 +160,18 @@ BenchmarkSpec rope_spec(size_t dim, size_t head_dim) {
   s.bytes_per_op = 2.0 * dim * sizeof(float);
   s.setup = [dim, head_dim](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
     auto x = std::make_shared<FloatBuffer>(dim, 12);
-    return BatchFn([x, head_dim](uint64_t count) {
+    return BatchFn([x, head_dim](uint64_t count) -> absl::Status {
       for (uint64_t i = 0; i < count; ++i) {
         // Positions cycle so the angles are not the same each call; the
         // rotation keeps norms, so x stays bounded however long this runs.
-        (void)llmk::rope(x->span(), head_dim, i & 255, 10000.0f, RopeLayout::kAdjacentPairs);
+        const absl::Status st =
+            llmk::rope(x->span(), head_dim, i & 255, 10000.0f, RopeLayout::kAdjacentPairs);
+        if (!st.ok()) [[unlikely]] {
+          return in_context(st, absl::StrCat("at position ", i & 255));
+        }
         clobber_memory();
       }
+      return absl::OkStatus();
     });
   };
   return s;

@@ -14,14 +14,16 @@ namespace llmk::bench {
 namespace {
 
 template <class Block>
-std::shared_ptr<std::vector<Block>> quantized(size_t n, uint32_t seed) {
+absl::StatusOr<std::shared_ptr<std::vector<Block>>> quantized(size_t n, uint32_t seed) {
   FloatBuffer x(n, seed);
   auto blocks = std::make_shared<std::vector<Block>>(n / kQuantBlock);
+  absl::Status st;
   if constexpr (sizeof(Block) == sizeof(Q4_0Block)) {
-    (void)quantize_q4_0(x.cspan(), *blocks);
+    st = quantize_q4_0(x.cspan(), *blocks);
   } else {
-    (void)quantize_q8_0(x.cspan(), *blocks);
+    st = quantize_q8_0(x.cspan(), *blocks);
   }
+  if (!st.ok()) return in_context(st, "quantizing the inputs");
   return blocks;
 }
 
@@ -35,12 +37,15 @@ BenchmarkSpec dequant_spec() {
   s.targets = {{"seed", 2000, 0}, {"ours", 0, 8}};
   s.setup = [](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
     auto blocks = quantized<Q4_0Block>(kBlocks * kQuantBlock, 21);
+    if (!blocks.ok()) return blocks.status();
     auto out = std::make_shared<FloatBuffer>(kBlocks * kQuantBlock, 22);
-    return BatchFn([blocks, out](uint64_t count) {
+    return BatchFn([blocks = *blocks, out](uint64_t count) -> absl::Status {
       for (uint64_t i = 0; i < count; ++i) {
-        (void)dequantize_q4_0(*blocks, out->span());
+        const absl::Status st = dequantize_q4_0(*blocks, out->span());
+        if (!st.ok()) [[unlikely]] return st;
         clobber_memory();
       }
+      return absl::OkStatus();
     });
   };
   return s;
@@ -57,15 +62,28 @@ BenchmarkSpec dot_spec(bool q4, size_t n) {
   s.targets = {{"ours", 0, q4 ? 3.0 : 4.0}};
   s.setup = [q4, n](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
     auto b = quantized<Q8_0Block>(n, 24);
+    if (!b.ok()) return b.status();
     if (q4) {
       auto a = quantized<Q4_0Block>(n, 23);
-      return BatchFn([a, b](uint64_t count) {
-        for (uint64_t i = 0; i < count; ++i) do_not_optimize(*dot_q4_0_q8_0(*a, *b));
+      if (!a.ok()) return a.status();
+      return BatchFn([a = *a, b = *b](uint64_t count) -> absl::Status {
+        for (uint64_t i = 0; i < count; ++i) {
+          const absl::StatusOr<float> d = dot_q4_0_q8_0(*a, *b);
+          if (!d.ok()) [[unlikely]] return d.status();
+          do_not_optimize(*d);
+        }
+        return absl::OkStatus();
       });
     }
     auto a = quantized<Q8_0Block>(n, 23);
-    return BatchFn([a, b](uint64_t count) {
-      for (uint64_t i = 0; i < count; ++i) do_not_optimize(*dot_q8_0_q8_0(*a, *b));
+    if (!a.ok()) return a.status();
+    return BatchFn([a = *a, b = *b](uint64_t count) -> absl::Status {
+      for (uint64_t i = 0; i < count; ++i) {
+        const absl::StatusOr<float> d = dot_q8_0_q8_0(*a, *b);
+        if (!d.ok()) [[unlikely]] return d.status();
+        do_not_optimize(*d);
+      }
+      return absl::OkStatus();
     });
   };
   return s;
@@ -93,9 +111,13 @@ BenchmarkSpec matvec_spec(TensorType type, size_t rows, size_t cols, size_t thre
   s.setup = [q4, rows, cols, threads, packed](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
     std::shared_ptr<void> blocks;
     if (q4) {
-      blocks = quantized<Q4_0Block>(rows * cols, 25);
+      auto q = quantized<Q4_0Block>(rows * cols, 25);
+      if (!q.ok()) return q.status();
+      blocks = *std::move(q);
     } else {
-      blocks = quantized<Q8_0Block>(rows * cols, 25);
+      auto q = quantized<Q8_0Block>(rows * cols, 25);
+      if (!q.ok()) return q.status();
+      blocks = *std::move(q);
     }
     const void* data = q4 ? static_cast<const void*>(
                                 static_cast<std::vector<Q4_0Block>*>(blocks.get())->data())
@@ -112,11 +134,13 @@ BenchmarkSpec matvec_spec(TensorType type, size_t rows, size_t cols, size_t thre
     auto x = std::make_shared<FloatBuffer>(cols, 26), y = std::make_shared<FloatBuffer>(rows, 27);
     std::shared_ptr<ThreadPool> pool;
     if (threads > 1) pool = std::make_shared<ThreadPool>(threads);
-    return BatchFn([blocks, w, x, y, pool](uint64_t count) {
+    return BatchFn([blocks, w, x, y, pool](uint64_t count) -> absl::Status {
       for (uint64_t i = 0; i < count; ++i) {
-        (void)matvec(w, x->cspan(), y->span(), pool.get());
+        const absl::Status st = matvec(w, x->cspan(), y->span(), pool.get());
+        if (!st.ok()) [[unlikely]] return st;
         clobber_memory();
       }
+      return absl::OkStatus();
     });
   };
   return s;

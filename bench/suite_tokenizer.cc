@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "llmk/bench.h"
 #include "llmk/tokenizer.h"
+#include "suite_util.h"
 
 namespace llmk::bench {
 namespace {
@@ -61,11 +62,15 @@ struct Encoder {
 };
 
 BatchFn encode_loop(std::shared_ptr<Encoder> e) {
-  return [e](uint64_t count) {
+  return [e](uint64_t count) -> absl::Status {
     for (uint64_t i = 0; i < count; ++i) {
-      (void)e->tokenizer.encode(e->text, EncodeOptions{}, &e->ids);
+      const absl::Status st = e->tokenizer.encode(e->text, EncodeOptions{}, &e->ids);
+      if (!st.ok()) [[unlikely]] {
+        return in_context(st, absl::StrCat("encode of ", e->text.size(), " bytes"));
+      }
       do_not_optimize(e->ids.data());
     }
+    return absl::OkStatus();
   };
 }
 

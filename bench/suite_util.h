@@ -1,5 +1,6 @@
 // Helpers shared by the suite files: owned, aligned, filled buffers that a
-// BatchFn lambda can capture by shared_ptr.
+// BatchFn lambda can capture by shared_ptr, and errors that say which call of
+// a timed body failed.
 #pragma once
 
 #include <cstddef>
@@ -9,7 +10,19 @@
 #include <random>
 #include <span>
 
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+
 namespace llmk::bench {
+
+// `status` with what the body was running put before its message, e.g.
+// "token 5 at pos 12: forward: ...", where the library's message names the
+// call but not the body's state. Bodies call it only on failure, so the
+// timed success path formats nothing.
+inline absl::Status in_context(const absl::Status& status, absl::string_view what) {
+  return absl::Status(status.code(), absl::StrCat(what, ": ", status.message()));
+}
 
 // 64-byte aligned floats, filled with uniform values in [lo, hi).
 class FloatBuffer {

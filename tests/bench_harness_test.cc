@@ -7,12 +7,16 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "affinity.h"
 #include "baseline.h"
 #include "cli.h"
@@ -527,11 +531,12 @@ TEST_CASE("the runner batches short operations and reports skipped setups") {
   BenchmarkSpec fast;
   fast.name = "test/fast";
   fast.setup = [&calls](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
-    return BatchFn([&calls](uint64_t count) {
+    return BatchFn([&calls](uint64_t count) -> absl::Status {
       for (uint64_t i = 0; i < count; ++i) {
         ++calls;
         clobber_memory();
       }
+      return absl::OkStatus();
     });
   };
   BenchmarkSpec missing;
@@ -562,6 +567,196 @@ TEST_CASE("the runner batches short operations and reports skipped setups") {
   config.filter = "";
   config.target = "NOT_A_TARGET";
   CHECK_FALSE(run_benchmarks(specs, config).ok());
+}
+
+// Calls of a body that spins at least 1 µs per call, far above the 100 ns
+// shortest sample: the runner never grows its batch beyond 1, so its calls
+// are fixed: 1 untimed, 1 sizing, 1 per warm-up batch, 1 per sample. The
+// body fails on call `fail_on` (1-based; 0: never).
+BenchmarkSpec slow_spec(const std::string& name, uint64_t fail_on,
+                        std::shared_ptr<uint64_t> calls) {
+  BenchmarkSpec s;
+  s.name = name;
+  s.setup = [fail_on, calls](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
+    return BatchFn([fail_on, calls](uint64_t count) -> absl::Status {
+      for (uint64_t i = 0; i < count; ++i) {
+        if (++*calls == fail_on) {
+          return absl::InternalError(absl::StrCat("kernel failed on call ", fail_on));
+        }
+        const uint64_t until = monotonic_ns() + 1000;
+        while (monotonic_ns() < until) clobber_memory();
+      }
+      return absl::OkStatus();
+    });
+  };
+  return s;
+}
+
+BenchmarkConfig small_run_config() {
+  BenchmarkConfig config;
+  config.warmup_iterations = 3;
+  config.measurement_iterations = 5;
+  config.min_sample_time_s = 1e-7;  // the runner's floor: 100 ns
+  config.max_warmup_s = 10;         // never cut short: the call count must stay exact
+  config.max_time_s = 10;
+  config.progress = false;
+  return config;
+}
+
+TEST_CASE("an error in a timed body ends its entry with the error and no samples") {
+  const BenchmarkConfig config = small_run_config();
+  // Calls: 1 first (untimed), 2 sizing, 3-5 warm-up, 6-10 samples.
+  struct Case {
+    uint64_t fail_on;
+    const char* phase;
+  };
+  for (const Case& c : {Case{1, "first call: "}, Case{2, "batch sizing (batch of 1): "},
+                        Case{4, "warm-up 2 (batch of 1): "}, Case{8, "sample 3 (batch of 1): "}}) {
+    INFO("fails on call " << c.fail_on);
+    auto failing_calls = std::make_shared<uint64_t>(0);
+    auto next_calls = std::make_shared<uint64_t>(0);
+    const std::vector<BenchmarkSpec> specs = {slow_spec("test/fails", c.fail_on, failing_calls),
+                                              slow_spec("test/next", 0, next_calls)};
+    auto result = run_benchmarks(specs, config);
+    REQUIRE(result.ok());
+    REQUIRE(result->results.size() == 2);
+    const BenchmarkResult& failed = result->results[0];
+    CHECK(failed.skipped.empty());
+    CHECK(failed.error == absl::StrCat(c.phase, "INTERNAL: kernel failed on call ", c.fail_on));
+    CHECK(*failing_calls == c.fail_on);  // ended at once: no call after the failing one
+    CHECK(failed.samples_ns.empty());    // the samples before it are dropped too
+    CHECK(failed.stats.n == 0);
+    CHECK(failed.total_ops == 0);
+    CHECK(failed.items_per_second == 0);
+    CHECK(entry_error_exit_code(*result) == kExitEntryError);
+
+    // The run goes on: the next entry is measured as usual, with exactly the
+    // calls the failure cases above count on.
+    const BenchmarkResult& next = result->results[1];
+    CHECK(next.error.empty());
+    CHECK(next.batch_size == 1);
+    CHECK(next.samples_ns.size() == 5);
+    CHECK(*next_calls == 10);
+  }
+}
+
+TEST_CASE("an error while the batch grows ends the entry") {
+  BenchmarkSpec spec;
+  spec.name = "test/fails_in_batches";
+  spec.setup = [](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
+    return BatchFn([](uint64_t count) -> absl::Status {
+      if (count > 1) return absl::OutOfRangeError("no room for a batch");
+      clobber_memory();
+      return absl::OkStatus();
+    });
+  };
+  BenchmarkConfig config = small_run_config();
+  config.min_sample_time_s = 5e-6;  // one empty call is far shorter: the batch must grow
+  const std::vector<BenchmarkSpec> specs = {spec};
+  auto result = run_benchmarks(specs, config);
+  REQUIRE(result.ok());
+  const BenchmarkResult& r = result->results[0];
+  CHECK(r.error.rfind("batch sizing (batch of ", 0) == 0);
+  CHECK(r.error.find("): OUT_OF_RANGE: no room for a batch") != std::string::npos);
+  CHECK(r.error.find("(batch of 1)") == std::string::npos);  // failed on a grown batch
+  CHECK(r.samples_ns.empty());
+}
+
+TEST_CASE("a setup that fails for a missing input skips; any other setup error is an error") {
+  auto setup_failing_with = [](absl::Status status) {
+    BenchmarkSpec s;
+    s.name = absl::StrCat("test/setup/", absl::StatusCodeToString(status.code()));
+    s.setup = [status](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> { return status; };
+    return s;
+  };
+  BenchmarkSpec no_setup;
+  no_setup.name = "test/setup/none";
+  const std::vector<BenchmarkSpec> specs = {
+      setup_failing_with(absl::NotFoundError("no vocabulary")),
+      setup_failing_with(absl::FailedPreconditionError("context 64 < 128")),
+      setup_failing_with(absl::InvalidArgumentError("quantize: bad block count")), no_setup};
+  auto result = run_benchmarks(specs, small_run_config());
+  REQUIRE(result.ok());
+  REQUIRE(result->results.size() == 4);
+  CHECK(result->results[0].skipped == "no vocabulary");
+  CHECK(result->results[0].error.empty());
+  CHECK(result->results[1].skipped == "context 64 < 128");
+  CHECK(result->results[2].skipped.empty());
+  CHECK(result->results[2].error == "setup: INVALID_ARGUMENT: quantize: bad block count");
+  CHECK(result->results[3].error == "setup: INVALID_ARGUMENT: no setup function");
+  CHECK(entry_error_exit_code(*result) == kExitEntryError);
+
+  const std::vector<BenchmarkSpec> only_skipped = {specs[0], specs[1]};
+  auto skipped = run_benchmarks(only_skipped, small_run_config());
+  REQUIRE(skipped.ok());
+  CHECK(entry_error_exit_code(*skipped) == 0);  // skipping is no failure
+}
+
+TEST_CASE("an errored entry is reported as an error in the console, JSON and CSV") {
+  auto calls = std::make_shared<uint64_t>(0);
+  BenchmarkSpec missing;
+  missing.name = "test/missing";
+  missing.setup = [](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
+    return absl::NotFoundError("no vocabulary");
+  };
+  const std::vector<BenchmarkSpec> specs = {slow_spec("test/fails", 7, calls), missing};
+  auto result = run_benchmarks(specs, small_run_config());
+  REQUIRE(result.ok());
+  const std::string error = result->results[0].error;
+  REQUIRE(error == "sample 2 (batch of 1): INTERNAL: kernel failed on call 7");
+
+  char* buffer = nullptr;
+  size_t size = 0;
+  std::FILE* console = open_memstream(&buffer, &size);
+  REQUIRE(console);
+  print_summary(*result, console);
+  std::fclose(console);
+  const std::string table(buffer, size);
+  std::free(buffer);
+  CHECK(table.find("test/fails") != std::string::npos);
+  CHECK(table.find("error: " + error) != std::string::npos);
+  CHECK(table.find("skipped: no vocabulary") != std::string::npos);
+
+  const std::string json = format_json(*result);
+  auto doc = parse_json(json);
+  REQUIRE(doc.ok());
+  const JsonValue& failed = doc->find("benchmarks")->array[0];
+  CHECK(failed.find("error_occurred")->boolean);
+  CHECK(failed.find("error_message")->string == error);
+  CHECK(failed.find("iterations")->number == 0);
+  CHECK_FALSE(failed.find("llmk")->find("skipped")->boolean);
+  const JsonValue& skipped = doc->find("benchmarks")->array[1];
+  CHECK(skipped.find("error_occurred")->boolean);
+  CHECK(skipped.find("llmk")->find("skipped")->boolean);
+  auto baseline = parse_baseline(json);
+  REQUIRE(baseline.ok());
+  CHECK(baseline->empty());  // neither can become a baseline's samples
+
+  const std::string csv = format_csv(*result);
+  CHECK(csv.find(",skipped,error\n") != std::string::npos);
+  // The failed row: no statistics, the message in the last column (its
+  // commas, none here, would become spaces).
+  CHECK(csv.find("test/fails,") != std::string::npos);
+  CHECK(csv.find(",," + error + "\n") != std::string::npos);
+  CHECK(csv.find(",no vocabulary,\n") != std::string::npos);
+}
+
+TEST_CASE("bench_main exits with kExitEntryError when an entry fails") {
+  // Registered here, not at start-up, and selected by an exact filter, so no
+  // other test's run contains them.
+  register_benchmark(slow_spec("test/bench_main/fails", 2, std::make_shared<uint64_t>(0)));
+  register_benchmark(slow_spec("test/bench_main/passes", 0, std::make_shared<uint64_t>(0)));
+  auto run = [](const std::string& filter) {
+    std::vector<std::string> args = {"llmk-bench", "--filter", filter, "--iterations", "3",
+                                     "--warmup", "1", "--max-time", "1"};
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    return bench_main(static_cast<int>(argv.size()), argv.data());
+  };
+  CHECK(run("^test/bench_main/fails$") == kExitEntryError);
+  CHECK(kExitEntryError == 4);  // documented in the usage text and bench.h
+  CHECK(run("^test/bench_main/passes$") == 0);
+  CHECK(std::string(cli_usage()).find("4 an entry ended with an error") != std::string::npos);
 }
 
 TEST_CASE("timer") {

@@ -15,9 +15,13 @@
 //   spec.setup = [](const llmk::bench::BenchmarkConfig&)
 //       -> absl::StatusOr<llmk::bench::BatchFn> {
 //     auto a = std::make_shared<std::vector<float>>(1024, 1.0f);
-//     return llmk::bench::BatchFn([a](uint64_t count) {
-//       for (uint64_t i = 0; i < count; ++i)
-//         llmk::bench::do_not_optimize(*llmk::dot(*a, *a));
+//     return llmk::bench::BatchFn([a](uint64_t count) -> absl::Status {
+//       for (uint64_t i = 0; i < count; ++i) {
+//         absl::StatusOr<float> d = llmk::dot(*a, *a);
+//         if (!d.ok()) return d.status();  // ends the entry with this error
+//         llmk::bench::do_not_optimize(*d);
+//       }
+//       return absl::OkStatus();
 //     });
 //   };
 //   llmk::bench::register_benchmark(spec);
@@ -52,6 +56,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
 namespace llmk::bench {
@@ -85,8 +90,10 @@ struct BenchmarkConfig {
   bool progress = true;                  // progress line on stderr when it is a tty
 };
 
-// Runs the operation under test `count` times.
-using BatchFn = std::function<void(uint64_t count)>;
+// Runs the operation under test `count` times. Every fallible call in it is
+// checked: the first failure is returned (with what was being run), which
+// ends the benchmark with that error instead of timing a sample.
+using BatchFn = std::function<absl::Status(uint64_t count)>;
 
 // "At most this much time per item", where an item is what items_per_op
 // counts (a call, a block, a token). Either bound may be 0 (unused).
@@ -117,8 +124,10 @@ struct BenchmarkSpec {
   bool per_target = true;          // false: unaffected by the Highway target (e.g. OpenBLAS)
   std::vector<SpeedTarget> targets;
   std::optional<RatioTarget> ratio_target;
-  // Allocates inputs, returns the timed body. An error skips the benchmark
-  // with that message (e.g. a missing vocabulary file).
+  // Allocates inputs, returns the timed body. A NotFound or FailedPrecondition
+  // error skips the benchmark with that message (a missing vocabulary file, a
+  // model too short for the entry); any other error is a failure of the
+  // benchmark, reported as its error like a failing body.
   std::function<absl::StatusOr<BatchFn>(const BenchmarkConfig&)> setup;
 };
 
@@ -145,6 +154,7 @@ struct BenchmarkResult {
   std::string name;
   std::string target;              // Highway target the kernels ran under
   std::string skipped;             // non-empty: why it did not run
+  std::string error;               // non-empty: it failed (setup or body); no samples
   std::string item_name = "op";
   double items_per_op = 1, bytes_per_op = 0, flops_per_op = 0;
   size_t threads = 1;
@@ -192,7 +202,8 @@ absl::StatusOr<SuiteResult> run_benchmarks(std::span<const BenchmarkSpec> specs,
 void print_summary(const SuiteResult& result, std::FILE* out = stdout);
 
 // llmk-bench's command line; returns the process exit code (0 ok,
-// 1 regression against --baseline, 2 inconclusive comparison, 3 usage error).
+// 1 regression against --baseline, 2 inconclusive comparison, 3 usage error,
+// 4 an entry ended with an error).
 int bench_main(int argc, char** argv);
 
 }  // namespace llmk::bench
