@@ -38,7 +38,9 @@ bool parse_int(std::string_view s, int* out) {
   return ec == std::errc() && ptr == s.data() + s.size() && *out >= 0;
 }
 
-bool contains(const std::vector<int>& v, int x) { return std::find(v.begin(), v.end(), x) != v.end(); }
+bool contains(const std::vector<int>& v, int x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
 
 }  // namespace
 
@@ -121,7 +123,9 @@ std::vector<int> allowed_cpus() {
   return cpus;
 }
 
-std::vector<int> isolated_cpus(const std::string& root) { return read_cpu_isolation(root).isolated; }
+std::vector<int> isolated_cpus(const std::string& root) {
+  return read_cpu_isolation(root).isolated;
+}
 
 std::string cpu_governor(int cpu, const std::string& root) {
   const FileLine g = read_first_line(join_root(

@@ -271,7 +271,8 @@ std::unique_ptr<EnergyMeter> open_perf_power(int cpu, const Topology& topo,
         all << status.rdbuf();
         caps = parse_effective_capabilities(all.str());
       }
-      *why_not = absl::StrCat("perf power/energy-pkg/: ", describe_perf_denied(err, paranoid, caps));
+      *why_not =
+          absl::StrCat("perf power/energy-pkg/: ", describe_perf_denied(err, paranoid, caps));
     } else {
       *why_not = absl::StrCat("perf power/energy-pkg/: perf_event_open on CPU ", cpu, " failed (",
                               errno_name(err), ": ", std::strerror(err), ")");

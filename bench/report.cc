@@ -150,10 +150,12 @@ void print_summary(const SuiteResult& suite, std::FILE* out) {
   std::fprintf(out, "llmk-bench: timer %s", suite.timer.c_str());
   if (suite.tsc_ghz > 0) std::fprintf(out, " (TSC %.3f GHz)", suite.tsc_ghz);
   if (!suite.timer_fallback.empty()) std::fprintf(out, " (%s)", suite.timer_fallback.c_str());
-  const std::string virt = suite.virtualized ? absl::StrCat(", virtualised (", suite.hypervisor, ")")
-                           : suite.hypervisor.rfind("unknown", 0) == 0
-                               ? std::string(", virtualisation unknown")
-                               : std::string();
+  std::string virt;
+  if (suite.virtualized) {
+    virt = absl::StrCat(", virtualised (", suite.hypervisor, ")");
+  } else if (suite.hypervisor.rfind("unknown", 0) == 0) {
+    virt = ", virtualisation unknown";
+  }
   std::fprintf(out, ", %s, governor %s%s, energy %s\n", pin.c_str(), suite.governor.c_str(),
                virt.c_str(), suite.energy_source.c_str());
   if (!suite.energy_unavailable.empty()) {

@@ -281,7 +281,8 @@ absl::StatusOr<SuiteResult> run_benchmarks(std::span<const BenchmarkSpec> specs,
   suite.timer_fallback = timer.fallback_reason();
   suite.tsc_ghz = timer.tsc_ghz();
   // Unpinned, the package of the CPU the run starts on is measured.
-  EnergyProbe energy = open_package_energy(suite.pinned_cpu >= 0 ? suite.pinned_cpu : sched_getcpu());
+  EnergyProbe energy =
+      open_package_energy(suite.pinned_cpu >= 0 ? suite.pinned_cpu : sched_getcpu());
   env.energy = std::move(energy.meter);
   suite.energy_source = env.energy ? env.energy->source() : "n/a";
   if (!env.energy) suite.energy_unavailable = energy.unavailable;

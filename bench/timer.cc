@@ -6,7 +6,9 @@
 #include <fstream>
 #include <string_view>
 
-#if defined(__x86_64__) || defined(__i386__)
+// LLMK_TIMER_PORTABLE builds the fallback on any machine (to check it).
+#if defined(LLMK_TIMER_PORTABLE)
+#elif defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #include <x86intrin.h>
 #define LLMK_TIMER_X86 1
@@ -180,11 +182,11 @@ Timer::Timer() {
 #elif defined(LLMK_TIMER_AARCH64)
   // CNTFRQ_EL0 is written by firmware and is sometimes wrong; the count
   // itself is trusted only if CLOCK_MONOTONIC sees it tick at that rate.
-  // Tolerance 1%: NTP slews CLOCK_MONOTONIC by at most 0.05% and the
+  // Tolerance 0.5%: NTP slews CLOCK_MONOTONIC by at most 0.05% and the
   // bracketing adds under 0.01%, so a correct CNTFRQ always passes, while a
-  // firmware value that is off (they are off by whole factors, e.g. 19.2 vs
-  // 54 MHz) never does.
-  constexpr double kRateTolerance = 0.01;
+  // wrong firmware value (another board's crystal rate, e.g. 19.2 MHz where
+  // the counter runs at 54 MHz) is off by far more.
+  constexpr double kRateTolerance = 0.005;
   const double nominal_hz = static_cast<double>(read_cntfrq());
   if (!(nominal_hz > 0)) {
     fallback_reason_ = "CNTFRQ_EL0 reads 0";
@@ -202,8 +204,9 @@ Timer::Timer() {
   }
   source_ = TimerSource::kCntvct;
   ticks_per_ns_ = nominal_hz * 1e-9;
+#else
+  fallback_reason_ = "no user-readable counter known on this architecture";
 #endif
-  // Elsewhere no user-readable counter is known: CLOCK_MONOTONIC (vDSO) it is.
 }
 
 const char* Timer::name() const {
