@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "affinity.h"
 #include "json.h"
 
 namespace llmk::bench {
@@ -42,7 +43,25 @@ std::string csv_number(double v, bool present = true) {
   return absl::StrFormat("%.6g", v);
 }
 
+// "12.3 mJ": joules with an SI prefix, three significant digits.
+std::string format_joules(double j) {
+  const double a = std::fabs(j);
+  if (a >= 1) return absl::StrFormat("%.3g J", j);
+  if (a >= 1e-3) return absl::StrFormat("%.3g mJ", j * 1e3);
+  if (a >= 1e-6) return absl::StrFormat("%.3g uJ", j * 1e6);
+  return absl::StrFormat("%.3g nJ", j * 1e9);
+}
+
+std::string cpu_list_or_none(const std::vector<int>& cpus) {
+  return cpus.empty() ? std::string("none") : format_cpu_list(cpus);
+}
+
 }  // namespace
+
+std::optional<double> energy_joules_per_item(const BenchmarkResult& r) {
+  if (!r.energy_joules_per_op || !(r.items_per_op > 0)) return std::nullopt;
+  return *r.energy_joules_per_op / r.items_per_op;
+}
 
 std::string format_ns(double ns) {
   if (!std::isfinite(ns)) return "n/a";
@@ -120,11 +139,30 @@ std::vector<TargetCheck> check_targets(const BenchmarkResult& r, const SuiteResu
 }
 
 void print_summary(const SuiteResult& suite, std::FILE* out) {
-  std::string pin = suite.pinned_cpu >= 0 ? absl::StrCat("CPU ", suite.pinned_cpu) : "not pinned";
+  std::string pin =
+      suite.pinned_cpu >= 0
+          ? absl::StrCat("CPU ", suite.pinned_cpu, " (",
+                         suite.pinned_cpu_isolated ? "isolated" : "not isolated", ", ",
+                         suite.pinned_cpu_nohz_full ? "nohz_full" : "not nohz_full", ")")
+          : "not pinned";
+  absl::StrAppend(&pin, "; isolated CPUs ", cpu_list_or_none(suite.isolated_cpus),
+                  ", nohz_full CPUs ", cpu_list_or_none(suite.nohz_full_cpus));
   std::fprintf(out, "llmk-bench: timer %s", suite.timer.c_str());
   if (suite.tsc_ghz > 0) std::fprintf(out, " (TSC %.3f GHz)", suite.tsc_ghz);
+  if (!suite.timer_fallback.empty()) std::fprintf(out, " (%s)", suite.timer_fallback.c_str());
+  std::string virt;
+  if (suite.virtualized) {
+    virt = absl::StrCat(", virtualised (", suite.hypervisor, ")");
+  } else if (suite.hypervisor.rfind("unknown", 0) == 0) {
+    virt = ", virtualisation unknown";
+  }
   std::fprintf(out, ", %s, governor %s%s, energy %s\n", pin.c_str(), suite.governor.c_str(),
-               suite.virtualized ? ", virtualised" : "", suite.energy_source.c_str());
+               virt.c_str(), suite.energy_source.c_str());
+  if (!suite.energy_unavailable.empty()) {
+    std::string why;
+    for (const std::string& w : suite.energy_unavailable) absl::StrAppend(&why, "\n  ", w);
+    std::fprintf(out, "llmk-bench: energy n/a:%s\n", why.c_str());
+  }
   std::fprintf(out, "%-40s %9s %9s %9s %8s %11s %9s %12s %9s %9s  %s\n", "benchmark", "median",
                "p90", "min", "MAD", "samples", "cyc/item", "items/s", "GB/s", "GFLOP/s",
                "targets");
@@ -160,6 +198,29 @@ void print_summary(const SuiteResult& suite, std::FILE* out) {
   }
   if (pass + fail > 0) {
     std::fprintf(out, "targets: %zu PASS, %zu FAIL\n", pass, fail);
+  }
+  print_energy(suite, out);
+}
+
+void print_energy(const SuiteResult& suite, std::FILE* out) {
+  bool header = false;
+  for (const BenchmarkResult& r : suite.results) {
+    if (!r.skipped.empty() || (!r.energy_joules_per_op && r.energy_status.empty())) continue;
+    if (!header) {
+      std::fprintf(out, "\nenergy from %s (the whole package: idle and other cores included)\n",
+                   suite.energy_source.c_str());
+      header = true;
+    }
+    const std::optional<double> per_item = energy_joules_per_item(r);
+    if (!per_item) {
+      std::fprintf(out, "%-40s n/a: %s\n", r.name.c_str(), r.energy_status.c_str());
+      continue;
+    }
+    std::string line = absl::StrCat(format_joules(*per_item), "/", r.item_name);
+    if (r.item_name == "token" && *per_item > 0) {
+      absl::StrAppend(&line, absl::StrFormat("  %.4g tokens/J", 1.0 / *per_item));
+    }
+    std::fprintf(out, "%-40s %s\n", r.name.c_str(), line.c_str());
   }
 }
 
@@ -259,9 +320,19 @@ std::string format_json(const SuiteResult& suite) {
     w.key("timer"); w.value(suite.timer);
     w.number_field("tsc_ghz", suite.tsc_ghz);
     w.key("pinned_cpu"); w.value(static_cast<long long>(suite.pinned_cpu));
+    w.key("timer_fallback"); w.value(suite.timer_fallback);
+    w.key("isolated_cpus"); w.value(format_cpu_list(suite.isolated_cpus));
+    w.key("nohz_full_cpus"); w.value(format_cpu_list(suite.nohz_full_cpus));
+    w.key("pinned_cpu_isolated"); w.value(suite.pinned_cpu_isolated);
+    w.key("pinned_cpu_nohz_full"); w.value(suite.pinned_cpu_nohz_full);
     w.key("governor"); w.value(suite.governor);
     w.key("virtualized"); w.value(suite.virtualized);
+    w.key("hypervisor"); w.value(suite.hypervisor);
     w.key("energy_source"); w.value(suite.energy_source);
+    w.key("energy_unavailable");
+    w.begin_array();
+    for (const std::string& t : suite.energy_unavailable) w.value(t);
+    w.end_array();
     w.key("real_time"); w.value("median of per-operation samples");
     w.key("targets_run");
     w.begin_array();
@@ -316,6 +387,13 @@ std::string format_json(const SuiteResult& suite) {
       if (c.per_op) w.number_field(c.event, *c.per_op);  // unavailable counters left out
     }
     if (r.energy_joules_per_op) w.number_field("energy_joules", *r.energy_joules_per_op);
+    if (const auto j = energy_joules_per_item(r)) {
+      w.number_field("energy_joules_per_item", *j);
+      if (r.item_name == "token") {
+        w.number_field("joules_per_token", *j);
+        if (*j > 0) w.number_field("tokens_per_joule", 1.0 / *j);
+      }
+    }
     w.key("llmk");
     w.begin_object();
     w.key("target"); w.value(r.target);
@@ -324,6 +402,7 @@ std::string format_json(const SuiteResult& suite) {
     w.number_field("bytes_per_op", r.bytes_per_op);
     w.number_field("flops_per_op", r.flops_per_op);
     w.key("batch_size"); w.value(static_cast<unsigned long long>(r.batch_size));
+    if (!r.energy_status.empty()) { w.key("energy_status"); w.value(r.energy_status); }
     const BenchmarkStats& s = r.stats;
     w.key("samples"); w.value(static_cast<unsigned long long>(s.n));
     w.number_field("min_ns", s.min);
@@ -371,7 +450,8 @@ std::string format_csv(const SuiteResult& suite) {
   std::string out =
       "name,target,threads,batch_size,samples,median_ns,mean_ns,min_ns,max_ns,stddev_ns,"
       "p90_ns,p99_ns,mad_ns,cpu_ns,tsc_cycles,items_per_second,bytes_per_second,"
-      "flops_per_second,seed_outliers,robust_outliers,skipped,error\n";
+      "flops_per_second,seed_outliers,robust_outliers,energy_joules_per_op,"
+      "energy_joules_per_item,joules_per_token,tokens_per_joule,skipped,error\n";
   for (const BenchmarkResult& r : suite.results) {
     const BenchmarkStats& s = r.stats;
     const bool ran = r.skipped.empty() && r.error.empty();
@@ -391,7 +471,14 @@ std::string format_csv(const SuiteResult& suite) {
                     csv_number(r.items_per_second, ran), ",",
                     csv_number(r.bytes_per_second, ran && r.bytes_per_op > 0), ",",
                     csv_number(r.flops_per_second, ran && r.flops_per_op > 0), ",",
-                    s.seed_outliers, ",", s.robust_outliers, ",", skipped, ",", error, "\n");
+                    s.seed_outliers, ",", s.robust_outliers, ",");
+    const std::optional<double> j_item = ran ? energy_joules_per_item(r) : std::nullopt;
+    const bool tokens = j_item && r.item_name == "token";
+    absl::StrAppend(&out, csv_number(r.energy_joules_per_op.value_or(0), j_item.has_value()), ",",
+                    csv_number(j_item.value_or(0), j_item.has_value()), ",",
+                    csv_number(j_item.value_or(0), tokens), ",",
+                    csv_number(tokens ? 1.0 / *j_item : 0, tokens && *j_item > 0), ",", skipped,
+                    ",", error, "\n");
   }
   return out;
 }

@@ -28,6 +28,12 @@ std::vector<TargetCheck> check_targets(const BenchmarkResult& r, const SuiteResu
 // an operand did not run.
 std::optional<double> counter_per_op(const BenchmarkResult& r, const std::string& event);
 
+// Package energy per item (J/token and tokens/J for token entries); nothing
+// when no entry has energy or a reason it is missing. print_summary calls it.
+void print_energy(const SuiteResult& suite, std::FILE* out);
+// energy_joules_per_op / items_per_op; nullopt when energy was not measured.
+std::optional<double> energy_joules_per_item(const BenchmarkResult& r);
+
 void print_target_table(const SuiteResult& suite, std::FILE* out);
 void print_counters(const SuiteResult& suite, std::FILE* out);
 

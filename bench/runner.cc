@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "affinity.h"
 #include "energy.h"
@@ -37,6 +38,7 @@ Registry& registry() {
 struct RunEnvironment {
   SuiteResult* suite = nullptr;
   std::vector<int> original_cpus;  // the process's mask before pinning
+  bool pinned_here = false;        // the mask was changed here: restore it at the end
   std::unique_ptr<CounterSource> counter_source;
   std::unique_ptr<CounterSet> counters;
   std::unique_ptr<EnergyMeter> energy;
@@ -50,31 +52,18 @@ void warn(SuiteResult& suite, const std::string& text) {
 absl::Status set_up_pinning(const BenchmarkConfig& config, RunEnvironment& env) {
   SuiteResult& suite = *env.suite;
   env.original_cpus = allowed_cpus();
-  const std::vector<int> isolated = isolated_cpus();
-  if (config.cpu >= 0) {
-    LLMK_RETURN_IF_ERROR(pin_current_thread(config.cpu));
-    suite.pinned_cpu = config.cpu;
-  } else {
-    for (int c : isolated) {
-      if (std::find(env.original_cpus.begin(), env.original_cpus.end(), c) !=
-              env.original_cpus.end() &&
-          pin_current_thread(c).ok()) {
-        suite.pinned_cpu = c;
-        break;
-      }
-    }
-    // Under `taskset -c N` the process is already pinned.
-    if (suite.pinned_cpu < 0 && env.original_cpus.size() == 1) {
-      suite.pinned_cpu = env.original_cpus[0];
-    }
-  }
-  if (isolated.empty()) {
-    warn(suite, "no isolated CPU (/sys/devices/system/cpu/isolated is empty): other tasks "
-                "may share the measuring CPU");
-  }
-  if (suite.pinned_cpu < 0) {
-    warn(suite, "not pinned: pass --cpu N or run under taskset -c N for steadier numbers");
-  }
+  const CpuIsolation isolation = read_cpu_isolation();
+  for (const std::string& problem : isolation.problems) warn(suite, problem);
+  suite.isolated_cpus = isolation.isolated;
+  suite.nohz_full_cpus = isolation.nohz_full;
+  absl::StatusOr<PinChoice> choice =
+      choose_pinned_cpu(config.cpu, isolation, env.original_cpus, pin_current_thread);
+  if (!choice.ok()) return choice.status();
+  suite.pinned_cpu = choice->cpu;
+  suite.pinned_cpu_isolated = choice->isolated;
+  suite.pinned_cpu_nohz_full = choice->nohz_full;
+  env.pinned_here = choice->cpu >= 0 && !(config.cpu < 0 && env.original_cpus.size() == 1);
+  for (const std::string& w : choice->warnings) warn(suite, w);
   const int checked = suite.pinned_cpu >= 0 ? suite.pinned_cpu : sched_getcpu();
   suite.governor = cpu_governor(checked);
   if (suite.governor != "performance") {
@@ -82,7 +71,11 @@ absl::Status set_up_pinning(const BenchmarkConfig& config, RunEnvironment& env) 
                              suite.governor == "unknown" ? " (no cpufreq)" : "",
                              ", not performance: clock speed may vary"));
   }
-  suite.virtualized = cpu_reports_hypervisor();
+  const HypervisorCheck hypervisor = detect_hypervisor();
+  suite.virtualized = hypervisor.state == HypervisorState::kYes;
+  suite.hypervisor = hypervisor.state == HypervisorState::kUnknown
+                         ? absl::StrCat("unknown (", hypervisor.evidence, ")")
+                         : hypervisor.evidence;
   if (suite.virtualized) {
     warn(suite, "running under a hypervisor: timings include steal time and there are "
                 "usually no hardware counters");
@@ -228,8 +221,7 @@ BenchmarkResult measure(const BenchmarkSpec& spec, const BenchmarkConfig& config
     counters_after = env.counters->new_snapshot();
     env.counters->read(counters_before);
   }
-  std::optional<double> joules_before;
-  if (env.energy) joules_before = env.energy->read_joules();
+  const bool energy_started = env.energy && env.energy->begin(monotonic_ns());
   const uint64_t cpu_before = process_cpu ? process_cpu_ns() : thread_cpu_ns();
   const uint64_t start = monotonic_ns();
   const double per_op_scale = 1.0 / static_cast<double>(batch);
@@ -241,6 +233,7 @@ BenchmarkResult measure(const BenchmarkSpec& spec, const BenchmarkConfig& config
                     ns.status());
     }
     r.samples_ns.push_back(*ns * per_op_scale);
+    if (energy_started) env.energy->poll(monotonic_ns());
     if (static_cast<double>(monotonic_ns() - start) > config.max_time_s * 1e9 &&
         r.samples_ns.size() >= config.min_samples) {
       break;
@@ -250,9 +243,12 @@ BenchmarkResult measure(const BenchmarkSpec& spec, const BenchmarkConfig& config
   if (env.counters) env.counters->read(counters_after);
   r.total_ops = batch * r.samples_ns.size();
   const double ops = static_cast<double>(r.total_ops);
-  if (env.energy && joules_before) {
-    if (auto after = env.energy->read_joules()) {
-      r.energy_joules_per_op = env.energy->joules_between(*joules_before, *after) / ops;
+  if (env.energy) {
+    const EnergyInterval e = energy_started ? env.energy->end(monotonic_ns()) : EnergyInterval{};
+    if (e.joules) {
+      r.energy_joules_per_op = *e.joules / ops;
+    } else {
+      r.energy_status = energy_started ? e.problem : "reading the energy counter failed";
     }
   }
   if (env.counters) {
@@ -330,9 +326,18 @@ absl::StatusOr<SuiteResult> run_benchmarks(std::span<const BenchmarkSpec> specs,
   LLMK_RETURN_IF_ERROR(set_up_pinning(config, env));
   const Timer& timer = Timer::instance();
   suite.timer = timer.name();
+  suite.timer_fallback = timer.fallback_reason();
   suite.tsc_ghz = timer.tsc_ghz();
-  env.energy = EnergyMeter::open(suite.pinned_cpu);
+  // Unpinned, the package of the CPU the run starts on is measured.
+  EnergyProbe energy =
+      open_package_energy(suite.pinned_cpu >= 0 ? suite.pinned_cpu : sched_getcpu());
+  env.energy = std::move(energy.meter);
   suite.energy_source = env.energy ? env.energy->source() : "n/a";
+  if (!env.energy) suite.energy_unavailable = energy.unavailable;
+  for (const std::string& note : energy.notes) warn(suite, absl::StrCat("energy: ", note));
+  if (!env.energy) {
+    warn(suite, absl::StrCat("energy n/a: ", absl::StrJoin(energy.unavailable, "; ")));
+  }
   set_up_counters(config, env);
 
   std::vector<const BenchmarkSpec*> selected;
@@ -367,7 +372,7 @@ absl::StatusOr<SuiteResult> run_benchmarks(std::span<const BenchmarkSpec> specs,
     }
   }
   if (progress) std::fprintf(stderr, "\r\033[K");
-  if (!env.original_cpus.empty() && config.cpu >= 0) (void)set_thread_cpus(env.original_cpus);
+  if (!env.original_cpus.empty() && env.pinned_here) (void)set_thread_cpus(env.original_cpus);
   return suite;
 }
 

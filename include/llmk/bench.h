@@ -169,16 +169,27 @@ struct BenchmarkResult {
   double tsc_cycles_per_op = 0;    // median in TSC cycles (0 without a TSC)
   double items_per_second = 0, bytes_per_second = 0, flops_per_second = 0;
   std::vector<CounterResult> counters;
+  // Package energy over the measured phase (the whole package: other cores
+  // and idle power included) per operation; per item is this divided by
+  // items_per_op (J/token for generate/ entries).
   std::optional<double> energy_joules_per_op;
+  std::string energy_status;       // why energy is missing here ("" when measured or no meter)
 };
 
 struct SuiteResult {
-  std::string timer;               // "tsc" or "clock_monotonic"
+  std::string timer;               // "tsc", "cntvct" or "clock_monotonic"
+  std::string timer_fallback;      // why a faster counter was not used ("" when it was)
   double tsc_ghz = 0;
   int pinned_cpu = -1;             // -1: not pinned
+  std::vector<int> isolated_cpus;  // /sys/devices/system/cpu/isolated (isolcpus=)
+  std::vector<int> nohz_full_cpus; // /sys/devices/system/cpu/nohz_full
+  bool pinned_cpu_isolated = false;
+  bool pinned_cpu_nohz_full = false;
   std::string governor;            // of the pinned CPU; "unknown" without cpufreq
   bool virtualized = false;
-  std::string energy_source;       // "n/a" when none
+  std::string hypervisor;          // how virtualisation was decided, or "unknown"
+  std::string energy_source;       // e.g. "powercap intel-rapl:0 (package-0)"; "n/a" when none
+  std::vector<std::string> energy_unavailable;  // why each energy method was not used
   std::vector<std::string> targets_run;
   std::vector<std::string> warnings;
   std::vector<BenchmarkResult> results;
