@@ -395,7 +395,8 @@ std::string format_json(const SuiteResult& suite) {
   std::vector<BenchmarkResult> views;
   views.reserve(suite.results.size());
   for (const BenchmarkResult& entry : suite.results) {
-    for (size_t i = 0; entry.repetitions.size() > 1 && i < entry.repetitions.size(); ++i) {
+    const bool several = entry.repetitions.size() > 1 && entry.skipped.empty();
+    for (size_t i = 0; several && i < entry.repetitions.size(); ++i) {
       views.push_back(repetition_view(entry, i, suite));
     }
   }
@@ -403,7 +404,8 @@ std::string format_json(const SuiteResult& suite) {
   size_t next_view = 0;
   for (size_t e = 0; e < suite.results.size(); ++e) {
     const BenchmarkResult& entry = suite.results[e];
-    const size_t reps = entry.repetitions.size();
+    // A skipped entry is one error row, whatever repetitions it had done.
+    const size_t reps = entry.skipped.empty() ? entry.repetitions.size() : 0;
     if (reps < 2) rows.push_back({&entry, &entry, static_cast<long long>(e), 0, 1});
     for (size_t i = 0; reps > 1 && i < reps; ++i) {
       rows.push_back({&views[next_view++], &entry, static_cast<long long>(e), i, reps});

@@ -320,6 +320,16 @@ TEST_CASE("JSON with repetitions: iteration rows per repetition, then aggregates
   CHECK(rows[7].find("family_index")->number == 1);
   CHECK(rows[14].find("error_occurred")->boolean);
 
+  // An entry skipped in a later repetition is one error row, without aggregates.
+  SuiteResult later_skip = suite;
+  later_skip.results[1].skipped = "repetition 3 of 3: out of memory";
+  auto skipped_doc = parse_json(format_json(later_skip));
+  REQUIRE(skipped_doc.ok());
+  const std::vector<JsonValue>& skipped_rows = skipped_doc->find("benchmarks")->array;
+  REQUIRE(skipped_rows.size() == 9);
+  CHECK(skipped_rows[7].find("name")->string == "ops/b");
+  CHECK(skipped_rows[7].find("error_occurred")->boolean);
+
   // Read back as a baseline: one repetition per iteration row, aggregates ignored.
   auto baseline = parse_baseline(format_json(suite));
   REQUIRE(baseline.ok());
