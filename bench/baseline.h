@@ -79,7 +79,7 @@ Comparison compare_runs(const std::string& name, const RunSummary& baseline,
 // each "iteration" row (benchmarks[] with run_type "iteration", named by
 // run_name or name) is one repetition, its median taken from its raw
 // llmk.samples_ns. Aggregate rows and rows of skipped entries are ignored.
-// Files written before repetitions existed have one row per entry and load
+// A file with a single row per entry (one repetition, no aggregates) loads
 // as one repetition.
 using Baseline = std::map<std::string, RunSummary>;
 absl::StatusOr<Baseline> parse_baseline(std::string_view json_text);

@@ -374,7 +374,7 @@ std::string format_json(const SuiteResult& suite) {
     w.key("virtualized"); w.value(suite.virtualized);
     w.key("energy_source"); w.value(suite.energy_source);
     w.key("repetitions"); w.value(static_cast<unsigned long long>(suite.repetitions));
-    w.key("seed"); w.value(static_cast<unsigned long long>(suite.seed));
+    w.key("shuffle_seed"); w.value(static_cast<unsigned long long>(suite.seed));
     w.key("quick"); w.value(suite.quick);
     w.key("real_time"); w.value("median of per-operation samples");
     w.key("targets_run");

@@ -1,8 +1,8 @@
 // The regression verdict and the repetitions behind it: the rule on a
 // simulated machine (drift between repetitions, autocorrelated samples within
-// one), the rule's cases, baselines old and new, missing entries, exit codes,
-// the shuffled order, the runner's repetitions, their JSON and CSV, and the
-// command line.
+// one), the rule's cases, baselines of one and of several repetitions,
+// missing entries, exit codes, the shuffled order, the runner's repetitions,
+// their JSON and CSV, and the command line.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -90,8 +90,8 @@ RunSummary first_repetitions(const SimulatedRun& run, size_t k, const SimulatedM
   return s;
 }
 
-// The rule this harness used before repetitions: one run's batch samples
-// taken as independent, median ratio > 1.10 and U test p < 0.01.
+// The naive rule: one run's batch samples taken as independent, median
+// ratio > 1.10 and U test p < 0.01 on the samples.
 bool batch_sample_rule_fires(const std::vector<double>& base, const std::vector<double>& cur) {
   return median_of(cur) > 1.10 * median_of(base) && mann_whitney_greater(cur, base).p_value < 0.01;
 }
@@ -127,7 +127,7 @@ TEST_CASE("simulated machine: false alarms <= 1% with 4% drift, a 15% slowdown f
                  << ", spec mean rule " << same[reps].spec_mean_rule << "; 15% slower flagged "
                  << slower[reps].regressions << ", inconclusive " << slower[reps].inconclusive);
   }
-  MESSAGE("one run's batch samples as independent (the old rule): A/A regressions "
+  MESSAGE("one run's batch samples taken as independent: A/A regressions "
           << same[1].batch_rule << ", 15% slower flagged " << slower[1].batch_rule);
 
   // The recommended count meets both bars.
@@ -136,7 +136,7 @@ TEST_CASE("simulated machine: false alarms <= 1% with 4% drift, a 15% slowdown f
   // The minimum keeps false alarms as low; it only detects less.
   CHECK(same[kMinBaselineRepetitions].regressions <= kPairs / 100);
   CHECK(slower[kMinBaselineRepetitions].regressions < slower[kRecommendedRepetitions].regressions);
-  // The simulated drift is what broke the old rule: its false alarms are
+  // The simulated drift is what breaks the naive rule: its false alarms are
   // those of the median bar alone (~5% here), far above 1%.
   CHECK(same[1].batch_rule > kPairs * 2 / 100);
 }
@@ -282,7 +282,7 @@ TEST_CASE("JSON with repetitions: iteration rows per repetition, then aggregates
   REQUIRE(doc.ok());
   const JsonValue* context_llmk = doc->find("context")->find("llmk");
   CHECK(context_llmk->find("repetitions")->number == 3);
-  CHECK(context_llmk->find("seed")->number == 42);
+  CHECK(context_llmk->find("shuffle_seed")->number == 42);
   const std::vector<JsonValue>& rows = doc->find("benchmarks")->array;
   // ops/a: 3 iterations + 4 aggregates; ops/b the same; the skipped entry: 1.
   REQUIRE(rows.size() == 15);
@@ -342,14 +342,14 @@ TEST_CASE("JSON with repetitions: iteration rows per repetition, then aggregates
   CHECK(max_repetitions(*baseline) == 3);
 }
 
-TEST_CASE("a baseline from before repetitions loads as one repetition and is inconclusive") {
-  // The shape older llmk-bench versions wrote: one row per entry.
-  const char* old = R"({"context": {"json_schema_version": 1}, "benchmarks": [
+TEST_CASE("a baseline of one row per entry loads as one repetition and is inconclusive") {
+  // One iteration row per entry, no aggregates: what a run of one repetition writes.
+  const char* one_row = R"({"context": {"json_schema_version": 1}, "benchmarks": [
     {"name": "ops/dot/384", "run_type": "iteration", "repetitions": 1, "repetition_index": 0,
      "iterations": 300, "real_time": 11, "cpu_time": 11, "time_unit": "ns",
      "llmk": {"median_ns": 11, "samples_ns": [10, 11, 12]}},
     {"name": "tokenizer/gpt2", "error_occurred": true, "error_message": "no vocabulary"}]})";
-  auto baseline = parse_baseline(old);
+  auto baseline = parse_baseline(one_row);
   REQUIRE(baseline.ok());
   REQUIRE(baseline->count("ops/dot/384") == 1);
   CHECK(baseline->at("ops/dot/384").repetition_medians_ns == std::vector<double>{11});
