@@ -1,7 +1,9 @@
 #include "cli.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -32,31 +34,52 @@ const char* cli_usage() {
          "  --warmup N            warm-up batches (default 100, at most 0.2 s)\n"
          "  --iterations N        samples per benchmark (default 1000, at most --max-time)\n"
          "  --min-time S          seconds one sample lasts at least (default 20e-6)\n"
-         "  --max-time S          measurement seconds per benchmark, at most (default 1)\n"
+         "  --max-time S          measurement seconds per benchmark and repetition, at most\n"
+         "                        (default 1)\n"
          "  --cpu N               pin to CPU N (default: an isolated CPU if any)\n"
          "  --target T            best | scalar | all | a Highway target name (AVX2, ...)\n"
          "  --counters[=LIST]     perf counters (default set, or comma-separated events)\n"
-         "  --save-baseline FILE  save results with raw samples for a later --baseline\n"
-         "  --baseline FILE       compare; exit 1 on regression, 2 when inconclusive\n"
+         "  --repetitions N       run every entry N times, shuffled anew each time (default 1;\n"
+         "                        with --baseline, as many as the baseline has)\n"
+         "  --seed N              seed of the shuffled order (default: random; in the JSON)\n"
+         "  --quick               every entry, few short samples: a smoke run (1 repetition)\n"
+         "  --save-baseline FILE  save results with raw samples for a later --baseline; needs\n"
+         "                        --repetitions 5 or more (10 recommended)\n"
+         "  --baseline FILE       compare each entry's repetition medians with the baseline's\n"
+         "  --check-targets       a speed target FAIL sets exit code 5\n"
          "  --vocab FILE          tokenizer vocabulary for the tokenizer entries\n"
          "  --model FILE          model for the end-to-end entries\n"
          "  --scaling             model-size scaling table (end-to-end suite)\n"
          "  --threads N           threads of the multi-threaded entries (default 2)\n"
          "  --verbose             per-benchmark detail lines\n"
-         "exit status: 0 ok, 1 regression, 2 inconclusive comparison, 3 usage error,\n"
-         "  4 an entry ended with an error (printed in its row)\n";
+         "exit codes: 0 ok; 1 regression against --baseline; 2 inconclusive comparison;\n"
+         "  3 usage error; 4 an entry ended with an error (printed in its row);\n"
+         "  5 an entry of the baseline missing or skipped in this run; 6 a target FAIL\n"
+         "  under --check-targets. When several apply: 4, 1, 5, 6, then 2.\n";
 }
 
 int entry_error_exit_code(const SuiteResult& result) {
   for (const BenchmarkResult& r : result.results) {
     if (!r.error.empty()) return kExitEntryError;
   }
-  return 0;
+  return kExitOk;
+}
+
+absl::Status check_save_baseline(const CliOptions& options) {
+  if (options.save_baseline_path.empty() ||
+      options.config.repetitions >= kMinBaselineRepetitions) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--save-baseline needs --repetitions ", kMinBaselineRepetitions, " or more (",
+      kRecommendedRepetitions, " recommended), got ", options.config.repetitions,
+      ": the verdict tests repetition medians, and with fewer a side it can never reach p < 0.01"));
 }
 
 absl::StatusOr<CliOptions> parse_cli(const std::vector<std::string>& args) {
   CliOptions o;
   BenchmarkConfig& c = o.config;
+  std::set<std::string> given;  // flags set explicitly, which --quick leaves alone
   for (size_t i = 0; i < args.size(); ++i) {
     std::string flag = args[i];
     std::string inline_value;
@@ -77,6 +100,7 @@ absl::StatusOr<CliOptions> parse_cli(const std::vector<std::string>& args) {
       return absl::OkStatus();
     };
     std::string v;
+    given.insert(flag);
     if (flag == "--help" || flag == "-h") {
       o.help = true;
     } else if (flag == "--list") {
@@ -85,6 +109,24 @@ absl::StatusOr<CliOptions> parse_cli(const std::vector<std::string>& args) {
       c.verbose = true;
     } else if (flag == "--scaling") {
       c.scaling = true;
+    } else if (flag == "--quick") {
+      c.quick = true;
+    } else if (flag == "--check-targets") {
+      o.check_targets = true;
+    } else if (flag == "--repetitions") {
+      LLMK_RETURN_IF_ERROR(value(&v));
+      LLMK_RETURN_IF_ERROR(parse_number(flag, v, &c.repetitions));
+      if (c.repetitions == 0 || c.repetitions > 1000) {
+        return absl::InvalidArgumentError("--repetitions must be in [1, 1000]");
+      }
+      o.repetitions_given = true;
+    } else if (flag == "--seed") {
+      LLMK_RETURN_IF_ERROR(value(&v));
+      uint64_t seed = 0;
+      LLMK_RETURN_IF_ERROR(parse_number(flag, v, &seed));
+      // JSON readers hold numbers as doubles: larger seeds would not read back exactly.
+      if (seed >= (uint64_t{1} << 53)) return absl::InvalidArgumentError("--seed must be below 2^53");
+      c.seed = seed;
     } else if (flag == "--counters") {
       c.counters = true;
       // The list is optional: "--counters" alone, "--counters=a,b" or "--counters a,b".
@@ -143,6 +185,19 @@ absl::StatusOr<CliOptions> parse_cli(const std::vector<std::string>& args) {
       return absl::InvalidArgumentError(absl::StrCat("unknown option '", args[i], "'"));
     }
   }
+  if (c.quick) {
+    // Enough to run every entry's setup and body a few times, too short for
+    // numbers worth comparing.
+    if (!given.count("--warmup")) c.warmup_iterations = 2;
+    c.max_warmup_s = 0.002;
+    if (!given.count("--min-time")) c.min_sample_time_s = 5e-6;
+    if (!given.count("--iterations")) c.measurement_iterations = 5;
+    if (!given.count("--max-time")) c.max_time_s = 0.005;
+    c.min_samples = std::min<size_t>(c.min_samples, 2);
+  }
+  // With --baseline and no --repetitions, bench_main takes the baseline's
+  // count and checks then.
+  if (o.repetitions_given || o.baseline_path.empty()) LLMK_RETURN_IF_ERROR(check_save_baseline(o));
   return o;
 }
 
@@ -152,32 +207,42 @@ int bench_main(int argc, char** argv) {
   if (!options.ok()) {
     std::fprintf(stderr, "llmk-bench: %s\n%s", std::string(options.status().message()).c_str(),
                  cli_usage());
-    return 3;
+    return kExitUsage;
   }
   if (options->help) {
     std::printf("%s", cli_usage());
-    return 0;
+    return kExitOk;
   }
-  const BenchmarkConfig& config = options->config;
+  BenchmarkConfig& config = options->config;
   if (options->list) {
     for (const BenchmarkSpec& s : collect_benchmarks(config)) std::printf("%s\n", s.name.c_str());
-    return 0;
+    return kExitOk;
   }
-  BaselineSamples baseline;
+  Baseline baseline;
   if (!options->baseline_path.empty()) {  // fail before a long run, not after
     auto loaded = load_baseline(options->baseline_path);
     if (!loaded.ok()) {
       std::fprintf(stderr, "llmk-bench: %s\n", std::string(loaded.status().message()).c_str());
-      return 3;
+      return kExitUsage;
     }
     baseline = *std::move(loaded);
+    if (!options->repetitions_given) {
+      config.repetitions = std::clamp<size_t>(max_repetitions(baseline), 1, 1000);
+      std::fprintf(stderr, "llmk-bench: %zu repetitions, as in the baseline\n",
+                   config.repetitions);
+      if (absl::Status st = check_save_baseline(*options); !st.ok()) {
+        std::fprintf(stderr, "llmk-bench: %s\n", std::string(st.message()).c_str());
+        return kExitUsage;
+      }
+    }
   }
   absl::StatusOr<SuiteResult> result = run_benchmark_suite(config);
   if (!result.ok()) {
     std::fprintf(stderr, "llmk-bench: %s\n", std::string(result.status().message()).c_str());
-    return 3;
+    return kExitUsage;
   }
   print_summary(*result, stdout);
+  print_repetitions(*result, stdout);
   print_target_table(*result, stdout);
   print_counters(*result, stdout);
   const std::string json = format_json(*result);
@@ -185,29 +250,34 @@ int bench_main(int argc, char** argv) {
     if (path->empty()) continue;
     if (absl::Status st = write_text_file(*path, json); !st.ok()) {
       std::fprintf(stderr, "llmk-bench: %s\n", std::string(st.message()).c_str());
-      return 3;
+      return kExitUsage;
     }
   }
   if (!options->csv_path.empty()) {
     if (absl::Status st = write_text_file(options->csv_path, format_csv(*result)); !st.ok()) {
       std::fprintf(stderr, "llmk-bench: %s\n", std::string(st.message()).c_str());
-      return 3;
+      return kExitUsage;
     }
   }
   const int error_exit = entry_error_exit_code(*result);
-  if (error_exit != 0) {
+  if (error_exit != kExitOk) {
     for (const BenchmarkResult& r : result->results) {
       if (r.error.empty()) continue;
       std::fprintf(stderr, "llmk-bench: %s: error: %s\n", r.name.c_str(), r.error.c_str());
     }
   }
+  std::vector<Comparison> comparisons;
   if (!options->baseline_path.empty()) {
-    const std::vector<Comparison> comparisons = compare_with_baseline(*result, baseline);
+    comparisons = compare_with_baseline(*result, baseline, config.filter);
     print_comparisons(comparisons, stdout);
-    if (error_exit != 0) return error_exit;  // a failed entry outranks any comparison
-    return comparison_exit_code(comparisons);
   }
-  return error_exit;
+  const size_t failed_targets = options->check_targets ? count_failed_targets(*result) : 0;
+  if (failed_targets > 0) {
+    std::fprintf(stderr, "llmk-bench: %zu speed target%s FAIL (--check-targets)\n",
+                 failed_targets, failed_targets == 1 ? "" : "s");
+  }
+  if (error_exit != kExitOk) return error_exit;  // a failed entry outranks any comparison
+  return run_exit_code(comparisons, failed_targets);
 }
 
 }  // namespace llmk::bench

@@ -14,16 +14,22 @@ struct CliOptions {
   BenchmarkConfig config;
   bool list = false;
   bool help = false;
+  bool check_targets = false;      // a speed target FAIL makes the exit code non-zero
+  bool repetitions_given = false;  // else --baseline runs as many as the baseline has
   std::string json_path, csv_path, save_baseline_path, baseline_path;
 };
 
+// Errors name the flag. --quick sets short warm-up and sampling times and few
+// samples, each unless the same setting is given explicitly.
 absl::StatusOr<CliOptions> parse_cli(const std::vector<std::string>& args);
+// --save-baseline with fewer than kMinBaselineRepetitions repetitions is an
+// error: such a baseline could never show a regression.
+absl::Status check_save_baseline(const CliOptions& options);
 const char* cli_usage();
 
-// bench_main's exit code when an entry ended with an error (its setup or
-// timed body failed): the run's numbers cannot be trusted whatever else passed.
-constexpr int kExitEntryError = 4;
-// kExitEntryError when any result has an error, else 0.
+// kExitEntryError (baseline.h) when any result has an error (its setup or
+// timed body failed: the run's numbers cannot be trusted whatever else
+// passed), else kExitOk.
 int entry_error_exit_code(const SuiteResult& result);
 
 }  // namespace llmk::bench

@@ -34,6 +34,18 @@ double mann_whitney_exact_upper_tail(size_t m, size_t n, double u) {
   return total > 0.0 ? tail / total : 1.0;
 }
 
+double mann_whitney_smallest_p(size_t m, size_t n) {
+  if (m == 0 || n == 0) return 1.0;
+  // C(m + n, k) as a running product over k = 1..min(m, n); each step stays
+  // an integer in exact arithmetic, and doubles keep 15 digits beyond 2^53.
+  const size_t k = std::min(m, n);
+  double combinations = 1.0;
+  for (size_t i = 1; i <= k; ++i) {
+    combinations = combinations * static_cast<double>(m + n - k + i) / static_cast<double>(i);
+  }
+  return 1.0 / combinations;
+}
+
 UTestResult mann_whitney_greater(std::span<const double> x, std::span<const double> y) {
   UTestResult r;
   const size_t m = x.size(), n = y.size();

@@ -20,4 +20,9 @@ UTestResult mann_whitney_greater(std::span<const double> x, std::span<const doub
 // P(U ≥ u) for sample sizes m, n without ties, from the exact distribution.
 double mann_whitney_exact_upper_tail(size_t m, size_t n, double u);
 
+// The smallest one-sided p the exact test can give for sizes m, n: complete
+// separation, 1 / C(m + n, m) (5 vs 5: 1/252; 4 vs 4: 1/70). 1 when either
+// side is empty.
+double mann_whitney_smallest_p(size_t m, size_t n);
+
 }  // namespace llmk::bench

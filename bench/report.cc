@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <ctime>
@@ -13,6 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "affinity.h"
 #include "json.h"
+#include "stats.h"
 
 namespace llmk::bench {
 namespace {
@@ -54,6 +56,98 @@ std::string format_joules(double j) {
 
 std::string cpu_list_or_none(const std::vector<int>& cpus) {
   return cpus.empty() ? std::string("none") : format_cpu_list(cpus);
+}
+
+// One repetition of an entry seen as a result of its own, for its JSON row.
+BenchmarkResult repetition_view(const BenchmarkResult& entry, size_t index,
+                                const SuiteResult& suite) {
+  const RepetitionResult& rep = entry.repetitions[index];
+  BenchmarkResult r = entry;
+  r.repetitions.clear();
+  r.batch_size = rep.batch_size;
+  r.total_ops = rep.total_ops;
+  r.samples_ns = rep.samples_ns;
+  r.stats = rep.stats;
+  r.cpu_ns_per_op = rep.cpu_ns_per_op;
+  r.counters = rep.counters;
+  r.energy_joules_per_op = rep.energy_joules_per_op;
+  if (entry.tsc_cycles_per_op > 0) r.tsc_cycles_per_op = rep.stats.median * suite.tsc_ghz;
+  r.items_per_second = per_second(r.items_per_op, rep.stats.median);
+  r.bytes_per_second = per_second(r.bytes_per_op, rep.stats.median);
+  r.flops_per_second = per_second(r.flops_per_op, rep.stats.median);
+  return r;
+}
+
+// One JSON row of benchmarks[]: an entry, or one repetition of it.
+struct JsonRow {
+  const BenchmarkResult* result;
+  const BenchmarkResult* entry;
+  long long family_index;
+  size_t repetition, repetitions;
+};
+
+// google/benchmark's aggregate rows over an entry's repetitions: mean,
+// median, stddev and cv (stddev / mean, aggregate_unit "percentage", as a
+// fraction) of real_time (each repetition's median), cpu_time and the rate.
+// The median row also carries, under "llmk", each repetition's median and
+// the statistics of every sample pooled.
+void write_aggregates(JsonWriter& w, const BenchmarkResult& entry, long long family_index) {
+  std::vector<double> real, cpu, rate;
+  for (const RepetitionResult& rep : entry.repetitions) {
+    real.push_back(rep.stats.median);
+    cpu.push_back(rep.cpu_ns_per_op);
+    rate.push_back(per_second(entry.items_per_op, rep.stats.median));
+  }
+  struct Aggregate {
+    const char* name;
+    double (*of)(std::span<const double>);
+  };
+  const Aggregate aggregates[] = {
+      {"mean", mean_of},
+      {"median", median_of},
+      {"stddev", stddev_of},
+      {"cv", [](std::span<const double> x) {
+         const double mean = mean_of(x);
+         return mean != 0.0 ? stddev_of(x) / mean : 0.0;
+       }}};
+  for (const Aggregate& a : aggregates) {
+    const bool cv = std::string_view(a.name) == "cv";
+    w.begin_object();
+    w.key("name"); w.value(absl::StrCat(entry.name, "_", a.name));
+    w.key("family_index"); w.value(family_index);
+    w.key("per_family_instance_index"); w.value(0LL);
+    w.key("run_name"); w.value(entry.name);
+    w.key("run_type"); w.value("aggregate");
+    w.key("repetitions"); w.value(static_cast<unsigned long long>(entry.repetitions.size()));
+    w.key("threads"); w.value(static_cast<long long>(entry.threads));
+    w.key("aggregate_name"); w.value(a.name);
+    w.key("aggregate_unit"); w.value(cv ? "percentage" : "time");
+    w.key("iterations"); w.value(static_cast<unsigned long long>(entry.repetitions.size()));
+    w.number_field("real_time", a.of(real));
+    w.number_field("cpu_time", a.of(cpu));
+    w.key("time_unit"); w.value("ns");
+    w.number_field("items_per_second", a.of(rate));
+    if (std::string_view(a.name) == "median") {
+      const BenchmarkStats& s = entry.stats;
+      w.key("llmk");
+      w.begin_object();
+      w.key("repetition_medians_ns");
+      w.begin_array();
+      for (double v : real) w.value(v);
+      w.end_array();
+      w.key("pooled_samples"); w.value(static_cast<unsigned long long>(s.n));
+      w.number_field("pooled_min_ns", s.min);
+      w.number_field("pooled_max_ns", s.max);
+      w.number_field("pooled_mean_ns", s.mean);
+      w.number_field("pooled_median_ns", s.median);
+      w.number_field("pooled_stddev_ns", s.stddev);
+      w.number_field("pooled_p90_ns", s.p90);
+      w.number_field("pooled_p99_ns", s.p99);
+      w.number_field("pooled_mad_ns", s.mad);
+      w.end_object();
+    }
+    w.end_object();
+  }
 }
 
 }  // namespace
@@ -224,6 +318,27 @@ void print_energy(const SuiteResult& suite, std::FILE* out) {
   }
 }
 
+void print_repetitions(const SuiteResult& suite, std::FILE* out) {
+  bool any = false;
+  for (const BenchmarkResult& r : suite.results) any |= r.repetitions.size() > 1;
+  if (!any) return;
+  std::fprintf(out, "\nrepetitions: %zu per entry, shuffled order (seed %llu); each repetition's "
+                    "median\n%-40s %9s %9s %9s %7s\n",
+               suite.repetitions, static_cast<unsigned long long>(suite.seed), "benchmark",
+               "median", "min", "max", "cv");
+  for (const BenchmarkResult& r : suite.results) {
+    if (r.repetitions.size() < 2 || !r.skipped.empty()) continue;
+    const std::vector<double> medians = r.repetition_medians_ns();
+    const double mean = mean_of(medians);
+    std::vector<double> sorted = medians;
+    std::sort(sorted.begin(), sorted.end());
+    std::fprintf(out, "%-40s %9s %9s %9s %6.2f%%\n", r.name.c_str(),
+                 format_ns(median_of(medians)).c_str(), format_ns(sorted.front()).c_str(),
+                 format_ns(sorted.back()).c_str(),
+                 mean > 0 ? 100.0 * stddev_of(medians) / mean : 0.0);
+  }
+}
+
 void print_counters(const SuiteResult& suite, std::FILE* out) {
   bool header = false;
   for (const BenchmarkResult& r : suite.results) {
@@ -333,6 +448,9 @@ std::string format_json(const SuiteResult& suite) {
     w.begin_array();
     for (const std::string& t : suite.energy_unavailable) w.value(t);
     w.end_array();
+    w.key("repetitions"); w.value(static_cast<unsigned long long>(suite.repetitions));
+    w.key("shuffle_seed"); w.value(static_cast<unsigned long long>(suite.seed));
+    w.key("quick"); w.value(suite.quick);
     w.key("real_time"); w.value("median of per-operation samples");
     w.key("targets_run");
     w.begin_array();
@@ -347,16 +465,37 @@ std::string format_json(const SuiteResult& suite) {
   w.end_object();
   w.key("benchmarks");
   w.begin_array();
-  long long index = 0;
-  for (const BenchmarkResult& r : suite.results) {
+  // An entry of several repetitions gets one "iteration" row per
+  // repetition, then its aggregate rows, as google/benchmark writes them.
+  std::vector<BenchmarkResult> views;
+  views.reserve(suite.results.size());
+  for (const BenchmarkResult& entry : suite.results) {
+    const bool several = entry.repetitions.size() > 1 && entry.skipped.empty();
+    for (size_t i = 0; several && i < entry.repetitions.size(); ++i) {
+      views.push_back(repetition_view(entry, i, suite));
+    }
+  }
+  std::vector<JsonRow> rows;
+  size_t next_view = 0;
+  for (size_t e = 0; e < suite.results.size(); ++e) {
+    const BenchmarkResult& entry = suite.results[e];
+    // A skipped entry is one error row, whatever repetitions it had done.
+    const size_t reps = entry.skipped.empty() ? entry.repetitions.size() : 0;
+    if (reps < 2) rows.push_back({&entry, &entry, static_cast<long long>(e), 0, 1});
+    for (size_t i = 0; reps > 1 && i < reps; ++i) {
+      rows.push_back({&views[next_view++], &entry, static_cast<long long>(e), i, reps});
+    }
+  }
+  for (const JsonRow& row : rows) {
+    const BenchmarkResult& r = *row.result;
     w.begin_object();
     w.key("name"); w.value(r.name);
-    w.key("family_index"); w.value(index++);
+    w.key("family_index"); w.value(row.family_index);
     w.key("per_family_instance_index"); w.value(0LL);
     w.key("run_name"); w.value(r.name);
     w.key("run_type"); w.value("iteration");
-    w.key("repetitions"); w.value(1LL);
-    w.key("repetition_index"); w.value(0LL);
+    w.key("repetitions"); w.value(static_cast<unsigned long long>(row.repetitions));
+    w.key("repetition_index"); w.value(static_cast<unsigned long long>(row.repetition));
     w.key("threads"); w.value(static_cast<long long>(r.threads));
     if (!r.skipped.empty() || !r.error.empty()) {
       // Both are google/benchmark errors (a baseline ignores them); llmk.skipped
@@ -438,8 +577,17 @@ std::string format_json(const SuiteResult& suite) {
     w.begin_array();
     for (double v : r.samples_ns) w.value(v);
     w.end_array();
+    if (row.repetitions == 1) {  // the one repetition's median, as aggregates carry it
+      w.key("repetition_medians_ns");
+      w.begin_array();
+      w.value(r.stats.median);
+      w.end_array();
+    }
     w.end_object();
     w.end_object();
+    if (row.repetitions > 1 && row.repetition + 1 == row.repetitions) {
+      write_aggregates(w, *row.entry, row.family_index);
+    }
   }
   w.end_array();
   w.end_object();
@@ -448,7 +596,7 @@ std::string format_json(const SuiteResult& suite) {
 
 std::string format_csv(const SuiteResult& suite) {
   std::string out =
-      "name,target,threads,batch_size,samples,median_ns,mean_ns,min_ns,max_ns,stddev_ns,"
+      "name,target,threads,repetitions,batch_size,samples,median_ns,mean_ns,min_ns,max_ns,stddev_ns,"
       "p90_ns,p99_ns,mad_ns,cpu_ns,tsc_cycles,items_per_second,bytes_per_second,"
       "flops_per_second,seed_outliers,robust_outliers,energy_joules_per_op,"
       "energy_joules_per_item,joules_per_token,tokens_per_joule,skipped,error\n";
@@ -461,7 +609,8 @@ std::string format_csv(const SuiteResult& suite) {
         if (c == ',' || c == '"' || c == '\n') c = ' ';
       }
     }
-    absl::StrAppend(&out, r.name, ",", r.target, ",", r.threads, ",", r.batch_size, ",", s.n, ",",
+    absl::StrAppend(&out, r.name, ",", r.target, ",", r.threads, ",", r.repetitions.size(), ",",
+                    r.batch_size, ",", s.n, ",",
                     csv_number(s.median, ran), ",", csv_number(s.mean, ran), ",",
                     csv_number(s.min, ran), ",", csv_number(s.max, ran), ",",
                     csv_number(s.stddev, ran), ",", csv_number(s.p90, ran), ",",

@@ -35,10 +35,17 @@ void print_energy(const SuiteResult& suite, std::FILE* out);
 std::optional<double> energy_joules_per_item(const BenchmarkResult& r);
 
 void print_target_table(const SuiteResult& suite, std::FILE* out);
+// With more than one repetition: each entry's median of repetition medians,
+// their range and coefficient of variation.
+void print_repetitions(const SuiteResult& suite, std::FILE* out);
 void print_counters(const SuiteResult& suite, std::FILE* out);
 
 // google/benchmark JSON (context + benchmarks[]), our statistics, raw
-// samples and counter status under each benchmark's "llmk" key.
+// samples and counter status under each benchmark's "llmk" key. An entry of
+// N > 1 repetitions writes N "iteration" rows (repetition_index 0..N−1, each
+// with its repetition's samples and statistics), then "aggregate" rows
+// <name>_mean, _median, _stddev, _cv; the _median row's "llmk" holds the
+// repetition medians and the statistics of all samples pooled.
 std::string format_json(const SuiteResult& suite);
 std::string format_csv(const SuiteResult& suite);
 absl::Status write_text_file(const std::string& path, const std::string& text);

@@ -5,7 +5,18 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <numeric>
+#include <random>
+// libstdc++ 12's <regex> trips -Wmaybe-uninitialized (a false positive in
+// its std::function moves) when built with -fsanitize=address.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <regex>
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 #include <utility>
 
 #include "absl/status/status.h"
@@ -276,6 +287,64 @@ BenchmarkResult measure(const BenchmarkSpec& spec, const BenchmarkConfig& config
   return r;
 }
 
+// Folds one repetition's measurement into its entry. The first becomes the
+// entry, so every field measure() fills is kept; later ones add their
+// samples, and their operations weigh the per-operation CPU time, counts and
+// energy.
+void add_repetition(BenchmarkResult& entry, BenchmarkResult rep, bool first) {
+  RepetitionResult record;
+  record.batch_size = rep.batch_size;
+  record.total_ops = rep.total_ops;
+  record.samples_ns = rep.samples_ns;
+  record.stats = rep.stats;
+  record.cpu_ns_per_op = rep.cpu_ns_per_op;
+  record.counters = rep.counters;
+  record.energy_joules_per_op = rep.energy_joules_per_op;
+  if (first) {
+    entry = std::move(rep);
+    entry.repetitions.assign(1, std::move(record));
+    return;
+  }
+  const double before = static_cast<double>(entry.total_ops);
+  const double added = static_cast<double>(rep.total_ops);
+  auto weighted = [&](double a, double b) {
+    return before + added > 0 ? (a * before + b * added) / (before + added) : 0.0;
+  };
+  entry.cpu_ns_per_op = weighted(entry.cpu_ns_per_op, rep.cpu_ns_per_op);
+  if (entry.energy_joules_per_op && rep.energy_joules_per_op) {
+    entry.energy_joules_per_op = weighted(*entry.energy_joules_per_op, *rep.energy_joules_per_op);
+  } else {
+    entry.energy_joules_per_op.reset();  // a total over part of the repetitions would mislead
+  }
+  if (entry.counters.size() == rep.counters.size()) {
+    for (size_t i = 0; i < entry.counters.size(); ++i) {
+      CounterResult& c = entry.counters[i];
+      const CounterResult& more = rep.counters[i];
+      if (c.per_op && more.per_op) {
+        c.per_op = weighted(*c.per_op, *more.per_op);
+      } else if (c.per_op) {
+        c.per_op.reset();
+        c.status = more.status;
+      }
+      c.running_fraction = weighted(c.running_fraction, more.running_fraction);
+    }
+  }
+  entry.samples_ns.insert(entry.samples_ns.end(), rep.samples_ns.begin(), rep.samples_ns.end());
+  entry.total_ops += rep.total_ops;
+  entry.repetitions.push_back(std::move(record));
+}
+
+// Statistics over every repetition's samples (one repetition: as measured).
+void finish_entry(BenchmarkResult& r) {
+  if (r.repetitions.size() < 2) return;
+  r.stats = compute_stats(r.samples_ns);
+  const Timer& timer = Timer::instance();
+  if (timer.uses_tsc()) r.tsc_cycles_per_op = r.stats.median * timer.tsc_ghz();
+  r.items_per_second = per_second(r.items_per_op, r.stats.median);
+  r.bytes_per_second = per_second(r.bytes_per_op, r.stats.median);
+  r.flops_per_second = per_second(r.flops_per_op, r.stats.median);
+}
+
 }  // namespace
 
 bool register_suite(const char* name, SuiteFn fn) {
@@ -344,33 +413,75 @@ absl::StatusOr<SuiteResult> run_benchmarks(std::span<const BenchmarkSpec> specs,
   for (const BenchmarkSpec& s : specs) {
     if (std::regex_search(s.name, filter)) selected.push_back(&s);
   }
-  const bool progress = config.progress && isatty(STDERR_FILENO);
-  size_t done = 0;
+  // One job per entry and target, in registration order (the report's order).
+  struct Job {
+    const BenchmarkSpec* spec;
+    std::string target;
+    bool every_target;
+  };
+  std::vector<Job> jobs;
   for (const BenchmarkSpec* spec : selected) {
-    ++done;
     const bool every_target = targets.size() > 1 && spec->per_target;
     for (size_t t = 0; t < (every_target ? targets.size() : 1); ++t) {
-      const std::string& target = targets[t];
-      if (progress) {
-        std::fprintf(stderr, "\r\033[K[%zu/%zu] %s %s", done, selected.size(), spec->name.c_str(),
-                     every_target ? target.c_str() : "");
-        std::fflush(stderr);
-      }
-      LLMK_RETURN_IF_ERROR(force_target(target));
-      BenchmarkResult r = measure(*spec, config, target, env);
-      reset_target();
-      if (every_target) r.name = absl::StrCat(r.name, "@", target);
-      if (!spec->per_target) r.target.assign(1, '-');
-      if (config.verbose && r.skipped.empty() && r.error.empty()) {
-        std::printf("%s: n=%zu batch=%llu mean %.4g ns stddev %.4g ns p99 %.4g ns max %.4g ns "
-                    "outliers seed %zu robust %zu cpu %.4g ns/op\n",
-                    r.name.c_str(), r.stats.n, static_cast<unsigned long long>(r.batch_size),
-                    r.stats.mean, r.stats.stddev, r.stats.p99, r.stats.max, r.stats.seed_outliers,
-                    r.stats.robust_outliers, r.cpu_ns_per_op);
-      }
-      suite.results.push_back(std::move(r));
+      jobs.push_back({spec, targets[t], every_target});
     }
   }
+  suite.repetitions = std::max<size_t>(config.repetitions, 1);
+  suite.seed = config.seed ? *config.seed : std::random_device{}();
+  suite.quick = config.quick;
+  std::vector<BenchmarkResult> entries(jobs.size());
+  const bool progress = config.progress && isatty(STDERR_FILENO);
+  for (size_t rep = 0; rep < suite.repetitions; ++rep) {
+    // Shuffled per repetition so slow drift (heat, other tenants) falls on
+    // every entry alike instead of on whichever ran last; a single
+    // repetition keeps registration order, which is easier to follow.
+    std::vector<size_t> order(jobs.size());
+    std::iota(order.begin(), order.end(), size_t{0});
+    if (suite.repetitions > 1) order = shuffled_order(jobs.size(), suite.seed, rep);
+    for (size_t k = 0; k < order.size(); ++k) {
+      const size_t index = order[k];
+      const Job& job = jobs[index];
+      BenchmarkResult& entry = entries[index];
+      if (rep > 0 && (!entry.skipped.empty() || !entry.error.empty())) continue;
+      if (progress) {
+        const std::string rep_text =
+            suite.repetitions > 1 ? absl::StrCat("rep ", rep + 1, "/", suite.repetitions, " ") : "";
+        std::fprintf(stderr, "\r\033[K%s[%zu/%zu] %s %s", rep_text.c_str(), k + 1, jobs.size(),
+                     job.spec->name.c_str(), job.every_target ? job.target.c_str() : "");
+        std::fflush(stderr);
+      }
+      LLMK_RETURN_IF_ERROR(force_target(job.target));
+      BenchmarkResult r = measure(*job.spec, config, job.target, env);
+      reset_target();
+      if (job.every_target) r.name = absl::StrCat(r.name, "@", job.target);
+      if (!job.spec->per_target) r.target.assign(1, '-');
+      if (!r.skipped.empty() || !r.error.empty()) {
+        // An entry that skips or fails in any repetition is reported as such
+        // alone: its other repetitions' numbers are not a result.
+        if (rep == 0) {
+          entry = std::move(r);
+        } else {
+          std::string& why = r.error.empty() ? entry.skipped : entry.error;
+          why = absl::StrCat("repetition ", rep + 1, " of ", suite.repetitions, ": ",
+                             r.error.empty() ? r.skipped : r.error);
+        }
+        continue;
+      }
+      add_repetition(entry, std::move(r), rep == 0);
+    }
+  }
+  for (BenchmarkResult& r : entries) {
+    finish_entry(r);
+    if (config.verbose && r.skipped.empty() && r.error.empty()) {
+      std::printf("%s: n=%zu reps=%zu batch=%llu mean %.4g ns stddev %.4g ns p99 %.4g ns max "
+                  "%.4g ns outliers seed %zu robust %zu cpu %.4g ns/op\n",
+                  r.name.c_str(), r.stats.n, r.repetitions.size(),
+                  static_cast<unsigned long long>(r.batch_size), r.stats.mean, r.stats.stddev,
+                  r.stats.p99, r.stats.max, r.stats.seed_outliers, r.stats.robust_outliers,
+                  r.cpu_ns_per_op);
+    }
+  }
+  suite.results = std::move(entries);
   if (progress) std::fprintf(stderr, "\r\033[K");
   if (!env.original_cpus.empty() && env.pinned_here) (void)set_thread_cpus(env.original_cpus);
   return suite;

@@ -63,6 +63,37 @@ double per_second(double amount_per_op, double ns_per_op) {
   return ns_per_op > 0.0 ? amount_per_op * 1e9 / ns_per_op : 0.0;
 }
 
+namespace {
+// splitmix64 (Steele, Lea, Flood 2014): one multiply-xorshift step per draw,
+// well mixed even for consecutive seeds.
+uint64_t splitmix64(uint64_t& state) {
+  uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+}  // namespace
+
+std::vector<size_t> shuffled_order(size_t n, uint64_t seed, uint64_t repetition) {
+  std::vector<size_t> order(n);
+  for (size_t i = 0; i < n; ++i) order[i] = i;
+  uint64_t state = seed;
+  state = splitmix64(state) ^ repetition;  // separate streams per repetition
+  for (size_t i = n; i > 1; --i) {
+    // Modulo bias is below 2^-40 for any realistic entry count.
+    const size_t j = static_cast<size_t>(splitmix64(state) % i);
+    std::swap(order[i - 1], order[j]);
+  }
+  return order;
+}
+
+std::vector<double> BenchmarkResult::repetition_medians_ns() const {
+  std::vector<double> medians;
+  medians.reserve(repetitions.size());
+  for (const RepetitionResult& rep : repetitions) medians.push_back(rep.stats.median);
+  return medians;
+}
+
 BenchmarkStats compute_stats(std::span<const double> samples_ns) {
   BenchmarkStats s;
   s.n = samples_ns.size();

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <vector>
 
@@ -26,5 +27,11 @@ size_t count_mad_outliers(std::span<const double> x, double median, double mad, 
 
 // Rates from a per-operation time; 0 when the time is not positive.
 double per_second(double amount_per_op, double ns_per_op);
+
+// The order entries run in during one repetition: a permutation of 0..n−1
+// from (seed, repetition), by Fisher–Yates over splitmix64 rather than
+// std::shuffle, whose algorithm differs between standard libraries, so a
+// recorded seed reproduces the order anywhere.
+std::vector<size_t> shuffled_order(size_t n, uint64_t seed, uint64_t repetition);
 
 }  // namespace llmk::bench

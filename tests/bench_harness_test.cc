@@ -1,7 +1,8 @@
 // The benchmark harness: statistics against hand-computed values, the U test
-// against published tables, the regression rule on synthetic samples, perf
-// counters (software events for real, errnos and multiplexing scripted),
-// JSON written and read back, pinning, the command line.
+// against published tables, perf counters (software events for real, errnos
+// and multiplexing scripted), JSON written and read back, pinning, the
+// command line. The regression verdict and repetitions are tested in
+// bench_statistics_test.cc.
 #include <sched.h>
 #include <sys/mman.h>
 
@@ -116,55 +117,6 @@ TEST_CASE("Mann-Whitney normal approximation with tie correction") {
   const double m = 20, n = 20;
   const double za = (exact.u - m * n / 2 - 0.5) / std::sqrt(m * n * (m + n + 1) / 12);
   CHECK(exact.p_value == doctest::Approx(0.5 * std::erfc(za / std::sqrt(2.0))).epsilon(0.02));
-}
-
-std::vector<double> samples_around(double center, size_t n, double spread_fraction) {
-  std::vector<double> x;
-  for (size_t i = 0; i < n; ++i) {
-    const double u = static_cast<double>((i * 37) % n) / static_cast<double>(n) - 0.5;
-    x.push_back(center * (1.0 + spread_fraction * u));
-  }
-  return x;
-}
-
-TEST_CASE("regression rule on synthetic samples") {
-  const std::vector<double> base = samples_around(100.0, 200, 0.02);
-  SUBCASE("equal") {
-    const Comparison c = compare_samples("x", base, base);
-    CHECK(c.ratio == doctest::Approx(1.0));
-    CHECK(c.p_value > 0.4);
-    CHECK(c.verdict == Verdict::kOk);
-  }
-  SUBCASE("5% slower: significant but under the 10% bar") {
-    const Comparison c = compare_samples("x", base, samples_around(105.0, 200, 0.02));
-    CHECK(c.p_value < 1e-6);
-    CHECK(c.ratio == doctest::Approx(1.05).epsilon(0.005));
-    CHECK(c.verdict == Verdict::kOk);
-  }
-  SUBCASE("20% slower: regression") {
-    const Comparison c = compare_samples("x", base, samples_around(120.0, 200, 0.02));
-    CHECK(c.verdict == Verdict::kRegression);
-    const std::vector<Comparison> all = {c};
-    CHECK(comparison_exit_code(all) == 1);
-  }
-  SUBCASE("noisy: median 14% higher but the samples overlap") {
-    std::vector<double> b, cur;
-    for (int i = 0; i < 20; ++i) {
-      b.push_back(50.0 + 10.0 * i);
-      cur.push_back(70.0 + 10.0 * i);
-    }
-    const Comparison c = compare_samples("x", b, cur);
-    CHECK(c.ratio > 1.10);
-    CHECK(c.p_value >= 0.01);
-    CHECK(c.verdict == Verdict::kOk);
-  }
-  SUBCASE("too few samples: inconclusive") {
-    const std::vector<double> few = {1, 2, 3, 4, 5};
-    const Comparison c = compare_samples("x", few, samples_around(300.0, 50, 0.01));
-    CHECK(c.verdict == Verdict::kInconclusive);
-    const std::vector<Comparison> all = {c, compare_samples("y", base, base)};
-    CHECK(comparison_exit_code(all) == 2);
-  }
 }
 
 // A kernel stand-in that fails opens with scripted errnos and reports a
@@ -420,7 +372,11 @@ TEST_CASE("JSON is google/benchmark-shaped, strict, and round-trips samples") {
   auto baseline = parse_baseline(text);
   REQUIRE(baseline.ok());
   REQUIRE(baseline->count("ops/dot/384") == 1);
-  CHECK(baseline->at("ops/dot/384") == suite.results[0].samples_ns);  // %.17g is exact
+  // %.17g is exact: the one repetition's median comes back unchanged.
+  CHECK(baseline->at("ops/dot/384").repetition_medians_ns ==
+        std::vector<double>{suite.results[0].stats.median});
+  CHECK(baseline->at("ops/dot/384").mean_ns == doctest::Approx(suite.results[0].stats.mean));
+  CHECK(baseline->at("ops/dot/384").samples == suite.results[0].samples_ns.size());
   CHECK(baseline->count("tokenizer/gpt2") == 0);
 }
 

@@ -7,6 +7,8 @@
 // BenchmarkConfig::min_sample_time_s, warms up, takes
 // measurement_iterations samples (per-operation nanoseconds as doubles),
 // and reports robust statistics, perf counters and energy where available.
+// With BenchmarkConfig::repetitions = N all of that (setup included) runs N
+// times per entry, entries shuffled anew in each repetition.
 //
 // Registering and running your own benchmark:
 //
@@ -88,6 +90,13 @@ struct BenchmarkConfig {
   std::string model_path;                // --model: model for end-to-end entries
   bool scaling = false;                  // --scaling: model-size scaling table
   bool progress = true;                  // progress line on stderr when it is a tty
+  // Repetitions: each runs every selected entry again (setup, batch sizing,
+  // warm-up, samples), entries in a shuffled order per repetition, so drift
+  // over time spreads over all entries and the verdict against a baseline
+  // can test repetition medians (baselines need at least 5; 10 recommended).
+  size_t repetitions = 1;
+  std::optional<uint64_t> seed;          // shuffling seed; nullopt: a random one (recorded)
+  bool quick = false;                    // --quick: few short samples, a smoke run of every entry
 };
 
 // Runs the operation under test `count` times. Every fallible call in it is
@@ -150,6 +159,17 @@ struct CounterResult {
   std::string status;            // "ok" or why not, e.g. "unsupported (ENOENT: no PMU ...)"
 };
 
+// One repetition of one entry: its own batch size, samples and statistics.
+struct RepetitionResult {
+  uint64_t batch_size = 0;
+  uint64_t total_ops = 0;
+  std::vector<double> samples_ns;  // per-operation ns, one per sample
+  BenchmarkStats stats;            // of this repetition's samples
+  double cpu_ns_per_op = 0;
+  std::vector<CounterResult> counters;
+  std::optional<double> energy_joules_per_op;
+};
+
 struct BenchmarkResult {
   std::string name;
   std::string target;              // Highway target the kernels ran under
@@ -161,10 +181,11 @@ struct BenchmarkResult {
   std::vector<SpeedTarget> targets;
   std::optional<RatioTarget> ratio_target;
 
-  uint64_t batch_size = 0;         // operations per sample
-  uint64_t total_ops = 0;          // operations measured
-  std::vector<double> samples_ns;  // per-operation ns, one per sample
-  BenchmarkStats stats;
+  uint64_t batch_size = 0;         // operations per sample (of the first repetition)
+  uint64_t total_ops = 0;          // operations measured, all repetitions
+  std::vector<double> samples_ns;  // per-operation ns, every repetition's samples in turn
+  BenchmarkStats stats;            // over samples_ns
+  std::vector<RepetitionResult> repetitions;  // in the order they ran
   double cpu_ns_per_op = 0;        // process or thread CPU time per operation
   double tsc_cycles_per_op = 0;    // median in TSC cycles (0 without a TSC)
   double items_per_second = 0, bytes_per_second = 0, flops_per_second = 0;
@@ -174,6 +195,9 @@ struct BenchmarkResult {
   // items_per_op (J/token for generate/ entries).
   std::optional<double> energy_joules_per_op;
   std::string energy_status;       // why energy is missing here ("" when measured or no meter)
+
+  // Each repetition's median, in order: what the baseline verdict compares.
+  std::vector<double> repetition_medians_ns() const;
 };
 
 struct SuiteResult {
@@ -192,6 +216,9 @@ struct SuiteResult {
   std::vector<std::string> energy_unavailable;  // why each energy method was not used
   std::vector<std::string> targets_run;
   std::vector<std::string> warnings;
+  size_t repetitions = 1;
+  uint64_t seed = 0;               // the order of entries in each repetition follows from it
+  bool quick = false;
   std::vector<BenchmarkResult> results;
 };
 
@@ -212,9 +239,11 @@ absl::StatusOr<SuiteResult> run_benchmarks(std::span<const BenchmarkSpec> specs,
 // The console table: median, spread, throughput, targets with PASS/FAIL.
 void print_summary(const SuiteResult& result, std::FILE* out = stdout);
 
-// llmk-bench's command line; returns the process exit code (0 ok,
+// llmk-bench's command line; returns the process exit code: 0 ok,
 // 1 regression against --baseline, 2 inconclusive comparison, 3 usage error,
-// 4 an entry ended with an error).
+// 4 an entry ended with an error, 5 a baseline entry missing or skipped in
+// this run, 6 a speed target FAIL under --check-targets. When several
+// apply: 4, then 1, 5, 6, 2.
 int bench_main(int argc, char** argv);
 
 }  // namespace llmk::bench
