@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "baseline.h"
+#include "perf_counters.h"
 #include "report.h"
 #include "util/check.h"
 
@@ -35,7 +36,11 @@ const char* cli_usage() {
          "  --max-time S          measurement seconds per benchmark, at most (default 1)\n"
          "  --cpu N               pin to CPU N (default: an isolated CPU if any)\n"
          "  --target T            best | scalar | all | a Highway target name (AVX2, ...)\n"
-         "  --counters[=LIST]     perf counters (default set, or comma-separated events)\n"
+         "  --counters[=LIST]     perf counters: the default groups, one per metric (IPC,\n"
+         "                        cache, branch, L1D, SIMD share, software), or LIST: groups\n"
+         "                        separated by ',', events of a group joined by '+'; each\n"
+         "                        group is scheduled all or nothing, e.g.\n"
+         "                        --counters=cycles+instructions,task-clock,page-faults\n"
          "  --save-baseline FILE  save results with raw samples for a later --baseline\n"
          "  --baseline FILE       compare; exit 1 on regression, 2 when inconclusive\n"
          "  --vocab FILE          tokenizer vocabulary for the tokenizer entries\n"
@@ -88,6 +93,7 @@ absl::StatusOr<CliOptions> parse_cli(const std::vector<std::string>& args) {
         for (absl::string_view e : absl::StrSplit(v, ',', absl::SkipEmpty())) {
           c.counter_events.emplace_back(e);
         }
+        LLMK_RETURN_IF_ERROR(parse_counter_groups(c.counter_events).status());
       }
     } else if (flag == "--filter") {
       LLMK_RETURN_IF_ERROR(value(&c.filter));

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "affinity.h"
 #include "energy.h"
 #include "llmk/bench.h"
@@ -34,8 +35,10 @@ Registry& registry() {
 struct RunEnvironment {
   SuiteResult* suite = nullptr;
   std::vector<int> original_cpus;  // the process's mask before pinning
-  std::unique_ptr<CounterSource> counter_source;
-  std::unique_ptr<CounterSet> counters;
+  std::unique_ptr<CounterSource> counter_source;  // null: counters off
+  std::vector<EventGroup> counter_groups;         // as fitted at start-up
+  CounterCapacity counter_capacity;
+  SimdEvents simd;
   std::unique_ptr<EnergyMeter> energy;
 };
 
@@ -89,14 +92,43 @@ absl::Status set_up_pinning(const BenchmarkConfig& config, RunEnvironment& env) 
 
 void set_up_counters(const BenchmarkConfig& config, RunEnvironment& env) {
   if (!config.counters) return;
+  SuiteResult& suite = *env.suite;
   env.counter_source = make_system_counter_source();
-  const std::vector<std::string> events =
-      config.counter_events.empty() ? default_counter_events() : config.counter_events;
-  env.counters = std::make_unique<CounterSet>(events, *env.counter_source);
-  for (const CounterStatus& st : env.counters->status()) {
-    if (st.state != CounterState::kOk) {
-      warn(*env.suite, absl::StrCat("counter ", st.event, ": ", st.reason, "; reported as n/a"));
+  env.simd = simd_events_for_pmu(active_core_pmu());
+  suite.simd_events = env.simd.describe();
+  std::vector<EventGroup> wanted = default_counter_groups(env.simd);
+  if (!config.counter_events.empty()) {
+    auto parsed = parse_counter_groups(config.counter_events);
+    if (parsed.ok()) {
+      wanted = *std::move(parsed);
+    } else {
+      warn(suite, absl::StrCat(parsed.status().message(), "; using the default groups"));
     }
+  }
+  env.counter_capacity = probe_counter_capacity(*env.counter_source, read_nmi_watchdog());
+  suite.counter_capacity = env.counter_capacity.description;
+  GroupFit fit = fit_counter_groups(wanted, *env.counter_source, env.counter_capacity);
+  for (const std::string& note : fit.notes) warn(suite, absl::StrCat("counters ", note));
+  env.counter_groups = std::move(fit.groups);
+  // Each entry opens its own set (inherited for threaded entries); this one
+  // only finds what cannot open, to say so once.
+  const CounterSet trial(env.counter_groups, *env.counter_source, CounterOptions{});
+  std::vector<std::pair<std::string, std::vector<std::string>>> by_reason;
+  for (const CounterStatus& st : trial.status()) {
+    if (st.state == CounterState::kOk) continue;
+    auto it = std::find_if(by_reason.begin(), by_reason.end(),
+                           [&](const auto& p) { return p.first == st.reason; });
+    if (it == by_reason.end()) it = by_reason.insert(by_reason.end(), {st.reason, {}});
+    if (std::find(it->second.begin(), it->second.end(), st.event) == it->second.end()) {
+      it->second.push_back(st.event);
+    }
+  }
+  for (const auto& [reason, events] : by_reason) {
+    warn(suite, absl::StrCat("counter", events.size() > 1 ? "s " : " ", absl::StrJoin(events, ", "),
+                             ": ", reason, "; reported as n/a"));
+  }
+  if (env.simd.vector_events.empty()) {
+    warn(suite, absl::StrCat("SIMD utilisation ", suite.simd_events));
   }
 }
 
@@ -131,6 +163,15 @@ BenchmarkResult measure(const BenchmarkSpec& spec, const BenchmarkConfig& config
     r.skipped = absl::StrCat("needs ", spec.threads, " CPUs but only ", env.original_cpus.size(),
                              " allowed (run with --cpu N instead of taskset to measure threads)");
     return r;
+  }
+  // Opened before setup: a threaded entry's workers start there and inherit
+  // the counters, so the reads sum every thread that does the work.
+  std::unique_ptr<CounterSet> counters;
+  if (env.counter_source) {
+    CounterOptions options;
+    options.inherit = spec.threads > 1;
+    options.free_counters = env.counter_capacity.free_counters;
+    counters = std::make_unique<CounterSet>(env.counter_groups, *env.counter_source, options);
   }
   if (widen) (void)set_thread_cpus(env.original_cpus);
   absl::StatusOr<BatchFn> body = spec.setup ? spec.setup(config)
@@ -181,10 +222,10 @@ BenchmarkResult measure(const BenchmarkSpec& spec, const BenchmarkConfig& config
   const bool process_cpu = spec.threads > 1;
   // Both snapshots are sized before the first read: reading allocates nothing.
   CounterSet::Snapshot counters_before, counters_after;
-  if (env.counters) {
-    counters_before = env.counters->new_snapshot();
-    counters_after = env.counters->new_snapshot();
-    env.counters->read(counters_before);
+  if (counters) {
+    counters_before = counters->new_snapshot();
+    counters_after = counters->new_snapshot();
+    counters->read(counters_before);
   }
   std::optional<double> joules_before;
   if (env.energy) joules_before = env.energy->read_joules();
@@ -199,7 +240,7 @@ BenchmarkResult measure(const BenchmarkSpec& spec, const BenchmarkConfig& config
     }
   }
   const uint64_t cpu_after = process_cpu ? process_cpu_ns() : thread_cpu_ns();
-  if (env.counters) env.counters->read(counters_after);
+  if (counters) counters->read(counters_after);
   r.total_ops = batch * r.samples_ns.size();
   const double ops = static_cast<double>(r.total_ops);
   if (env.energy && joules_before) {
@@ -207,20 +248,13 @@ BenchmarkResult measure(const BenchmarkSpec& spec, const BenchmarkConfig& config
       r.energy_joules_per_op = env.energy->joules_between(*joules_before, *after) / ops;
     }
   }
-  if (env.counters) {
-    const std::vector<CounterValue> values =
-        env.counters->values_between(counters_before, counters_after);
-    const std::vector<CounterStatus>& status = env.counters->status();
-    for (size_t i = 0; i < values.size(); ++i) {
-      CounterResult c;
-      c.event = values[i].event;
-      c.status = status[i].reason;
-      if (values[i].count) c.per_op = *values[i].count / ops;
-      c.running_fraction = values[i].running_fraction;
-      if (status[i].state == CounterState::kOk && !values[i].count) c.status = "not counted (group never scheduled)";
-      r.counters.push_back(c);
-    }
+  if (counters) {
+    r.counters = counter_results(counters->status(),
+                                 counters->values_between(counters_before, counters_after), ops);
+    r.counter_metrics = derive_counter_metrics(r.counters, r.items_per_op, env.simd);
+    r.counted_threads = counters->counted_threads();
   }
+  r.vector_bytes = current_vector_bytes();
 
   r.stats = compute_stats(r.samples_ns);
   r.cpu_ns_per_op = static_cast<double>(cpu_after - cpu_before) / ops;
