@@ -321,6 +321,14 @@ std::vector<std::string> simd_table_pmus() {
   return out;
 }
 
+bool built_with_libpfm() {
+#ifdef LLMK_HAVE_LIBPFM
+  return true;
+#else
+  return false;
+#endif
+}
+
 std::string active_core_pmu() {
 #ifdef LLMK_HAVE_LIBPFM
   if (!libpfm_ready()) return "";
@@ -711,6 +719,7 @@ void CounterSet::open_group(const EventGroup& events) {
     }
     attr.read_format = kReadFormat;
     attr.inherit = options_.inherit ? 1 : 0;
+    st.hardware = attr.type != PERF_TYPE_SOFTWARE;
 
     auto add_group = [&](int fd, bool group_format) {
       Group g;

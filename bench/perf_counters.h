@@ -57,6 +57,8 @@ struct SimdEvents {
 SimdEvents simd_events_for_pmu(const std::string& pmu);
 // PMU names the table has an entry for (for tests against libpfm4's tables).
 std::vector<std::string> simd_table_pmus();
+// Whether this build encodes event names with libpfm4.
+bool built_with_libpfm();
 // libpfm4's name of the active core PMU ("icl", "amd64_fam19h_zen4",
 // "arm_n1"); "" when libpfm4 recognises none or the build has no libpfm4.
 std::string active_core_pmu();
@@ -169,6 +171,7 @@ struct CounterStatus {
   int err = 0;          // errno of the failed call, 0 when ok
   std::string reason;   // readable, for the one-time report
   int group = -1;       // index of its group when open
+  bool hardware = false;  // needs a PMU counter (not a software event)
 };
 
 struct CounterValue {

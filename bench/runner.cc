@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <optional>
 #include <regex>
 #include <utility>
 
@@ -122,6 +123,15 @@ void set_up_counters(const BenchmarkConfig& config, RunEnvironment& env) {
     if (std::find(it->second.begin(), it->second.end(), st.event) == it->second.end()) {
       it->second.push_back(st.event);
     }
+  }
+  const size_t hardware_events = static_cast<size_t>(std::count_if(
+      trial.status().begin(), trial.status().end(),
+      [](const CounterStatus& st) { return st.state == CounterState::kOk && st.hardware; }));
+  const std::optional<int> free = env.counter_capacity.free_counters;
+  if (free && !env.counter_capacity.at_least && hardware_events > static_cast<size_t>(*free)) {
+    warn(suite, absl::StrCat("counters: ", hardware_events, " hardware events for ", *free,
+                             " free counters; the kernel multiplexes the groups and counts are "
+                             "scaled (the counted share is printed per counter)"));
   }
   for (const auto& [reason, events] : by_reason) {
     warn(suite, absl::StrCat("counter", events.size() > 1 ? "s " : " ", absl::StrJoin(events, ", "),
