@@ -849,6 +849,37 @@ std::vector<CounterValue> CounterSet::values_between(const Snapshot& earlier,
   return out;
 }
 
+std::vector<std::string> counter_warnings(const std::vector<CounterStatus>& status,
+                                          const CounterCapacity& capacity) {
+  std::vector<std::string> lines;
+  size_t hardware_events = 0;
+  std::vector<std::pair<std::string, std::vector<std::string>>> by_reason;
+  for (const CounterStatus& st : status) {
+    if (st.state == CounterState::kOk) {
+      hardware_events += st.hardware ? 1 : 0;
+      continue;
+    }
+    auto it = std::find_if(by_reason.begin(), by_reason.end(),
+                           [&](const auto& p) { return p.first == st.reason; });
+    if (it == by_reason.end()) it = by_reason.insert(by_reason.end(), {st.reason, {}});
+    if (std::find(it->second.begin(), it->second.end(), st.event) == it->second.end()) {
+      it->second.push_back(st.event);
+    }
+  }
+  if (capacity.free_counters && !capacity.at_least &&
+      hardware_events > static_cast<size_t>(*capacity.free_counters)) {
+    lines.push_back(absl::StrCat("counters: ", hardware_events, " hardware events for ",
+                                 *capacity.free_counters,
+                                 " free counters; the kernel multiplexes the groups and scales "
+                                 "the counts (the counted share is printed per counter)"));
+  }
+  for (const auto& [reason, events] : by_reason) {
+    lines.push_back(absl::StrCat(events.size() > 1 ? "counters " : "counter ",
+                                 absl::StrJoin(events, ", "), ": ", reason, "; reported as n/a"));
+  }
+  return lines;
+}
+
 std::vector<CounterResult> counter_results(const std::vector<CounterStatus>& status,
                                            const std::vector<CounterValue>& values,
                                            double operations) {

@@ -244,6 +244,13 @@ class CounterSet {
   std::vector<Group> groups_;
 };
 
+// The one-time warnings for a set: the events that did not open, grouped by
+// reason ("counters cycles, instructions: unsupported (ENOENT ...); reported
+// as n/a"), and a note when the open hardware events outnumber the free
+// counters (the kernel will multiplex).
+std::vector<std::string> counter_warnings(const std::vector<CounterStatus>& status,
+                                          const CounterCapacity& capacity);
+
 // The counters of one measurement as reported (per operation), with the
 // group each was read in.
 std::vector<CounterResult> counter_results(const std::vector<CounterStatus>& status,

@@ -5,12 +5,10 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
-#include <optional>
 #include <regex>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "affinity.h"
 #include "energy.h"
 #include "llmk/bench.h"
@@ -114,28 +112,8 @@ void set_up_counters(const BenchmarkConfig& config, RunEnvironment& env) {
   // Each entry opens its own set (inherited for threaded entries); this one
   // only finds what cannot open, to say so once.
   const CounterSet trial(env.counter_groups, *env.counter_source, CounterOptions{});
-  std::vector<std::pair<std::string, std::vector<std::string>>> by_reason;
-  for (const CounterStatus& st : trial.status()) {
-    if (st.state == CounterState::kOk) continue;
-    auto it = std::find_if(by_reason.begin(), by_reason.end(),
-                           [&](const auto& p) { return p.first == st.reason; });
-    if (it == by_reason.end()) it = by_reason.insert(by_reason.end(), {st.reason, {}});
-    if (std::find(it->second.begin(), it->second.end(), st.event) == it->second.end()) {
-      it->second.push_back(st.event);
-    }
-  }
-  const size_t hardware_events = static_cast<size_t>(std::count_if(
-      trial.status().begin(), trial.status().end(),
-      [](const CounterStatus& st) { return st.state == CounterState::kOk && st.hardware; }));
-  const std::optional<int> free = env.counter_capacity.free_counters;
-  if (free && !env.counter_capacity.at_least && hardware_events > static_cast<size_t>(*free)) {
-    warn(suite, absl::StrCat("counters: ", hardware_events, " hardware events for ", *free,
-                             " free counters; the kernel multiplexes the groups and counts are "
-                             "scaled (the counted share is printed per counter)"));
-  }
-  for (const auto& [reason, events] : by_reason) {
-    warn(suite, absl::StrCat("counter", events.size() > 1 ? "s " : " ", absl::StrJoin(events, ", "),
-                             ": ", reason, "; reported as n/a"));
+  for (const std::string& line : counter_warnings(trial.status(), env.counter_capacity)) {
+    warn(suite, line);
   }
   if (env.simd.vector_events.empty()) {
     warn(suite, absl::StrCat("SIMD utilisation ", suite.simd_events));

@@ -300,6 +300,11 @@ TEST_CASE("open errors as the kernel gives them: EINVAL, EACCES with the paranoi
   CHECK(set.group_count() == 2);
   CHECK(st[2].group != st[4].group);
 
+  const std::vector<std::string> warnings = counter_warnings(st, CounterCapacity{});
+  REQUIRE(warnings.size() == 5);  // one line per reason, the events named together
+  CHECK(warnings[0] == "counters cycles, instructions: " + st[0].reason + "; reported as n/a");
+  CHECK(warnings[1] == "counter cache-misses: " + st[3].reason + "; reported as n/a");
+
   CounterSet::Snapshot before = set.snapshot();
   kernel.advance(1000);
   CounterSet::Snapshot after = set.snapshot();
@@ -348,6 +353,13 @@ TEST_CASE("multiplexed default groups: scaled counts, fractions, derived metrics
     CHECK(c.running_fraction == doctest::Approx(software ? 1.0 : 0.4));
     CHECK(*c.count == 1e6 * static_cast<double>(kernel.rate.at(c.event)));
   }
+  CounterCapacity cap = known_capacity(4);
+  std::vector<std::string> warnings = counter_warnings(set.status(), cap);
+  REQUIRE(warnings.size() == 1);
+  CHECK(warnings[0].find("counters: 10 hardware events for 4 free counters; the kernel multiplexes") == 0);
+  cap.at_least = true;  // the probe found no limit: no claim to make
+  CHECK(counter_warnings(set.status(), cap).empty());
+
   const double operations = 1000, items_per_op = 4;
   const std::vector<CounterResult> results = counter_results(set.status(), v, operations);
   const CounterMetrics m = derive_counter_metrics(results, items_per_op, simd);
