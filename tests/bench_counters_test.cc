@@ -699,6 +699,24 @@ TEST_CASE("the runner counts a threaded entry's workers, and hardware counters w
   CHECK(saw_page_faults);
 }
 
+TEST_CASE("the vector width follows the dispatched target") {
+  test::for_each_target([](const std::string& target) {
+    const size_t bytes = current_vector_bytes();
+    if (target.rfind("AVX3", 0) == 0) {
+      CHECK(bytes == 64);
+    } else if (target == "AVX2") {
+      CHECK(bytes == 32);
+    } else if (target.rfind("SSE", 0) == 0 || target == "SSSE3" || target == "EMU128" ||
+               target == "NEON" || target == "NEON_WITHOUT_AES" || target == "SVE2_128") {
+      CHECK(bytes == 16);
+    } else if (target == "SCALAR") {
+      CHECK(bytes == 1);  // one uint8_t lane
+    } else {
+      CHECK(bytes >= 16);  // scalable: the hardware's length
+    }
+  });
+}
+
 TEST_CASE("--counters takes groups joined by '+'") {
   auto o = parse_cli({"--counters=cycles+instructions,task-clock,page-faults"});
   REQUIRE(o.ok());
