@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "baseline.h"
+#include "perf_counters.h"
 #include "report.h"
 #include "util/check.h"
 
@@ -38,7 +39,11 @@ const char* cli_usage() {
          "                        (default 1)\n"
          "  --cpu N               pin to CPU N (default: an isolated CPU if any)\n"
          "  --target T            best | scalar | all | a Highway target name (AVX2, ...)\n"
-         "  --counters[=LIST]     perf counters (default set, or comma-separated events)\n"
+         "  --counters[=LIST]     perf counters: the default groups, one per metric (IPC,\n"
+         "                        cache, branch, L1D, SIMD share, software), or LIST: groups\n"
+         "                        separated by ',', events of a group joined by '+'; each\n"
+         "                        group is scheduled all or nothing, e.g.\n"
+         "                        --counters=cycles+instructions,task-clock,page-faults\n"
          "  --repetitions N       run every entry N times, shuffled anew each time (default 1;\n"
          "                        with --baseline, as many as the baseline has)\n"
          "  --seed N              seed of the shuffled order (default: random; in the JSON)\n"
@@ -46,7 +51,7 @@ const char* cli_usage() {
          "  --save-baseline FILE  save results with raw samples for a later --baseline; needs\n"
          "                        --repetitions 5 or more (10 recommended)\n"
          "  --baseline FILE       compare each entry's repetition medians with the baseline's\n"
-         "  --check-targets       a speed target FAIL sets exit code 5\n"
+         "  --check-targets       a speed target FAIL sets exit code 6\n"
          "  --vocab FILE          tokenizer vocabulary for the tokenizer entries\n"
          "  --model FILE          model for the end-to-end entries\n"
          "  --scaling             model-size scaling table (end-to-end suite)\n"
@@ -139,6 +144,7 @@ absl::StatusOr<CliOptions> parse_cli(const std::vector<std::string>& args) {
         for (absl::string_view e : absl::StrSplit(v, ',', absl::SkipEmpty())) {
           c.counter_events.emplace_back(e);
         }
+        LLMK_RETURN_IF_ERROR(parse_counter_groups(c.counter_events).status());
       }
     } else if (flag == "--filter") {
       LLMK_RETURN_IF_ERROR(value(&c.filter));

@@ -1,16 +1,26 @@
-// Hardware and software event counters for the measuring thread through
-// perf_event_open, event names encoded by libpfm4 (when built with it) or by
-// a built-in table of the kernel's generic events.
+// Hardware and software event counters through perf_event_open, event names
+// encoded by libpfm4 (when built with it) or by a built-in table of the
+// kernel's generic events.
 //
 // Nothing here fails a run: every event keeps a status (opened, or why not
 // with the errno), and a counter that did not run has no value at all (the
-// reports print n/a, never 0). Events open in groups (one leader, read
-// together with PERF_FORMAT_GROUP); an event the current group cannot take
-// starts a new group. Counts are scaled by time_enabled / time_running when
-// the kernel multiplexed a group, and the fraction counted is kept.
+// reports print n/a, never 0).
 //
-// The kernel calls go through CounterSource so tests can script errnos and
-// multiplexing; the arithmetic (read-format parsing, scaling, deltas) is pure.
+// Events open in small groups, one per derived metric (cycles with
+// instructions, cache references with misses, ...): the kernel schedules a
+// group all or nothing and accepts a group larger than the free hardware
+// counters, which then never runs. So the free capacity is probed at start-up
+// (try-open), a group is tried alone before use and split when it never ran,
+// and when the groups together need more counters than exist the kernel
+// multiplexes them: counts are scaled by time_enabled / time_running and the
+// fraction counted is kept.
+//
+// Threaded entries open the events with `inherit` before the entry's threads
+// start, so a read sums every thread created afterwards.
+//
+// The kernel calls go through CounterSource so tests can script errnos,
+// unschedulable groups and multiplexing; the arithmetic (read-format parsing,
+// scaling, deltas, derived metrics) is pure.
 #pragma once
 
 #include <linux/perf_event.h>
@@ -25,11 +35,47 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "llmk/bench.h"
 
 namespace llmk::bench {
 
-// The default set: what the issue asks a performance engineer would look at.
-std::vector<std::string> default_counter_events();
+// Events the kernel schedules together (all or nothing), so their ratios
+// come from the same stretch of execution.
+using EventGroup = std::vector<std::string>;
+
+// What counts vector operations on one PMU, as libpfm4 names it.
+struct SimdEvents {
+  std::string pmu;                         // libpfm4's name, e.g. "icl"; empty: none found
+  std::vector<std::string> vector_events;  // summed; empty: none known (see reason)
+  std::string base_event;                  // the denominator: "instructions", "arm_n1::INST_SPEC"
+  std::string counts;                      // what the share means, for the report
+  std::string reason;                      // why there is none, when vector_events is empty
+  // "icl::FP_ARITH_INST_RETIRED:VECTOR / instructions (...)" or "n/a: <reason>".
+  std::string describe() const;
+};
+// The per-PMU table; pmu is libpfm4's PMU name ("" when none is active).
+SimdEvents simd_events_for_pmu(const std::string& pmu);
+// PMU names the table has an entry for (for tests against libpfm4's tables).
+std::vector<std::string> simd_table_pmus();
+// Whether this build encodes event names with libpfm4.
+bool built_with_libpfm();
+// libpfm4's name of the active core PMU ("icl", "amd64_fam19h_zen4",
+// "arm_n1"); "" when libpfm4 recognises none or the build has no libpfm4.
+std::string active_core_pmu();
+// True when libpfm4's tables have "pmu::EVENT[:UMASK...]" (every umask
+// checked); the PMU need not be the active one. False without libpfm4.
+bool libpfm_knows_event(const std::string& qualified_name);
+
+// One group per derived metric: cycles + instructions, cache references +
+// misses, branches + mispredicts, L1D loads + misses, the vector-op events +
+// their base (when the PMU has them), and a software group (task-clock,
+// page-faults) that needs no hardware counter.
+std::vector<EventGroup> default_counter_groups(const SimdEvents& simd);
+// --counters=LIST entries: each entry is a group, its events joined by '+'
+// ("cycles+instructions"). An error names the entry with an empty event.
+absl::StatusOr<std::vector<EventGroup>> parse_counter_groups(const std::vector<std::string>& entries);
+// "{cycles, instructions}"
+std::string describe_group(const EventGroup& group);
 
 enum class CounterState {
   kOk,
@@ -59,6 +105,9 @@ class CounterSource {
   // PERF_IOC_FLAG_GROUP on its leader).
   virtual int enable_group(int leader_fd) = 0;
   virtual void close(int fd) = 0;
+  // A little work between enabling a trial group and reading it (a spin of
+  // some microseconds); a scripted kernel advances its clock instead.
+  virtual void run_trial_workload();
 };
 // perf_event_open for the calling thread on any CPU (pid 0, cpu −1).
 std::unique_ptr<CounterSource> make_system_counter_source();
@@ -78,10 +127,43 @@ struct GroupReading {
 // buffer is short or nr differs from expected_events.
 absl::StatusOr<GroupReading> parse_group_read(std::span<const uint8_t> buffer,
                                               size_t expected_events);
+// Parses a single event's {value, time_enabled, time_running} (no
+// PERF_FORMAT_GROUP) into a one-value reading.
+absl::StatusOr<GroupReading> parse_single_read(std::span<const uint8_t> buffer);
 // later − earlier, field by field (counters only grow).
 GroupReading reading_delta(const GroupReading& earlier, const GroupReading& later);
 // raw · enabled / running; nullopt when the group never ran (running = 0).
 std::optional<double> scale_count(uint64_t raw, uint64_t time_enabled, uint64_t time_running);
+
+// "not scheduled: 8 events, 7 free counters" (capacity unknown: "free
+// counters unknown").
+std::string not_scheduled_reason(size_t events, std::optional<int> free_counters);
+
+// Free hardware counters for this thread, found by try-open: k copies of a
+// hardware event in one group, enabled over a little work, k grown until the
+// group reads time_running = 0.
+struct CounterCapacity {
+  std::optional<int> free_counters;  // nullopt: unknown (no hardware event opens)
+  bool at_least = false;             // every size probed ran: free_counters is a lower bound
+  int nmi_watchdog = -1;             // /proc/sys/kernel/nmi_watchdog; −1: unreadable
+  std::string probe_event;           // the event the probe used
+  std::string description;           // one line for the report
+};
+// /proc/sys/kernel/nmi_watchdog as a number; −1 when it cannot be read.
+int read_nmi_watchdog(const std::string& path = "/proc/sys/kernel/nmi_watchdog");
+CounterCapacity probe_counter_capacity(CounterSource& source, int nmi_watchdog,
+                                       int max_events = 16);
+
+// The groups to open after trying each one alone: a group that opens but
+// never runs (more events than free counters) is split, into chunks of the
+// free capacity when known, else in halves, until each piece runs or is a
+// single event.
+struct GroupFit {
+  std::vector<EventGroup> groups;
+  std::vector<std::string> notes;  // one per split, for the warnings
+};
+GroupFit fit_counter_groups(const std::vector<EventGroup>& wanted, CounterSource& source,
+                            const CounterCapacity& capacity);
 
 struct CounterStatus {
   std::string event;
@@ -89,12 +171,22 @@ struct CounterStatus {
   int err = 0;          // errno of the failed call, 0 when ok
   std::string reason;   // readable, for the one-time report
   int group = -1;       // index of its group when open
+  bool hardware = false;  // needs a PMU counter (not a software event)
 };
 
 struct CounterValue {
   std::string event;
   std::optional<double> count;   // scaled; nullopt: not counted
   double running_fraction = 0;   // time_running / time_enabled of its group
+  int group = -1;                // the group it was read with; −1: not open
+  std::string not_counted;       // why count is empty when the event was open
+};
+
+struct CounterOptions {
+  // Count threads created after opening as well (summed on read): for
+  // entries whose worker threads start in their setup.
+  bool inherit = false;
+  std::optional<int> free_counters;  // for "not scheduled" reasons
 };
 
 // The events, opened for the calling thread. Each group's leader opens
@@ -105,6 +197,10 @@ struct CounterValue {
 // faults). Take two snapshots and difference them.
 class CounterSet {
  public:
+  // Each group opens as one kernel group; a member the group cannot take
+  // (ENOSPC, a PMU mismatch) starts a group of its own.
+  CounterSet(const std::vector<EventGroup>& groups, CounterSource& source, CounterOptions options);
+  // All the events as one group.
   CounterSet(const std::vector<std::string>& events, CounterSource& source);
   ~CounterSet();
   CounterSet(const CounterSet&) = delete;
@@ -112,6 +208,10 @@ class CounterSet {
 
   const std::vector<CounterStatus>& status() const { return status_; }
   bool any_open() const { return !groups_.empty(); }
+  size_t group_count() const { return groups_.size(); }
+  // "measuring thread", "all threads (inherit)", or "all threads (inherit,
+  // one event per group)" where the kernel refused inherit on a group read.
+  std::string counted_threads() const;
 
   // Raw group reads, parsed only by values_between: reading into a sized
   // snapshot allocates nothing, so the allocator's own page faults and cache
@@ -132,12 +232,35 @@ class CounterSet {
  private:
   struct Group {
     int leader_fd = -1;
+    bool group_format = true;      // false: one event read without PERF_FORMAT_GROUP
     std::vector<int> fds;          // leader first
     std::vector<size_t> events;    // indices into status_
   };
+  void open_group(const EventGroup& events);
   CounterSource& source_;
+  CounterOptions options_;
+  bool inherit_fell_back_ = false;
   std::vector<CounterStatus> status_;
   std::vector<Group> groups_;
 };
+
+// The one-time warnings for a set: the events that did not open, grouped by
+// reason ("counters cycles, instructions: unsupported (ENOENT ...); reported
+// as n/a"), and a note when the open hardware events outnumber the free
+// counters (the kernel will multiplex).
+std::vector<std::string> counter_warnings(const std::vector<CounterStatus>& status,
+                                          const CounterCapacity& capacity);
+
+// The counters of one measurement as reported (per operation), with the
+// group each was read in.
+std::vector<CounterResult> counter_results(const std::vector<CounterStatus>& status,
+                                           const std::vector<CounterValue>& values,
+                                           double operations);
+// IPC, per-item counts, miss rates and SIMD share from the counters. A ratio
+// takes both operands from one group when a group has both (same stretch of
+// execution), else from wherever each was counted; nullopt when an operand
+// did not run or a denominator is 0.
+CounterMetrics derive_counter_metrics(const std::vector<CounterResult>& counters,
+                                      double items_per_op, const SimdEvents& simd);
 
 }  // namespace llmk::bench

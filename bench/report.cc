@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "affinity.h"
 #include "json.h"
 #include "stats.h"
@@ -70,6 +71,7 @@ BenchmarkResult repetition_view(const BenchmarkResult& entry, size_t index,
   r.stats = rep.stats;
   r.cpu_ns_per_op = rep.cpu_ns_per_op;
   r.counters = rep.counters;
+  r.counter_metrics = rep.counter_metrics;
   r.energy_joules_per_op = rep.energy_joules_per_op;
   if (entry.tsc_cycles_per_op > 0) r.tsc_cycles_per_op = rep.stats.median * suite.tsc_ghz;
   r.items_per_second = per_second(r.items_per_op, rep.stats.median);
@@ -150,6 +152,27 @@ void write_aggregates(JsonWriter& w, const BenchmarkResult& entry, long long fam
   }
 }
 
+constexpr const char* kCounterCsvColumns =
+    "vector_bytes,counted_threads,ipc,cycles_per_item,instructions_per_item,cache_miss_rate,"
+    "l1d_miss_rate,branch_miss_rate,simd_share";
+
+// The counter columns of one row; an empty cell where a metric is n/a.
+std::string counter_csv_cells(const BenchmarkResult& r) {
+  const bool ran = r.skipped.empty() && r.error.empty();
+  std::string threads = r.counted_threads;
+  for (char& c : threads) {
+    if (c == ',' || c == '"' || c == '\n') c = ';';
+  }
+  const CounterMetrics& m = r.counter_metrics;
+  auto cell = [&](const std::optional<double>& v) { return csv_number(v.value_or(0), ran && v.has_value()); };
+  const bool vector_known = ran && r.target != "-" && r.vector_bytes > 0;
+  return absl::StrCat(vector_known ? absl::StrCat(r.vector_bytes) : "", ",", threads,
+                      ",", cell(m.ipc), ",", cell(m.cycles_per_item), ",",
+                      cell(m.instructions_per_item), ",", cell(m.cache_miss_rate), ",",
+                      cell(m.l1d_miss_rate), ",", cell(m.branch_miss_rate), ",",
+                      cell(m.simd_share));
+}
+
 }  // namespace
 
 std::optional<double> energy_joules_per_item(const BenchmarkResult& r) {
@@ -178,7 +201,7 @@ std::string format_rate(double per_second, const char* unit) {
 
 std::optional<double> counter_per_op(const BenchmarkResult& r, const std::string& event) {
   for (const CounterResult& c : r.counters) {
-    if (c.event == event) return c.per_op;
+    if (c.event == event && c.per_op) return c.per_op;
   }
   return std::nullopt;
 }
@@ -341,37 +364,74 @@ void print_repetitions(const SuiteResult& suite, std::FILE* out) {
 
 void print_counters(const SuiteResult& suite, std::FILE* out) {
   bool header = false;
+  // reason → events, in first-seen order, printed once under the table.
+  std::vector<std::pair<std::string, std::vector<std::string>>> not_counted;
+  auto note = [&](const std::string& reason, const std::string& event) {
+    auto it = std::find_if(not_counted.begin(), not_counted.end(),
+                           [&](const auto& p) { return p.first == reason; });
+    if (it == not_counted.end()) it = not_counted.insert(not_counted.end(), {reason, {}});
+    if (std::find(it->second.begin(), it->second.end(), event) == it->second.end()) {
+      it->second.push_back(event);
+    }
+  };
+  auto fixed = [](const std::optional<double>& v, int decimals, double scale, const char* suffix) {
+    if (!v) return std::string("n/a");
+    return absl::StrCat(absl::StrFormat("%.*f", decimals, *v * scale), suffix);
+  };
+  auto general = [](const std::optional<double>& v) {
+    return v ? absl::StrFormat("%.4g", *v) : std::string("n/a");
+  };
   for (const BenchmarkResult& r : suite.results) {
     if (r.counters.empty() || !r.skipped.empty() || !r.error.empty()) continue;
     if (!header) {
-      std::fprintf(out, "\nperf counters per operation (n/a: did not run; %% = time counted)\n");
+      std::fprintf(out,
+                   "\nperf counters (n/a: did not run, reasons below; (NN%%): share of the time "
+                   "its group was counted, counts scaled up by the kernel's multiplexing)\n");
+      if (!suite.counter_capacity.empty()) {
+        std::fprintf(out, "hardware counters: %s\n", suite.counter_capacity.c_str());
+      }
+      if (!suite.simd_events.empty()) {
+        std::fprintf(out, "SIMD share: %s\n", suite.simd_events.c_str());
+      }
+      std::fprintf(out, "%-40s %-10s %7s %9s %6s %9s %9s %10s %8s %8s %6s  %s\n", "benchmark",
+                   "target", "vector", "median", "IPC", "cyc/item", "ins/item", "cache-miss",
+                   "L1D-miss", "br-miss", "SIMD", "counted");
       header = true;
     }
+    const CounterMetrics& m = r.counter_metrics;
+    // "-": an entry no Highway target affects (e.g. OpenBLAS).
+    const std::string vector = r.target == "-"      ? "-"
+                               : r.vector_bytes > 0 ? absl::StrCat(r.vector_bytes, " B")
+                                                    : "n/a";
+    std::fprintf(out, "%-40s %-10s %7s %9s %6s %9s %9s %10s %8s %8s %6s  %s\n", r.name.c_str(),
+                 r.target.c_str(), vector.c_str(), format_ns(r.stats.median).c_str(),
+                 fixed(m.ipc, 2, 1.0, "").c_str(), general(m.cycles_per_item).c_str(),
+                 general(m.instructions_per_item).c_str(),
+                 fixed(m.cache_miss_rate, 1, 100.0, "%").c_str(),
+                 fixed(m.l1d_miss_rate, 2, 100.0, "%").c_str(),
+                 fixed(m.branch_miss_rate, 2, 100.0, "%").c_str(),
+                 fixed(m.simd_share, 1, 100.0, "%").c_str(), r.counted_threads.c_str());
     std::string line;
     for (const CounterResult& c : r.counters) {
       if (c.per_op) {
-        absl::StrAppend(&line, "  ", c.event, " ", absl::StrFormat("%.4g", *c.per_op));
-        if (c.running_fraction < 0.999) {
-          absl::StrAppend(&line, absl::StrFormat(" (%.0f%%)", 100.0 * c.running_fraction));
-        }
+        const double per_item = *c.per_op / (r.items_per_op > 0 ? r.items_per_op : 1.0);
+        absl::StrAppend(&line, "  ", c.event, " ", absl::StrFormat("%.4g", per_item),
+                        absl::StrFormat(" (%.0f%%)", 100.0 * c.running_fraction));
       } else {
         absl::StrAppend(&line, "  ", c.event, " n/a");
+        note(c.status, c.event);
       }
     }
-    const auto ins = counter_per_op(r, "instructions"), cyc = counter_per_op(r, "cycles");
-    const auto refs = counter_per_op(r, "cache-references"), miss = counter_per_op(r, "cache-misses");
-    const auto br = counter_per_op(r, "branches"), brm = counter_per_op(r, "branch-misses");
-    if (ins && cyc && *cyc > 0) absl::StrAppend(&line, absl::StrFormat("  IPC %.2f", *ins / *cyc));
-    if (refs && miss && *refs > 0) {
-      absl::StrAppend(&line, absl::StrFormat("  cache-miss %.1f%%", 100.0 * *miss / *refs));
-    }
-    if (br && brm && *br > 0) {
-      absl::StrAppend(&line, absl::StrFormat("  branch-miss %.2f%%", 100.0 * *brm / *br));
-    }
     if (r.energy_joules_per_op) {
-      absl::StrAppend(&line, absl::StrFormat("  energy %.4g J", *r.energy_joules_per_op));
+      absl::StrAppend(&line, absl::StrFormat("  energy %.4g J/op", *r.energy_joules_per_op));
     }
-    std::fprintf(out, "%-40s%s\n", r.name.c_str(), line.c_str());
+    std::fprintf(out, "    per %s:%s\n", r.item_name.c_str(), line.c_str());
+  }
+  if (!not_counted.empty()) {
+    std::fprintf(out, "n/a reasons:\n");
+    for (const auto& [reason, events] : not_counted) {
+      std::fprintf(out, "  %s: %s\n", absl::StrJoin(events, ", ").c_str(), reason.c_str());
+    }
   }
 }
 
@@ -451,6 +511,12 @@ std::string format_json(const SuiteResult& suite) {
     w.key("repetitions"); w.value(static_cast<unsigned long long>(suite.repetitions));
     w.key("shuffle_seed"); w.value(static_cast<unsigned long long>(suite.seed));
     w.key("quick"); w.value(suite.quick);
+    if (!suite.counter_capacity.empty()) {
+      w.key("counter_capacity"); w.value(suite.counter_capacity);
+    }
+    if (!suite.simd_events.empty()) {
+      w.key("simd_events"); w.value(suite.simd_events);
+    }
     w.key("real_time"); w.value("median of per-operation samples");
     w.key("targets_run");
     w.begin_array();
@@ -522,8 +588,26 @@ std::string format_json(const SuiteResult& suite) {
     if (r.bytes_per_op > 0) w.number_field("bytes_per_second", r.bytes_per_second);
     if (r.flops_per_op > 0) w.number_field("flops_per_second", r.flops_per_second);
     if (r.tsc_cycles_per_op > 0) w.number_field("tsc_cycles", r.tsc_cycles_per_op);
-    for (const CounterResult& c : r.counters) {
-      if (c.per_op) w.number_field(c.event, *c.per_op);  // unavailable counters left out
+    for (size_t i = 0; i < r.counters.size(); ++i) {
+      // Unavailable counters left out; an event counted in two groups
+      // (instructions beside cycles and beside the vector ops) once.
+      const CounterResult& c = r.counters[i];
+      if (c.per_op &&
+          std::find_if(r.counters.begin(), r.counters.begin() + static_cast<std::ptrdiff_t>(i),
+                       [&](const CounterResult& e) { return e.event == c.event && e.per_op; }) ==
+              r.counters.begin() + static_cast<std::ptrdiff_t>(i)) {
+        w.number_field(c.event, *c.per_op);
+      }
+    }
+    const CounterMetrics& m = r.counter_metrics;
+    for (const auto& [key, value] :
+         {std::pair{"ipc", m.ipc}, std::pair{"cycles_per_item", m.cycles_per_item},
+          std::pair{"instructions_per_item", m.instructions_per_item},
+          std::pair{"cache_miss_rate", m.cache_miss_rate},
+          std::pair{"l1d_miss_rate", m.l1d_miss_rate},
+          std::pair{"branch_miss_rate", m.branch_miss_rate},
+          std::pair{"simd_share", m.simd_share}}) {
+      if (value) w.number_field(key, *value);  // n/a: key left out
     }
     if (r.energy_joules_per_op) w.number_field("energy_joules", *r.energy_joules_per_op);
     if (const auto j = energy_joules_per_item(r)) {
@@ -554,12 +638,20 @@ std::string format_json(const SuiteResult& suite) {
     w.number_field("mad_ns", s.mad);
     w.key("seed_outliers"); w.value(static_cast<unsigned long long>(s.seed_outliers));
     w.key("robust_outliers"); w.value(static_cast<unsigned long long>(s.robust_outliers));
+    if (r.target != "-" && r.vector_bytes > 0) {
+      w.key("vector_bytes"); w.value(static_cast<unsigned long long>(r.vector_bytes));
+    }
+    if (!r.counted_threads.empty()) {
+      w.key("counted_threads"); w.value(r.counted_threads);
+    }
     w.key("counter_status");
     w.begin_array();
     for (const CounterResult& c : r.counters) {
       w.begin_object();
       w.key("event"); w.value(c.event);
       w.key("status"); w.value(c.status);
+      w.key("group"); w.value(static_cast<long long>(c.group));
+      if (c.per_op) w.number_field("per_op", *c.per_op);
       if (c.per_op) w.number_field("running_fraction", c.running_fraction);
       w.end_object();
     }
@@ -599,7 +691,8 @@ std::string format_csv(const SuiteResult& suite) {
       "name,target,threads,repetitions,batch_size,samples,median_ns,mean_ns,min_ns,max_ns,stddev_ns,"
       "p90_ns,p99_ns,mad_ns,cpu_ns,tsc_cycles,items_per_second,bytes_per_second,"
       "flops_per_second,seed_outliers,robust_outliers,energy_joules_per_op,"
-      "energy_joules_per_item,joules_per_token,tokens_per_joule,skipped,error\n";
+      "energy_joules_per_item,joules_per_token,tokens_per_joule,";
+  absl::StrAppend(&out, kCounterCsvColumns, ",skipped,error\n");
   for (const BenchmarkResult& r : suite.results) {
     const BenchmarkStats& s = r.stats;
     const bool ran = r.skipped.empty() && r.error.empty();
@@ -626,8 +719,8 @@ std::string format_csv(const SuiteResult& suite) {
     absl::StrAppend(&out, csv_number(r.energy_joules_per_op.value_or(0), j_item.has_value()), ",",
                     csv_number(j_item.value_or(0), j_item.has_value()), ",",
                     csv_number(j_item.value_or(0), tokens), ",",
-                    csv_number(tokens ? 1.0 / *j_item : 0, tokens && *j_item > 0), ",", skipped,
-                    ",", error, "\n");
+                    csv_number(tokens ? 1.0 / *j_item : 0, tokens && *j_item > 0), ",",
+                    counter_csv_cells(r), ",", skipped, ",", error, "\n");
   }
   return out;
 }

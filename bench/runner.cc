@@ -50,8 +50,10 @@ struct RunEnvironment {
   SuiteResult* suite = nullptr;
   std::vector<int> original_cpus;  // the process's mask before pinning
   bool pinned_here = false;        // the mask was changed here: restore it at the end
-  std::unique_ptr<CounterSource> counter_source;
-  std::unique_ptr<CounterSet> counters;
+  std::unique_ptr<CounterSource> counter_source;  // null: counters off
+  std::vector<EventGroup> counter_groups;         // as fitted at start-up
+  CounterCapacity counter_capacity;
+  SimdEvents simd;
   std::unique_ptr<EnergyMeter> energy;
 };
 
@@ -96,14 +98,32 @@ absl::Status set_up_pinning(const BenchmarkConfig& config, RunEnvironment& env) 
 
 void set_up_counters(const BenchmarkConfig& config, RunEnvironment& env) {
   if (!config.counters) return;
+  SuiteResult& suite = *env.suite;
   env.counter_source = make_system_counter_source();
-  const std::vector<std::string> events =
-      config.counter_events.empty() ? default_counter_events() : config.counter_events;
-  env.counters = std::make_unique<CounterSet>(events, *env.counter_source);
-  for (const CounterStatus& st : env.counters->status()) {
-    if (st.state != CounterState::kOk) {
-      warn(*env.suite, absl::StrCat("counter ", st.event, ": ", st.reason, "; reported as n/a"));
+  env.simd = simd_events_for_pmu(active_core_pmu());
+  suite.simd_events = env.simd.describe();
+  std::vector<EventGroup> wanted = default_counter_groups(env.simd);
+  if (!config.counter_events.empty()) {
+    auto parsed = parse_counter_groups(config.counter_events);
+    if (parsed.ok()) {
+      wanted = *std::move(parsed);
+    } else {
+      warn(suite, absl::StrCat(parsed.status().message(), "; using the default groups"));
     }
+  }
+  env.counter_capacity = probe_counter_capacity(*env.counter_source, read_nmi_watchdog());
+  suite.counter_capacity = env.counter_capacity.description;
+  GroupFit fit = fit_counter_groups(wanted, *env.counter_source, env.counter_capacity);
+  for (const std::string& note : fit.notes) warn(suite, absl::StrCat("counters ", note));
+  env.counter_groups = std::move(fit.groups);
+  // Each entry opens its own set (inherited for threaded entries); this one
+  // only finds what cannot open, to say so once.
+  const CounterSet trial(env.counter_groups, *env.counter_source, CounterOptions{});
+  for (const std::string& line : counter_warnings(trial.status(), env.counter_capacity)) {
+    warn(suite, line);
+  }
+  if (env.simd.vector_events.empty()) {
+    warn(suite, absl::StrCat("SIMD utilisation ", suite.simd_events));
   }
 }
 
@@ -149,6 +169,15 @@ BenchmarkResult measure(const BenchmarkSpec& spec, const BenchmarkConfig& config
     r.skipped = absl::StrCat("needs ", spec.threads, " CPUs but only ", env.original_cpus.size(),
                              " allowed (run with --cpu N instead of taskset to measure threads)");
     return r;
+  }
+  // Opened before setup: a threaded entry's workers start there and inherit
+  // the counters, so the reads sum every thread that does the work.
+  std::unique_ptr<CounterSet> counters;
+  if (env.counter_source) {
+    CounterOptions options;
+    options.inherit = spec.threads > 1;
+    options.free_counters = env.counter_capacity.free_counters;
+    counters = std::make_unique<CounterSet>(env.counter_groups, *env.counter_source, options);
   }
   if (widen) (void)set_thread_cpus(env.original_cpus);
   absl::StatusOr<BatchFn> body = spec.setup ? spec.setup(config)
@@ -227,10 +256,10 @@ BenchmarkResult measure(const BenchmarkSpec& spec, const BenchmarkConfig& config
   const bool process_cpu = spec.threads > 1;
   // Both snapshots are sized before the first read: reading allocates nothing.
   CounterSet::Snapshot counters_before, counters_after;
-  if (env.counters) {
-    counters_before = env.counters->new_snapshot();
-    counters_after = env.counters->new_snapshot();
-    env.counters->read(counters_before);
+  if (counters) {
+    counters_before = counters->new_snapshot();
+    counters_after = counters->new_snapshot();
+    counters->read(counters_before);
   }
   const bool energy_started = env.energy && env.energy->begin(monotonic_ns());
   const uint64_t cpu_before = process_cpu ? process_cpu_ns() : thread_cpu_ns();
@@ -251,7 +280,7 @@ BenchmarkResult measure(const BenchmarkSpec& spec, const BenchmarkConfig& config
     }
   }
   const uint64_t cpu_after = process_cpu ? process_cpu_ns() : thread_cpu_ns();
-  if (env.counters) env.counters->read(counters_after);
+  if (counters) counters->read(counters_after);
   r.total_ops = batch * r.samples_ns.size();
   const double ops = static_cast<double>(r.total_ops);
   if (env.energy) {
@@ -262,20 +291,13 @@ BenchmarkResult measure(const BenchmarkSpec& spec, const BenchmarkConfig& config
       r.energy_status = energy_started ? e.problem : "reading the energy counter failed";
     }
   }
-  if (env.counters) {
-    const std::vector<CounterValue> values =
-        env.counters->values_between(counters_before, counters_after);
-    const std::vector<CounterStatus>& status = env.counters->status();
-    for (size_t i = 0; i < values.size(); ++i) {
-      CounterResult c;
-      c.event = values[i].event;
-      c.status = status[i].reason;
-      if (values[i].count) c.per_op = *values[i].count / ops;
-      c.running_fraction = values[i].running_fraction;
-      if (status[i].state == CounterState::kOk && !values[i].count) c.status = "not counted (group never scheduled)";
-      r.counters.push_back(c);
-    }
+  if (counters) {
+    r.counters = counter_results(counters->status(),
+                                 counters->values_between(counters_before, counters_after), ops);
+    r.counter_metrics = derive_counter_metrics(r.counters, r.items_per_op, env.simd);
+    r.counted_threads = counters->counted_threads();
   }
+  r.vector_bytes = current_vector_bytes();
 
   r.stats = compute_stats(r.samples_ns);
   r.cpu_ns_per_op = static_cast<double>(cpu_after - cpu_before) / ops;
@@ -299,6 +321,7 @@ void add_repetition(BenchmarkResult& entry, BenchmarkResult rep, bool first) {
   record.stats = rep.stats;
   record.cpu_ns_per_op = rep.cpu_ns_per_op;
   record.counters = rep.counters;
+  record.counter_metrics = rep.counter_metrics;
   record.energy_joules_per_op = rep.energy_joules_per_op;
   if (first) {
     entry = std::move(rep);
@@ -334,9 +357,11 @@ void add_repetition(BenchmarkResult& entry, BenchmarkResult rep, bool first) {
   entry.repetitions.push_back(std::move(record));
 }
 
-// Statistics over every repetition's samples (one repetition: as measured).
-void finish_entry(BenchmarkResult& r) {
+// Statistics and counter metrics over every repetition's samples and
+// counts (one repetition: as measured).
+void finish_entry(BenchmarkResult& r, const SimdEvents& simd) {
   if (r.repetitions.size() < 2) return;
+  if (!r.counters.empty()) r.counter_metrics = derive_counter_metrics(r.counters, r.items_per_op, simd);
   r.stats = compute_stats(r.samples_ns);
   const Timer& timer = Timer::instance();
   if (timer.uses_tsc()) r.tsc_cycles_per_op = r.stats.median * timer.tsc_ghz();
@@ -471,7 +496,7 @@ absl::StatusOr<SuiteResult> run_benchmarks(std::span<const BenchmarkSpec> specs,
     }
   }
   for (BenchmarkResult& r : entries) {
-    finish_entry(r);
+    finish_entry(r, env.simd);
     if (config.verbose && r.skipped.empty() && r.error.empty()) {
       std::printf("%s: n=%zu reps=%zu batch=%llu mean %.4g ns stddev %.4g ns p99 %.4g ns max "
                   "%.4g ns outliers seed %zu robust %zu cpu %.4g ns/op\n",

@@ -687,13 +687,13 @@ TEST_CASE("JSON and CSV carry the pinning and energy fields") {
   const std::string csv = format_csv(suite);
   const std::string header = csv.substr(0, csv.find('\n'));
   CHECK(has(header, "energy_joules_per_op,energy_joules_per_item,joules_per_token,"
-                    "tokens_per_joule,skipped"));
+                    "tokens_per_joule,vector_bytes"));
   const size_t row = csv.find('\n') + 1;
   const std::string gen_row = csv.substr(row, csv.find('\n', row) - row);
   CHECK(has(gen_row, ",6.4,0.05,0.05,20,"));
   const size_t row2 = csv.find('\n', row) + 1;
   const std::string dot_row = csv.substr(row2, csv.find('\n', row2) - row2);
-  CHECK(has(dot_row, ",,,,,"));  // four empty energy cells, then the empty skipped cell
+  CHECK(has(dot_row, ",,,,,"));  // four empty energy cells, then the next column
 }
 
 TEST_CASE("a run records pinning and why energy is missing or how it was measured") {

@@ -83,7 +83,8 @@ struct BenchmarkConfig {
   std::string filter;                    // ECMAScript regex searched in the name
   std::string target = "best";           // best | scalar | all | a Highway target name
   bool counters = false;                 // open perf counters
-  std::vector<std::string> counter_events;  // empty: the default set
+  std::vector<std::string> counter_events;  // empty: the default groups; else one
+                                            // group per entry, events joined by '+'
   int cpu = -1;                          // pin to this CPU; -1: isolated CPU if any
   size_t threads = 2;                    // thread count of the multi-threaded entries
   std::string vocab_path;                // --vocab: tokenizer vocabulary file
@@ -157,6 +158,18 @@ struct CounterResult {
   std::optional<double> per_op;  // nullopt: did not run (printed as n/a, never 0)
   double running_fraction = 0;   // time_running / time_enabled (1: not multiplexed)
   std::string status;            // "ok" or why not, e.g. "unsupported (ENOENT: no PMU ...)"
+  int group = -1;                // the kernel group it was read in; −1: not open
+};
+
+// Ratios derived from the counters; nullopt (n/a) when an operand did not run.
+struct CounterMetrics {
+  std::optional<double> ipc;                    // instructions / cycles
+  std::optional<double> cycles_per_item;
+  std::optional<double> instructions_per_item;
+  std::optional<double> cache_miss_rate;        // cache-misses / cache-references
+  std::optional<double> l1d_miss_rate;          // L1D load misses / L1D loads
+  std::optional<double> branch_miss_rate;       // branch-misses / branches
+  std::optional<double> simd_share;             // vector-op events / their base (instructions)
 };
 
 // One repetition of one entry: its own batch size, samples and statistics.
@@ -167,6 +180,7 @@ struct RepetitionResult {
   BenchmarkStats stats;            // of this repetition's samples
   double cpu_ns_per_op = 0;
   std::vector<CounterResult> counters;
+  CounterMetrics counter_metrics;  // of this repetition's counters
   std::optional<double> energy_joules_per_op;
 };
 
@@ -190,6 +204,9 @@ struct BenchmarkResult {
   double tsc_cycles_per_op = 0;    // median in TSC cycles (0 without a TSC)
   double items_per_second = 0, bytes_per_second = 0, flops_per_second = 0;
   std::vector<CounterResult> counters;
+  CounterMetrics counter_metrics;
+  std::string counted_threads;     // "measuring thread" or "all threads (inherit)"
+  size_t vector_bytes = 0;         // bytes per vector of the Highway target that ran
   // Package energy over the measured phase (the whole package: other cores
   // and idle power included) per operation; per item is this divided by
   // items_per_op (J/token for generate/ entries).
@@ -214,6 +231,8 @@ struct SuiteResult {
   std::string hypervisor;          // how virtualisation was decided, or "unknown"
   std::string energy_source;       // e.g. "powercap intel-rapl:0 (package-0)"; "n/a" when none
   std::vector<std::string> energy_unavailable;  // why each energy method was not used
+  std::string counter_capacity;    // free hardware counters as probed, with the reason
+  std::string simd_events;         // what counts vector ops, or "n/a: <why>"
   std::vector<std::string> targets_run;
   std::vector<std::string> warnings;
   size_t repetitions = 1;

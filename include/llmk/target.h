@@ -5,6 +5,7 @@
 // there because of a GCC bug).
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,6 +16,11 @@ namespace llmk {
 
 // Name of the target the next kernel call will use, e.g. "AVX3_ZEN4".
 std::string current_target();
+
+// Bytes in one vector of the target the next kernel call will use (64 for
+// AVX3_*, 32 for AVX2, 16 for SSE*/NEON; scalable targets report the
+// hardware's length; the scalar fallback its lane of one byte).
+size_t current_vector_bytes();
 
 // Targets compiled into the library that this CPU can run, best first.
 // Always ends with the scalar fallback ("EMU128" or "SCALAR").
