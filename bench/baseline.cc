@@ -1,16 +1,6 @@
 #include "baseline.h"
 
 #include <fstream>
-// libstdc++ 12's <regex> trips -Wmaybe-uninitialized (a false positive in
-// its std::function moves) when built with -fsanitize=address.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <regex>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -19,6 +9,7 @@
 #include "mann_whitney.h"
 #include "report.h"
 #include "stats.h"
+#include "std_regex.h"
 
 namespace llmk::bench {
 

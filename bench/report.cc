@@ -59,6 +59,16 @@ std::string cpu_list_or_none(const std::vector<int>& cpus) {
   return cpus.empty() ? std::string("none") : format_cpu_list(cpus);
 }
 
+// The sample count and statistics as JSON fields: `prefix`samples,
+// `prefix`min_ns, ... (non-finite values left out).
+void write_stats_fields(JsonWriter& w, const BenchmarkStats& s, std::string_view prefix) {
+  w.key(std::string(prefix) + "samples"); w.value(static_cast<unsigned long long>(s.n));
+  const std::pair<const char*, double> fields[] = {
+      {"min_ns", s.min},       {"max_ns", s.max}, {"mean_ns", s.mean}, {"median_ns", s.median},
+      {"stddev_ns", s.stddev}, {"p90_ns", s.p90}, {"p99_ns", s.p99},   {"mad_ns", s.mad}};
+  for (const auto& [name, value] : fields) w.number_field(std::string(prefix) + name, value);
+}
+
 // One repetition of an entry seen as a result of its own, for its JSON row.
 BenchmarkResult repetition_view(const BenchmarkResult& entry, size_t index,
                                 const SuiteResult& suite) {
@@ -137,15 +147,7 @@ void write_aggregates(JsonWriter& w, const BenchmarkResult& entry, long long fam
       w.begin_array();
       for (double v : real) w.value(v);
       w.end_array();
-      w.key("pooled_samples"); w.value(static_cast<unsigned long long>(s.n));
-      w.number_field("pooled_min_ns", s.min);
-      w.number_field("pooled_max_ns", s.max);
-      w.number_field("pooled_mean_ns", s.mean);
-      w.number_field("pooled_median_ns", s.median);
-      w.number_field("pooled_stddev_ns", s.stddev);
-      w.number_field("pooled_p90_ns", s.p90);
-      w.number_field("pooled_p99_ns", s.p99);
-      w.number_field("pooled_mad_ns", s.mad);
+      write_stats_fields(w, s, "pooled_");
       w.end_object();
     }
     w.end_object();
@@ -627,15 +629,7 @@ std::string format_json(const SuiteResult& suite) {
     w.key("batch_size"); w.value(static_cast<unsigned long long>(r.batch_size));
     if (!r.energy_status.empty()) { w.key("energy_status"); w.value(r.energy_status); }
     const BenchmarkStats& s = r.stats;
-    w.key("samples"); w.value(static_cast<unsigned long long>(s.n));
-    w.number_field("min_ns", s.min);
-    w.number_field("max_ns", s.max);
-    w.number_field("mean_ns", s.mean);
-    w.number_field("median_ns", s.median);
-    w.number_field("stddev_ns", s.stddev);
-    w.number_field("p90_ns", s.p90);
-    w.number_field("p99_ns", s.p99);
-    w.number_field("mad_ns", s.mad);
+    write_stats_fields(w, s, "");
     w.key("seed_outliers"); w.value(static_cast<unsigned long long>(s.seed_outliers));
     w.key("robust_outliers"); w.value(static_cast<unsigned long long>(s.robust_outliers));
     if (r.target != "-" && r.vector_bytes > 0) {

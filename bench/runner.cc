@@ -7,16 +7,6 @@
 #include <memory>
 #include <numeric>
 #include <random>
-// libstdc++ 12's <regex> trips -Wmaybe-uninitialized (a false positive in
-// its std::function moves) when built with -fsanitize=address.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <regex>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
 #include <utility>
 
 #include "absl/status/status.h"
@@ -30,6 +20,7 @@
 #include "llmk/target.h"
 #include "perf_counters.h"
 #include "stats.h"
+#include "std_regex.h"
 #include "timer.h"
 #include "util/check.h"
 
