@@ -277,6 +277,19 @@ void print_summary(const SuiteResult& suite, std::FILE* out) {
   }
   std::fprintf(out, ", %s, governor %s%s, energy %s\n", pin.c_str(), suite.governor.c_str(),
                virt.c_str(), suite.energy_source.c_str());
+  // The Highway target(s) and the vector width each ran with.
+  std::string kernels;
+  for (const std::string& t : suite.targets_run) {
+    size_t bytes = 0;
+    for (const BenchmarkResult& r : suite.results) {
+      if (r.target == t && r.vector_bytes > 0) bytes = r.vector_bytes;
+    }
+    const std::string width = bytes == 1  ? " (one lane: no vectors)"
+                              : bytes > 1 ? absl::StrCat(" (", bytes * 8, "-bit vectors)")
+                                          : "";
+    absl::StrAppend(&kernels, kernels.empty() ? "" : ", ", t, width);
+  }
+  if (!kernels.empty()) std::fprintf(out, "llmk-bench: Highway target %s\n", kernels.c_str());
   if (!suite.energy_unavailable.empty()) {
     std::string why;
     for (const std::string& w : suite.energy_unavailable) absl::StrAppend(&why, "\n  ", w);

@@ -88,16 +88,20 @@ end_stage "kernel+busybox-download"
 
 # --- the probe, static, for aarch64 ------------------------------------------
 probe=$cache/arm64_pmu_probe
-sources=("$root/tools/arm64_pmu_probe.cc" "$root/bench/perf_counters.cc" "$root/bench/perf_counters.h")
+sources=("$root/tools/arm64_pmu_probe.cc" "$root/bench/perf_counters.cc" "$root/bench/perf_counters.h"
+         "$root/include/llmk/bench.h")
 stale=0
 [ -x "$probe" ] || stale=1
 for s in "${sources[@]}"; do [ "$s" -nt "$probe" ] && stale=1; done
 if [ $stale -eq 1 ]; then
   # Generic event table only: libpfm4 would name the same two events here.
+  # -pthread for the probe's std::threads (glibc 2.34+ has libpthread in
+  # libc, so a static link needs nothing more).
   absl_libs=$(PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig \
               pkg-config --static --libs absl_status absl_statusor absl_strings)
   # shellcheck disable=SC2086  # pkg-config's flags are words
-  aarch64-linux-gnu-g++ -std=c++20 -O2 -Wall -Wextra -static -I"$root/bench" \
+  aarch64-linux-gnu-g++ -std=c++20 -O2 -Wall -Wextra -static -pthread \
+    -I"$root/bench" -I"$root/include" \
     "$root/tools/arm64_pmu_probe.cc" "$root/bench/perf_counters.cc" -o "$probe.tmp" $absl_libs
   mv "$probe.tmp" "$probe"
 fi
