@@ -431,12 +431,11 @@ void check_inherit(lb::CounterSource& source, const lb::CounterCapacity& capacit
     const double truth = threads * per_thread;
     for (int s = 0; s < 2; ++s) {
       const auto& v = values[static_cast<size_t>(s)];
-      const std::optional<double> expected = s == 0 ? std::optional<double>(truth) : std::nullopt;
+      const bool with_truth = s == 0 && v[1].count;
       std::printf("| %d | %s | %s | %s | %s | %s |\n", threads,
                   s == 0 ? "inherit" : "measuring thread", format_count(v[0].count).c_str(),
-                  format_count(v[1].count).c_str(), format_count(expected, "-").c_str(),
-                  expected && v[1].count ? percent((*v[1].count - truth) / truth, "%+.4f%%").c_str()
-                                         : "-");
+                  format_count(v[1].count).c_str(), s == 0 ? format_count(truth).c_str() : "-",
+                  with_truth ? percent((*v[1].count - truth) / truth, "%+.4f%%").c_str() : "-");
     }
     const std::optional<double> summed = values[0][1].count, measuring = values[1][1].count;
     char text[240];
@@ -454,7 +453,7 @@ void check_inherit(lb::CounterSource& source, const lb::CounterCapacity& capacit
     if (threads == 1) one_thread = summed;
     if (threads == 2 && summed && one_thread) {
       std::snprintf(text, sizeof text,
-                    "inherit: 2 threads count %.6f x one thread's (2 within %.0f instructions)",
+                    "inherit: 2 threads count %.6f x one thread's (2x within %.0f instructions)",
                     *summed / *one_thread, kThreadOverheadInstructions);
       check(std::fabs(*summed - 2 * *one_thread) <= kThreadOverheadInstructions, text);
     }
