@@ -722,11 +722,12 @@ std::string format_csv(const SuiteResult& suite) {
                     csv_number(r.flops_per_second, ran && r.flops_per_op > 0), ",",
                     s.seed_outliers, ",", s.robust_outliers, ",");
     const std::optional<double> j_item = ran ? energy_joules_per_item(r) : std::nullopt;
-    const bool tokens = j_item && r.item_name == "token";
-    absl::StrAppend(&out, csv_number(r.energy_joules_per_op.value_or(0), j_item.has_value()), ",",
-                    csv_number(j_item.value_or(0), j_item.has_value()), ",",
-                    csv_number(j_item.value_or(0), tokens), ",",
-                    csv_number(tokens ? 1.0 / *j_item : 0, tokens && *j_item > 0), ",",
+    const bool measured = j_item.has_value();
+    const double joules = j_item.value_or(0.0);
+    const bool tokens = measured && r.item_name == "token";
+    absl::StrAppend(&out, csv_number(r.energy_joules_per_op.value_or(0), measured), ",",
+                    csv_number(joules, measured), ",", csv_number(joules, tokens), ",",
+                    csv_number(joules > 0 ? 1.0 / joules : 0.0, tokens && joules > 0), ",",
                     counter_csv_cells(r), ",", skipped, ",", error, "\n");
   }
   return out;
