@@ -233,7 +233,7 @@ int bench_main(int argc, char** argv) {
     if (from_env != nullptr) config.llama_bench_path = from_env;
   }
   if (!config.llama_bench_path.empty() && access(config.llama_bench_path.c_str(), X_OK) != 0) {
-    std::fprintf(stderr, "llmk-bench: --llama-bench %s: not an executable file\n",
+    std::fprintf(stderr, "llmk-bench: --llama-bench (or $LLMK_LLAMA_BENCH) %s: not an executable file\n",
                  config.llama_bench_path.c_str());
     return kExitUsage;
   }
