@@ -1,8 +1,11 @@
 #include "cli.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <cstdlib>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -55,6 +58,8 @@ const char* cli_usage() {
          "  --vocab FILE          tokenizer vocabulary for the tokenizer entries\n"
          "  --model FILE          model for the end-to-end entries\n"
          "  --scaling             model-size scaling table (end-to-end suite)\n"
+         "  --llama-bench PATH    llama.cpp's llama-bench, run interleaved with the generate/\n"
+         "                        entries as their peer (default: $LLMK_LLAMA_BENCH)\n"
          "  --threads N           threads of the multi-threaded entries (default 2)\n"
          "  --verbose             per-benchmark detail lines\n"
          "exit codes: 0 ok; 1 regression against --baseline; 2 inconclusive comparison;\n"
@@ -160,6 +165,9 @@ absl::StatusOr<CliOptions> parse_cli(const std::vector<std::string>& args) {
       LLMK_RETURN_IF_ERROR(value(&c.vocab_path));
     } else if (flag == "--model") {
       LLMK_RETURN_IF_ERROR(value(&c.model_path));
+    } else if (flag == "--llama-bench") {
+      LLMK_RETURN_IF_ERROR(value(&c.llama_bench_path));
+      if (c.llama_bench_path.empty()) return absl::InvalidArgumentError("--llama-bench needs a path");
     } else if (flag == "--target") {
       LLMK_RETURN_IF_ERROR(value(&c.target));
     } else if (flag == "--warmup") {
@@ -220,6 +228,15 @@ int bench_main(int argc, char** argv) {
     return kExitOk;
   }
   BenchmarkConfig& config = options->config;
+  if (config.llama_bench_path.empty()) {
+    const char* from_env = std::getenv("LLMK_LLAMA_BENCH");
+    if (from_env != nullptr) config.llama_bench_path = from_env;
+  }
+  if (!config.llama_bench_path.empty() && access(config.llama_bench_path.c_str(), X_OK) != 0) {
+    std::fprintf(stderr, "llmk-bench: --llama-bench (or $LLMK_LLAMA_BENCH) %s: not an executable file\n",
+                 config.llama_bench_path.c_str());
+    return kExitUsage;
+  }
   if (options->list) {
     for (const BenchmarkSpec& s : collect_benchmarks(config)) std::printf("%s\n", s.name.c_str());
     return kExitOk;

@@ -21,6 +21,7 @@ std::string format_rate(double per_second, const char* unit);
 struct TargetCheck {
   std::string text;  // "seed ≤ 1 µs/op PASS"
   bool pass = false;
+  bool judged = true;  // false: a note (a SpeedTarget without bounds), never PASS or FAIL
 };
 std::vector<TargetCheck> check_targets(const BenchmarkResult& r, const SuiteResult& suite);
 

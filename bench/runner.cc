@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <mutex>
 #include <numeric>
 #include <random>
 #include <utility>
@@ -118,13 +119,32 @@ void set_up_counters(const BenchmarkConfig& config, RunEnvironment& env) {
   }
 }
 
-// Times `body(count)` in ns, or returns the body's error.
-absl::StatusOr<double> time_batch(const BatchFn& body, uint64_t count) {
+thread_local double reported_batch_ns = -1;  // < 0: nothing reported
+
+std::mutex& run_context_mutex() {
+  static std::mutex m;
+  return m;
+}
+std::vector<std::pair<std::string, std::string>>& run_context() {
+  static std::vector<std::pair<std::string, std::string>> context;
+  return context;
+}
+
+// Times `body(count)` in ns, or returns the body's error. A manual_time
+// body's own report replaces the clock.
+absl::StatusOr<double> time_batch(const BatchFn& body, uint64_t count, bool manual_time) {
   const Timer& timer = Timer::instance();
+  reported_batch_ns = -1;
   const uint64_t t0 = timer.now();
   const absl::Status status = body(count);
   const uint64_t t1 = timer.now();
   if (!status.ok()) [[unlikely]] return status;
+  if (manual_time) {
+    if (reported_batch_ns < 0) {
+      return absl::InternalError("a manual_time body returned without report_batch_time_ns()");
+    }
+    return reported_batch_ns;
+  }
   return timer.ticks_to_ns(t1 - t0);
 }
 
@@ -192,9 +212,9 @@ BenchmarkResult measure(const BenchmarkSpec& spec, const BenchmarkConfig& config
   const double min_ns = std::max(config.min_sample_time_s, 1e-7) * 1e9;
   if (absl::Status st = (*body)(1); !st.ok()) return failed(std::move(r), "first call", st);
   auto fastest_of_3 = [&](uint64_t count) -> absl::StatusOr<double> {
-    absl::StatusOr<double> best = time_batch(*body, count);
+    absl::StatusOr<double> best = time_batch(*body, count, spec.manual_time);
     for (int i = 0; i < 2 && best.ok() && *best < min_ns; ++i) {
-      absl::StatusOr<double> next = time_batch(*body, count);
+      absl::StatusOr<double> next = time_batch(*body, count, spec.manual_time);
       if (!next.ok()) return next;
       best = std::min(*best, *next);
     }
@@ -227,7 +247,7 @@ BenchmarkResult measure(const BenchmarkSpec& spec, const BenchmarkConfig& config
   const uint64_t warm_start = monotonic_ns();
   double warm_fastest = batch_ns;
   for (size_t i = 0; i < config.warmup_iterations; ++i) {
-    absl::StatusOr<double> ns = time_batch(*body, batch);
+    absl::StatusOr<double> ns = time_batch(*body, batch, spec.manual_time);
     if (!ns.ok()) {
       return failed(std::move(r), absl::StrCat("warm-up ", i + 1, " (batch of ", batch, ")"),
                     ns.status());
@@ -257,7 +277,7 @@ BenchmarkResult measure(const BenchmarkSpec& spec, const BenchmarkConfig& config
   const uint64_t start = monotonic_ns();
   const double per_op_scale = 1.0 / static_cast<double>(batch);
   while (r.samples_ns.size() < max_samples) {
-    absl::StatusOr<double> ns = time_batch(*body, batch);
+    absl::StatusOr<double> ns = time_batch(*body, batch, spec.manual_time);
     if (!ns.ok()) [[unlikely]] {
       return failed(std::move(r),
                     absl::StrCat("sample ", r.samples_ns.size() + 1, " (batch of ", batch, ")"),
@@ -362,6 +382,19 @@ void finish_entry(BenchmarkResult& r, const SimdEvents& simd) {
 }
 
 }  // namespace
+
+void report_batch_time_ns(double ns) { reported_batch_ns = ns >= 0 ? ns : 0; }
+
+void set_run_context(const std::string& key, const std::string& value) {
+  std::lock_guard<std::mutex> lock(run_context_mutex());
+  for (auto& [k, v] : run_context()) {
+    if (k == key) {
+      v = value;
+      return;
+    }
+  }
+  run_context().emplace_back(key, value);
+}
 
 bool register_suite(const char* name, SuiteFn fn) {
   registry().suites.emplace_back(name, fn);
@@ -498,6 +531,10 @@ absl::StatusOr<SuiteResult> run_benchmarks(std::span<const BenchmarkSpec> specs,
     }
   }
   suite.results = std::move(entries);
+  {
+    std::lock_guard<std::mutex> lock(run_context_mutex());
+    suite.context = run_context();
+  }
   if (progress) std::fprintf(stderr, "\r\033[K");
   if (!env.original_cpus.empty() && env.pinned_here) (void)set_thread_cpus(env.original_cpus);
   return suite;

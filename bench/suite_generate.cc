@@ -10,6 +10,15 @@
 // the stories15M shape, separate output matrix, as F32, Q8_0 and Q4_0).
 // --scaling adds tg entries for the stories15M, stories42M, stories110M and
 // tinyllama-1.1B shapes (Q4_0), the seed's throughput-scaling table.
+//
+// With --llama-bench PATH each pp and tg entry gets a peer entry,
+// <entry>/llama.cpp, that runs llama.cpp's llama-bench on the same model
+// (written as GGUF, or the --model file itself), with the same prompt
+// length, generated tokens, threads and CPU mask, one llama-bench run per
+// call timed by llama-bench itself (manual_time). Being an entry of its own,
+// the runner's shuffled order interleaves it with ours repetition by
+// repetition, and ours gets a same-run ratio target against it: generation
+// at least 1.2x llama.cpp, prompt processing at least 1.0x.
 #include <algorithm>
 #include <filesystem>
 #include <map>
@@ -23,6 +32,8 @@
 #include "llmk/kv_cache.h"
 #include "llmk/model.h"
 #include "llmk/ops.h"
+#include "affinity.h"
+#include "peer_llama_bench.h"
 #include "suite_util.h"
 
 namespace llmk::bench {
@@ -52,6 +63,7 @@ absl::StatusOr<std::shared_ptr<const Model>> cached_model(const std::string& key
 struct ModelSource {
   std::string label;  // the <model> part of the name
   std::function<absl::StatusOr<Model>()> make;
+  std::string gguf_path;  // the model's own GGUF file, when it came from one
 };
 
 uint64_t parameter_count(const ModelConfig& c) {
@@ -197,34 +209,85 @@ BenchmarkSpec batched_generation_spec(const ModelSource& src, size_t threads) {
   return s;
 }
 
-// llama.cpp's tokens/s on this machine class (random weights, separate
-// output; issue 6), 1 and 2 threads. Our targets: 1.2× its generation speed
-// and at least its prompt speed.
-struct LlamaCppFigure {
-  const char* shape;
-  TensorType type;
-  bool prompt;
-  double tok_per_s_1t, tok_per_s_2t;
-};
-constexpr LlamaCppFigure kLlamaCpp[] = {
-    {"stories15M", TensorType::kF32, false, 540, 750},
-    {"stories15M", TensorType::kQ8_0, false, 1607, 2311},
-    {"stories15M", TensorType::kQ4_0, false, 2155, 3110},
-    {"stories15M", TensorType::kQ4_0, true, 12530, 22800},
-    {"stories110M", TensorType::kQ4_0, false, 332, 531},
-};
-
-void set_llama_cpp_target(BenchmarkSpec& s, const std::string& shape, TensorType type,
-                          bool prompt, size_t threads) {
-  if (threads > 2) return;
-  for (const LlamaCppFigure& f : kLlamaCpp) {
-    if (shape != f.shape || f.type != type || f.prompt != prompt) continue;
-    const double theirs = threads == 1 ? f.tok_per_s_1t : f.tok_per_s_2t;
-    const double factor = prompt ? 1.0 : 1.2;
-    s.targets.push_back({absl::StrCat(factor == 1.0 ? "" : "1.2x ", "llama.cpp ",
-                                      static_cast<int>(theirs), " tok/s"),
-                         1e9 / (factor * theirs), 0});
+// The GGUF file llama.cpp loads for `src`: its own file, or the model
+// written once into the peers' scratch directory.
+absl::StatusOr<std::string> peer_model_file(const ModelSource& src) {
+  if (!src.gguf_path.empty()) return src.gguf_path;
+  static std::mutex mutex;
+  static std::map<std::string, std::string> written;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (auto it = written.find(src.label); it != written.end()) return it->second;
+  absl::StatusOr<std::string> dir = peer_scratch_dir();
+  if (!dir.ok()) return dir.status();
+  auto model = cached_model(src.label, src.make);
+  if (!model.ok()) return in_context(model.status(), absl::StrCat("model ", src.label));
+  const std::string path = absl::StrCat(*dir, "/", src.label, ".gguf");
+  if (absl::Status st = write_model_gguf(**model, path, absl::StrCat("llmk-", src.label)); !st.ok()) {
+    return in_context(st, absl::StrCat("writing ", path));
   }
+  written[src.label] = path;
+  return path;
+}
+
+// The llama-bench run matching one of our entries, as an entry of its own.
+BenchmarkSpec llama_cpp_peer_spec(const BenchmarkSpec& ours, const ModelSource& src,
+                                  size_t n_prompt, size_t n_gen, const std::string& binary) {
+  BenchmarkSpec s;
+  s.name = absl::StrCat(ours.name, "/llama.cpp");
+  s.item_name = ours.item_name;
+  s.items_per_op = ours.items_per_op;
+  s.bytes_per_op = ours.bytes_per_op;
+  s.flops_per_op = ours.flops_per_op;
+  s.threads = ours.threads;
+  s.per_target = false;  // llama.cpp picks its own kernels
+  s.manual_time = true;  // llama-bench's figure, without its start-up and model loading
+  const size_t threads = ours.threads;
+  s.setup = [src, n_prompt, n_gen, binary, threads](const BenchmarkConfig&)
+      -> absl::StatusOr<BatchFn> {
+    absl::StatusOr<std::string> file = peer_model_file(src);
+    if (!file.ok()) return file.status();
+    absl::StatusOr<std::string> dir = peer_scratch_dir();
+    if (!dir.ok()) return dir.status();
+    LlamaBenchTest test{*file, n_prompt, n_gen, threads};
+    // The runner calls setup with the mask our entry's threads run under
+    // (the measuring CPU alone, or every allowed CPU for a threaded entry):
+    // llama-bench gets the same one.
+    const std::vector<int> cpus = allowed_cpus();
+    const std::string stderr_path = absl::StrCat(*dir, "/llama-bench.stderr");
+    return BatchFn([binary, test, cpus, stderr_path](uint64_t count) -> absl::Status {
+      double total_ns = 0;
+      for (uint64_t i = 0; i < count; ++i) {
+        absl::StatusOr<LlamaBenchResult> r = run_llama_bench(binary, test, cpus, stderr_path);
+        if (!r.ok()) return r.status();
+        total_ns += r->samples_ns[0];
+        set_run_context("llama_cpp_version", r->version());
+      }
+      report_batch_time_ns(total_ns);
+      return absl::OkStatus();
+    });
+  };
+  return s;
+}
+
+// Ours against llama.cpp: a peer entry and a ratio target when llama-bench
+// is given, else a note saying how to get the comparison.
+void compare_with_llama_cpp(const BenchmarkConfig& config, BenchmarkSpec ours,
+                            const ModelSource& src, bool prompt, std::vector<BenchmarkSpec>& out) {
+  if (config.llama_bench_path.empty()) {
+    ours.targets.push_back({"vs llama.cpp: not run (--llama-bench PATH)", 0, 0});
+    out.push_back(std::move(ours));
+    return;
+  }
+  BenchmarkSpec peer = llama_cpp_peer_spec(ours, src, prompt ? kPromptTokens : 0,
+                                           prompt ? 0 : kGenTokens, config.llama_bench_path);
+  ours.ratio_target = RatioTarget{peer.name, prompt ? 1.0 : 1.2};
+  out.push_back(std::move(ours));
+  out.push_back(std::move(peer));
+}
+
+void note_batch_not_compared(BenchmarkSpec& batch) {
+  batch.targets.push_back(
+      {"vs llama.cpp: not compared (llama-bench has no batch of independent sequences)", 0, 0});
 }
 
 // Fills in bytes_per_op (weights streamed per token) once the model exists;
@@ -253,7 +316,7 @@ ModelSource synthetic(const std::string& shape, TensorType type) {
   const std::string label = absl::StrCat(shape, "-", type == TensorType::kQ4_0   ? "q4_0"
                                                      : type == TensorType::kQ8_0 ? "q8_0"
                                                                                  : "f32");
-  return {label, [shape, type]() { return make_synthetic_model(shape, type, kSeed); }};
+  return {label, [shape, type]() { return make_synthetic_model(shape, type, kSeed); }, ""};
 }
 
 void add_generate(const BenchmarkConfig& config, std::vector<BenchmarkSpec>& out) {
@@ -264,12 +327,14 @@ void add_generate(const BenchmarkConfig& config, std::vector<BenchmarkSpec>& out
   if (!config.model_path.empty()) {
     const std::string path = config.model_path;
     ModelSource src{std::filesystem::path(path).stem().string(),
-                    [path]() { return load_model(path); }};
+                    [path]() { return load_model(path); }, is_gguf_file(path) ? path : ""};
     for (size_t t : thread_counts) {
-      out.push_back(prompt_spec(src, t));
-      out.push_back(generation_spec(src, t));
+      compare_with_llama_cpp(config, prompt_spec(src, t), src, true, out);
+      compare_with_llama_cpp(config, generation_spec(src, t), src, false, out);
     }
-    out.push_back(batched_generation_spec(src, threads));
+    BenchmarkSpec batch = batched_generation_spec(src, threads);
+    note_batch_not_compared(batch);
+    out.push_back(std::move(batch));
     return;
   }
 
@@ -279,20 +344,19 @@ void add_generate(const BenchmarkConfig& config, std::vector<BenchmarkSpec>& out
     for (size_t t : thread_counts) {
       BenchmarkSpec tg = generation_spec(src, t);
       set_weight_traffic(tg, "stories15M", type);
-      set_llama_cpp_target(tg, "stories15M", type, false, t);
-      out.push_back(std::move(tg));
+      compare_with_llama_cpp(config, std::move(tg), src, false, out);
       if (type == TensorType::kQ4_0) {
         BenchmarkSpec pp = prompt_spec(src, t);
         set_weight_traffic(pp, "stories15M", type);
         pp.bytes_per_op /= kPromptTokens;  // one pass over the weights per batch
-        set_llama_cpp_target(pp, "stories15M", type, true, t);
-        out.push_back(std::move(pp));
+        compare_with_llama_cpp(config, std::move(pp), src, true, out);
       }
     }
   }
   BenchmarkSpec batch = batched_generation_spec(synthetic("stories15M", TensorType::kQ4_0), threads);
   set_weight_traffic(batch, "stories15M", TensorType::kQ4_0);
   batch.bytes_per_op /= kBatchSeqs;  // the batch shares each pass over the weights
+  note_batch_not_compared(batch);
   out.push_back(std::move(batch));
 
   if (config.scaling) {
@@ -301,15 +365,26 @@ void add_generate(const BenchmarkConfig& config, std::vector<BenchmarkSpec>& out
       for (size_t t : thread_counts) {
         BenchmarkSpec tg = generation_spec(src, t, "/scaling");
         set_weight_traffic(tg, shape, TensorType::kQ4_0);
-        set_llama_cpp_target(tg, shape, TensorType::kQ4_0, false, t);
-        if (std::string(shape) == "tinyllama-1.1B") {
+        if (std::string(shape) != "tinyllama-1.1B") {
+          compare_with_llama_cpp(config, std::move(tg), src, false, out);
+        } else {
           // Issue 6: its weights must stream at ≥ 80% of the bandwidth the
           // read probe measures with as many threads.
           tg.ratio_target = RatioTarget{
               absl::StrCat("memory/bandwidth/read/256MiB", t > 1 ? absl::StrCat("/threads:", t) : ""),
               0.8, /*by_bytes=*/true};
+          // Its one ratio slot holds that target: the peer's figures stand
+          // beside it unjudged.
+          if (!config.llama_bench_path.empty()) {
+            BenchmarkSpec peer = llama_cpp_peer_spec(tg, src, 0, kGenTokens, config.llama_bench_path);
+            tg.targets.push_back({absl::StrCat("vs llama.cpp: see ", peer.name), 0, 0});
+            out.push_back(std::move(tg));
+            out.push_back(std::move(peer));
+          } else {
+            tg.targets.push_back({"vs llama.cpp: not run (--llama-bench PATH)", 0, 0});
+            out.push_back(std::move(tg));
+          }
         }
-        out.push_back(std::move(tg));
       }
     }
   }

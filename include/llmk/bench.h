@@ -56,6 +56,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -90,6 +91,7 @@ struct BenchmarkConfig {
   std::string vocab_path;                // --vocab: tokenizer vocabulary file
   std::string model_path;                // --model: model for end-to-end entries
   bool scaling = false;                  // --scaling: model-size scaling table
+  std::string llama_bench_path;          // --llama-bench: llama.cpp's llama-bench, the peer
   bool progress = true;                  // progress line on stderr when it is a tty
   // Repetitions: each runs every selected entry again (setup, batch sizing,
   // warm-up, samples), entries in a shuffled order per repetition, so drift
@@ -106,7 +108,9 @@ struct BenchmarkConfig {
 using BatchFn = std::function<absl::Status(uint64_t count)>;
 
 // "At most this much time per item", where an item is what items_per_op
-// counts (a call, a block, a token). Either bound may be 0 (unused).
+// counts (a call, a block, a token). Either bound may be 0 (unused); with
+// both 0 the label is a note printed as it stands and never judged (e.g.
+// "vs llama.cpp: not run (--llama-bench PATH)").
 struct SpeedTarget {
   std::string label;              // e.g. "seed", "ours"
   double max_ns_per_item = 0;     // wall time
@@ -134,6 +138,12 @@ struct BenchmarkSpec {
   bool per_target = true;          // false: unaffected by the Highway target (e.g. OpenBLAS)
   std::vector<SpeedTarget> targets;
   std::optional<RatioTarget> ratio_target;
+  // The body measures its own time, like google/benchmark's UseManualTime
+  // (e.g. a peer program's own figure, without its start-up and model
+  // loading): each call of the BatchFn reports the ns of its `count`
+  // operations with report_batch_time_ns(), and the runner uses that in
+  // place of its clock. A call that reports nothing is an error.
+  bool manual_time = false;
   // Allocates inputs, returns the timed body. A NotFound or FailedPrecondition
   // error skips the benchmark with that message (a missing vocabulary file, a
   // model too short for the entry); any other error is a failure of the
@@ -238,8 +248,20 @@ struct SuiteResult {
   size_t repetitions = 1;
   uint64_t seed = 0;               // the order of entries in each repetition follows from it
   bool quick = false;
+  std::vector<std::pair<std::string, std::string>> context;  // from set_run_context, by key
   std::vector<BenchmarkResult> results;
 };
+
+// For a manual_time body: the time its current batch took, in ns (the last
+// call before the body returns counts). Thread-local: call it on the thread
+// that runs the body.
+void report_batch_time_ns(double ns);
+
+// A fact a benchmark learns while it runs, e.g. the version a peer program
+// reports: run_benchmarks() copies these into SuiteResult::context, which
+// the console header and the JSON context print. Setting a key again
+// replaces its value.
+void set_run_context(const std::string& key, const std::string& value);
 
 // Suites add specs for a configuration (paths, thread counts) when run.
 using SuiteFn = void (*)(const BenchmarkConfig& config, std::vector<BenchmarkSpec>& out);
