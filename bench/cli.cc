@@ -10,9 +10,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "baseline.h"
-#include "perf_counters.h"
-#include "report.h"
+#include "harness/baseline.h"
+#include "harness/perf_counters.h"
+#include "report/report.h"
 #include "util/check.h"
 
 namespace llmk::bench {

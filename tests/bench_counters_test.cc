@@ -23,12 +23,12 @@
 #include <vector>
 
 #include "cli.h"
-#include "json.h"
+#include "harness/json.h"
 #include "llmk/bench.h"
 #include "llmk/target.h"
 #include "llmk/thread_pool.h"
-#include "perf_counters.h"
-#include "report.h"
+#include "harness/perf_counters.h"
+#include "report/report.h"
 #include "test_util.h"
 
 namespace llmk::bench {

@@ -18,17 +18,17 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "affinity.h"
-#include "baseline.h"
+#include "harness/affinity.h"
+#include "harness/baseline.h"
 #include "cli.h"
-#include "json.h"
+#include "harness/json.h"
 #include "llmk/bench.h"
-#include "mann_whitney.h"
-#include "perf_counters.h"
-#include "report.h"
-#include "stats.h"
+#include "harness/mann_whitney.h"
+#include "harness/perf_counters.h"
+#include "report/report.h"
+#include "harness/stats.h"
 #include "test_util.h"
-#include "timer.h"
+#include "harness/timer.h"
 
 namespace llmk::bench {
 namespace {

@@ -13,12 +13,12 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "affinity.h"
-#include "json.h"
+#include "harness/affinity.h"
+#include "harness/json.h"
 #include "llmk/bench.h"
 #include "llmk/model.h"
-#include "peer_llama_bench.h"
-#include "report.h"
+#include "suites/peer_llama_bench.h"
+#include "report/report.h"
 #include "test_util.h"
 
 namespace llmk::bench {

@@ -21,13 +21,13 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "affinity.h"
-#include "energy.h"
-#include "json.h"
+#include "harness/affinity.h"
+#include "harness/energy.h"
+#include "harness/json.h"
 #include "llmk/bench.h"
-#include "report.h"
+#include "report/report.h"
 #include "test_util.h"
-#include "timer.h"
+#include "harness/timer.h"
 
 namespace llmk::bench {
 namespace {

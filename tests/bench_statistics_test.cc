@@ -13,13 +13,13 @@
 #include <string>
 #include <vector>
 
-#include "baseline.h"
+#include "harness/baseline.h"
 #include "cli.h"
-#include "json.h"
+#include "harness/json.h"
 #include "llmk/bench.h"
-#include "mann_whitney.h"
-#include "report.h"
-#include "stats.h"
+#include "harness/mann_whitney.h"
+#include "report/report.h"
+#include "harness/stats.h"
 #include "test_util.h"
 
 namespace llmk::bench {

@@ -3,7 +3,7 @@
 # emulated aarch64 system (QEMU -M virt, Cortex-A72, -icount shift=0 so
 # instruction counts are exact) with Debian's arm64 kernel and an initramfs
 # holding busybox and tools/arm64_pmu_probe.cc, statically linked with
-# bench/perf_counters.cc. Prints the probe's counter tables; exits non-zero
+# bench/harness/perf_counters.cc. Prints the probe's counter tables; exits non-zero
 # when a check fails or the system does not finish.
 #
 #   tools/arm64-pmu-check.sh [CACHE_DIR]     (default: build-arm64-pmu)
@@ -88,7 +88,7 @@ end_stage "kernel+busybox-download"
 
 # --- the probe, static, for aarch64 ------------------------------------------
 probe=$cache/arm64_pmu_probe
-sources=("$root/tools/arm64_pmu_probe.cc" "$root/bench/perf_counters.cc" "$root/bench/perf_counters.h"
+sources=("$root/tools/arm64_pmu_probe.cc" "$root/bench/harness/perf_counters.cc" "$root/bench/harness/perf_counters.h"
          "$root/include/llmk/bench.h")
 stale=0
 [ -x "$probe" ] || stale=1
@@ -102,7 +102,7 @@ if [ $stale -eq 1 ]; then
   # shellcheck disable=SC2086  # pkg-config's flags are words
   aarch64-linux-gnu-g++ -std=c++20 -O2 -Wall -Wextra -static -pthread \
     -I"$root/bench" -I"$root/include" \
-    "$root/tools/arm64_pmu_probe.cc" "$root/bench/perf_counters.cc" -o "$probe.tmp" $absl_libs
+    "$root/tools/arm64_pmu_probe.cc" "$root/bench/harness/perf_counters.cc" -o "$probe.tmp" $absl_libs
   mv "$probe.tmp" "$probe"
 fi
 end_stage "cross-compile"

@@ -50,7 +50,7 @@
 #include <thread>
 #include <vector>
 
-#include "perf_counters.h"
+#include "harness/perf_counters.h"
 
 namespace {
 

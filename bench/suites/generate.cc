@@ -32,9 +32,9 @@
 #include "llmk/kv_cache.h"
 #include "llmk/model.h"
 #include "llmk/ops.h"
-#include "affinity.h"
-#include "peer_llama_bench.h"
-#include "suite_util.h"
+#include "harness/affinity.h"
+#include "suites/peer_llama_bench.h"
+#include "suites/suite_util.h"
 
 namespace llmk::bench {
 namespace {

@@ -1,4 +1,4 @@
-#include "affinity.h"
+#include "harness/affinity.h"
 
 #include <algorithm>
 #include <cerrno>

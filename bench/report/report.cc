@@ -1,4 +1,4 @@
-#include "report.h"
+#include "report/report.h"
 
 #include <unistd.h>
 
@@ -13,9 +13,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "affinity.h"
-#include "json.h"
-#include "stats.h"
+#include "harness/affinity.h"
+#include "harness/json.h"
+#include "harness/stats.h"
 
 namespace llmk::bench {
 namespace {

@@ -10,7 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "llmk/bench.h"
 #include "llmk/thread_pool.h"
-#include "suite_util.h"
+#include "suites/suite_util.h"
 
 namespace llmk::bench {
 namespace {

@@ -1,15 +1,15 @@
-#include "baseline.h"
+#include "harness/baseline.h"
 
 #include <fstream>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "json.h"
-#include "mann_whitney.h"
-#include "report.h"
-#include "stats.h"
-#include "std_regex.h"
+#include "harness/json.h"
+#include "harness/mann_whitney.h"
+#include "report/report.h"
+#include "harness/stats.h"
+#include "harness/std_regex.h"
 
 namespace llmk::bench {
 

@@ -8,7 +8,7 @@
 #include "llmk/arena.h"
 #include "llmk/bench.h"
 #include "llmk/kv_cache.h"
-#include "suite_util.h"
+#include "suites/suite_util.h"
 
 namespace llmk::bench {
 namespace {

@@ -1,4 +1,4 @@
-#include "energy.h"
+#include "harness/energy.h"
 
 #include <fcntl.h>
 #include <linux/perf_event.h>

@@ -10,7 +10,7 @@
 #include "llmk/bench.h"
 #include "llmk/ops.h"
 #include "llmk/thread_pool.h"
-#include "suite_util.h"
+#include "suites/suite_util.h"
 
 #ifdef LLMK_HAVE_OPENBLAS
 #include <cblas.h>

@@ -1,4 +1,4 @@
-#include "mann_whitney.h"
+#include "harness/mann_whitney.h"
 
 #include <algorithm>
 #include <cmath>

@@ -8,7 +8,7 @@
 #include "llmk/bench.h"
 #include "llmk/quant.h"
 #include "llmk/thread_pool.h"
-#include "suite_util.h"
+#include "suites/suite_util.h"
 
 namespace llmk::bench {
 namespace {

@@ -1,4 +1,4 @@
-#include "timer.h"
+#include "harness/timer.h"
 
 #include <time.h>
 

@@ -13,7 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "llmk/bench.h"
 #include "llmk/tokenizer.h"
-#include "suite_util.h"
+#include "suites/suite_util.h"
 
 namespace llmk::bench {
 namespace {

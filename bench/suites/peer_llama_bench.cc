@@ -1,4 +1,4 @@
-#include "peer_llama_bench.h"
+#include "suites/peer_llama_bench.h"
 
 #include <fcntl.h>
 #include <spawn.h>
@@ -16,8 +16,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "affinity.h"
-#include "json.h"
+#include "harness/affinity.h"
+#include "harness/json.h"
 
 extern char** environ;
 

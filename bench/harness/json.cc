@@ -1,4 +1,4 @@
-#include "json.h"
+#include "harness/json.h"
 
 #include <cmath>
 #include <cstdio>

@@ -1,4 +1,4 @@
-#include "perf_counters.h"
+#include "harness/perf_counters.h"
 
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
