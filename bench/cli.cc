@@ -1,6 +1,5 @@
 #include "cli.h"
 
-#include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
@@ -27,10 +26,18 @@ absl::Status parse_number(const std::string& flag, const std::string& text, T* o
   return absl::OkStatus();
 }
 
+const SuiteOption* find_suite_option(const std::string& flag) {
+  if (flag.rfind("--", 0) != 0) return nullptr;
+  for (const SuiteOption& option : registered_suite_options()) {
+    if (flag.compare(2, std::string::npos, option.name) == 0) return &option;
+  }
+  return nullptr;
+}
+
 }  // namespace
 
-const char* cli_usage() {
-  return "usage: llmk-bench [options]\n"
+std::string cli_usage() {
+  std::string usage = "usage: llmk-bench [options]\n"
          "  --filter REGEX        run benchmarks whose name matches (ECMAScript regex)\n"
          "  --list                list benchmark names and exit\n"
          "  --json FILE           google/benchmark-compatible JSON with raw samples\n"
@@ -55,17 +62,41 @@ const char* cli_usage() {
          "                        --repetitions 5 or more (10 recommended)\n"
          "  --baseline FILE       compare each entry's repetition medians with the baseline's\n"
          "  --check-targets       a speed target FAIL sets exit code 6\n"
-         "  --vocab FILE          tokenizer vocabulary for the tokenizer entries\n"
-         "  --model FILE          model for the end-to-end entries\n"
-         "  --scaling             model-size scaling table (end-to-end suite)\n"
-         "  --llama-bench PATH    llama.cpp's llama-bench, run interleaved with the generate/\n"
-         "                        entries as their peer (default: $LLMK_LLAMA_BENCH)\n"
          "  --threads N           threads of the multi-threaded entries (default 2)\n"
          "  --verbose             per-benchmark detail lines\n"
          "exit codes: 0 ok; 1 regression against --baseline; 2 inconclusive comparison;\n"
          "  3 usage error; 4 an entry ended with an error (printed in its row);\n"
          "  5 an entry of the baseline missing or skipped in this run; 6 a target FAIL\n"
          "  under --check-targets. When several apply: 4, 1, 5, 6, then 2.\n";
+  const std::vector<SuiteOption>& options = registered_suite_options();
+  if (!options.empty()) usage += "options of the suites:\n";
+  for (const SuiteOption& option : options) {
+    std::string left = absl::StrCat("  --", option.name);
+    if (!option.value_name.empty()) absl::StrAppend(&left, " ", option.value_name);
+    left.resize(std::max<size_t>(left.size() + 1, 24), ' ');
+    absl::StrAppend(&usage, left, option.help);
+    if (!option.env.empty()) absl::StrAppend(&usage, " (default: $", option.env, ")");
+    usage += "\n";
+  }
+  return usage;
+}
+
+absl::Status apply_suite_option_defaults(BenchmarkConfig& config) {
+  for (const SuiteOption& option : registered_suite_options()) {
+    if (!config.suite_options.count(option.name) && !option.env.empty()) {
+      if (const char* from_env = std::getenv(option.env.c_str()); from_env != nullptr && *from_env) {
+        config.suite_options[option.name] = from_env;
+      }
+    }
+    auto it = config.suite_options.find(option.name);
+    if (it == config.suite_options.end() || !option.check) continue;
+    if (absl::Status st = option.check(it->second); !st.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--", option.name, option.env.empty() ? "" : absl::StrCat(" (or $", option.env, ")"),
+          " ", it->second, ": ", st.message()));
+    }
+  }
+  return absl::OkStatus();
 }
 
 int entry_error_exit_code(const SuiteResult& result) {
@@ -117,8 +148,6 @@ absl::StatusOr<CliOptions> parse_cli(const std::vector<std::string>& args) {
       o.list = true;
     } else if (flag == "--verbose" || flag == "-v") {
       c.verbose = true;
-    } else if (flag == "--scaling") {
-      c.scaling = true;
     } else if (flag == "--quick") {
       c.quick = true;
     } else if (flag == "--check-targets") {
@@ -161,13 +190,6 @@ absl::StatusOr<CliOptions> parse_cli(const std::vector<std::string>& args) {
       LLMK_RETURN_IF_ERROR(value(&o.save_baseline_path));
     } else if (flag == "--baseline") {
       LLMK_RETURN_IF_ERROR(value(&o.baseline_path));
-    } else if (flag == "--vocab") {
-      LLMK_RETURN_IF_ERROR(value(&c.vocab_path));
-    } else if (flag == "--model") {
-      LLMK_RETURN_IF_ERROR(value(&c.model_path));
-    } else if (flag == "--llama-bench") {
-      LLMK_RETURN_IF_ERROR(value(&c.llama_bench_path));
-      if (c.llama_bench_path.empty()) return absl::InvalidArgumentError("--llama-bench needs a path");
     } else if (flag == "--target") {
       LLMK_RETURN_IF_ERROR(value(&c.target));
     } else if (flag == "--warmup") {
@@ -195,6 +217,15 @@ absl::StatusOr<CliOptions> parse_cli(const std::vector<std::string>& args) {
         return absl::InvalidArgumentError(absl::StrCat(flag, " must be in (0, 3600] seconds"));
       }
       (flag == "--min-time" ? c.min_sample_time_s : c.max_time_s) = seconds;
+    } else if (const SuiteOption* option = find_suite_option(flag); option != nullptr) {
+      if (option->value_name.empty()) {
+        if (has_inline) return absl::InvalidArgumentError(absl::StrCat(flag, " takes no value"));
+        c.suite_options[option->name] = "1";
+      } else {
+        LLMK_RETURN_IF_ERROR(value(&v));
+        if (v.empty()) return absl::InvalidArgumentError(absl::StrCat(flag, " needs a value"));
+        c.suite_options[option->name] = v;
+      }
     } else {
       return absl::InvalidArgumentError(absl::StrCat("unknown option '", args[i], "'"));
     }
@@ -220,21 +251,16 @@ int bench_main(int argc, char** argv) {
   absl::StatusOr<CliOptions> options = parse_cli(args);
   if (!options.ok()) {
     std::fprintf(stderr, "llmk-bench: %s\n%s", std::string(options.status().message()).c_str(),
-                 cli_usage());
+                 cli_usage().c_str());
     return kExitUsage;
   }
   if (options->help) {
-    std::printf("%s", cli_usage());
+    std::printf("%s", cli_usage().c_str());
     return kExitOk;
   }
   BenchmarkConfig& config = options->config;
-  if (config.llama_bench_path.empty()) {
-    const char* from_env = std::getenv("LLMK_LLAMA_BENCH");
-    if (from_env != nullptr) config.llama_bench_path = from_env;
-  }
-  if (!config.llama_bench_path.empty() && access(config.llama_bench_path.c_str(), X_OK) != 0) {
-    std::fprintf(stderr, "llmk-bench: --llama-bench (or $LLMK_LLAMA_BENCH) %s: not an executable file\n",
-                 config.llama_bench_path.c_str());
+  if (absl::Status st = apply_suite_option_defaults(config); !st.ok()) {
+    std::fprintf(stderr, "llmk-bench: %s\n", std::string(st.message()).c_str());
     return kExitUsage;
   }
   if (options->list) {
@@ -263,6 +289,9 @@ int bench_main(int argc, char** argv) {
   if (!result.ok()) {
     std::fprintf(stderr, "llmk-bench: %s\n", std::string(result.status().message()).c_str());
     return kExitUsage;
+  }
+  for (const std::string& warning : result->warnings) {
+    std::fprintf(stderr, "llmk-bench: warning: %s\n", warning.c_str());
   }
   print_summary(*result, stdout);
   print_repetitions(*result, stdout);

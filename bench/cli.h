@@ -25,7 +25,11 @@ absl::StatusOr<CliOptions> parse_cli(const std::vector<std::string>& args);
 // --save-baseline with fewer than kMinBaselineRepetitions repetitions is an
 // error: such a baseline could never show a regression.
 absl::Status check_save_baseline(const CliOptions& options);
-const char* cli_usage();
+// The usage text, the registered suite options last.
+std::string cli_usage();
+// Fills each registered suite option that was not given from its
+// environment variable, then runs the options' checks; errors name the flag.
+absl::Status apply_suite_option_defaults(BenchmarkConfig& config);
 
 // kExitEntryError (baseline.h) when any result has an error (its setup or
 // timed body failed: the run's numbers cannot be trusted whatever else

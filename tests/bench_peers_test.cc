@@ -272,7 +272,7 @@ TEST_CASE("without --llama-bench, generate entries say how to get the comparison
 TEST_CASE("with --llama-bench, each pp and tg entry has a peer entry and a ratio target") {
   BenchmarkConfig config;
   config.threads = 2;
-  config.llama_bench_path = "/opt/llama-bench";
+  config.suite_options["llama-bench"] = "/opt/llama-bench";
   const std::vector<BenchmarkSpec> specs = collect_benchmarks(config);
   size_t peers = 0;
   for (const BenchmarkSpec& s : specs) {
@@ -351,8 +351,8 @@ TEST_CASE("--model with --llama-bench: ours and the peer interleave on the same 
   TempDir dir;
   const std::string path = write_tiny_model(dir, TensorType::kQ8_0);
   BenchmarkConfig config = fast_config();
-  config.model_path = path;
-  config.llama_bench_path = binary;
+  config.suite_options["model"] = path;
+  config.suite_options["llama-bench"] = binary;
   config.repetitions = 2;
   config.seed = 3;
   config.filter = "^generate/tiny-llama/tg64(/llama.cpp)?$";

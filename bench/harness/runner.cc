@@ -31,6 +31,7 @@ namespace {
 struct Registry {
   std::vector<std::pair<const char*, SuiteFn>> suites;
   std::vector<BenchmarkSpec> single;
+  std::vector<SuiteOption> options;
 };
 Registry& registry() {
   static Registry r;  // function-local: safe from static-initialisation order
@@ -49,10 +50,8 @@ struct RunEnvironment {
   std::unique_ptr<EnergyMeter> energy;
 };
 
-void warn(SuiteResult& suite, const std::string& text) {
-  suite.warnings.push_back(text);
-  std::fprintf(stderr, "llmk-bench: warning: %s\n", text.c_str());
-}
+// Warnings go to the caller in SuiteResult::warnings; printing is the caller's choice.
+void warn(SuiteResult& suite, const std::string& text) { suite.warnings.push_back(text); }
 
 absl::Status set_up_pinning(const BenchmarkConfig& config, RunEnvironment& env) {
   SuiteResult& suite = *env.suite;
@@ -400,6 +399,13 @@ bool register_suite(const char* name, SuiteFn fn) {
   registry().suites.emplace_back(name, fn);
   return true;
 }
+
+bool register_suite_option(SuiteOption option) {
+  registry().options.push_back(std::move(option));
+  return true;
+}
+
+const std::vector<SuiteOption>& registered_suite_options() { return registry().options; }
 
 void register_benchmark(BenchmarkSpec spec) { registry().single.push_back(std::move(spec)); }
 

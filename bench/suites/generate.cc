@@ -19,6 +19,8 @@
 // the runner's shuffled order interleaves it with ours repetition by
 // repetition, and ours gets a same-run ratio target against it: generation
 // at least 1.2x llama.cpp, prompt processing at least 1.0x.
+#include <unistd.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <map>
@@ -273,13 +275,13 @@ BenchmarkSpec llama_cpp_peer_spec(const BenchmarkSpec& ours, const ModelSource& 
 // is given, else a note saying how to get the comparison.
 void compare_with_llama_cpp(const BenchmarkConfig& config, BenchmarkSpec ours,
                             const ModelSource& src, bool prompt, std::vector<BenchmarkSpec>& out) {
-  if (config.llama_bench_path.empty()) {
+  if (config.suite_option("llama-bench").empty()) {
     ours.targets.push_back({"vs llama.cpp: not run (--llama-bench PATH)", 0, 0});
     out.push_back(std::move(ours));
     return;
   }
   BenchmarkSpec peer = llama_cpp_peer_spec(ours, src, prompt ? kPromptTokens : 0,
-                                           prompt ? 0 : kGenTokens, config.llama_bench_path);
+                                           prompt ? 0 : kGenTokens, config.suite_option("llama-bench"));
   ours.ratio_target = RatioTarget{peer.name, prompt ? 1.0 : 1.2};
   out.push_back(std::move(ours));
   out.push_back(std::move(peer));
@@ -324,8 +326,8 @@ void add_generate(const BenchmarkConfig& config, std::vector<BenchmarkSpec>& out
   std::vector<size_t> thread_counts = {1};
   if (threads > 1) thread_counts.push_back(threads);
 
-  if (!config.model_path.empty()) {
-    const std::string path = config.model_path;
+  if (!config.suite_option("model").empty()) {
+    const std::string path = config.suite_option("model");
     ModelSource src{std::filesystem::path(path).stem().string(),
                     [path]() { return load_model(path); }, is_gguf_file(path) ? path : ""};
     for (size_t t : thread_counts) {
@@ -359,7 +361,7 @@ void add_generate(const BenchmarkConfig& config, std::vector<BenchmarkSpec>& out
   note_batch_not_compared(batch);
   out.push_back(std::move(batch));
 
-  if (config.scaling) {
+  if (!config.suite_option("scaling").empty()) {
     for (const char* shape : {"stories42M", "stories110M", "tinyllama-1.1B"}) {
       const ModelSource src = synthetic(shape, TensorType::kQ4_0);
       for (size_t t : thread_counts) {
@@ -375,8 +377,8 @@ void add_generate(const BenchmarkConfig& config, std::vector<BenchmarkSpec>& out
               0.8, /*by_bytes=*/true};
           // Its one ratio slot holds that target: the peer's figures stand
           // beside it unjudged.
-          if (!config.llama_bench_path.empty()) {
-            BenchmarkSpec peer = llama_cpp_peer_spec(tg, src, 0, kGenTokens, config.llama_bench_path);
+          if (!config.suite_option("llama-bench").empty()) {
+            BenchmarkSpec peer = llama_cpp_peer_spec(tg, src, 0, kGenTokens, config.suite_option("llama-bench"));
             tg.targets.push_back({absl::StrCat("vs llama.cpp: see ", peer.name), 0, 0});
             out.push_back(std::move(tg));
             out.push_back(std::move(peer));
@@ -390,7 +392,19 @@ void add_generate(const BenchmarkConfig& config, std::vector<BenchmarkSpec>& out
   }
 }
 
+absl::Status check_executable(const std::string& path) {
+  if (access(path.c_str(), X_OK) != 0) return absl::InvalidArgumentError("not an executable file");
+  return absl::OkStatus();
+}
+
 const bool registered = register_suite("generate", add_generate);
+const bool model_option = register_suite_option(
+    {"model", "FILE", "model (GGUF or llama2.c) for the end-to-end entries", "", {}});
+const bool scaling_option = register_suite_option(
+    {"scaling", "", "model-size scaling table (end-to-end suite)", "", {}});
+const bool llama_bench_option = register_suite_option(
+    {"llama-bench", "PATH", "llama.cpp's llama-bench: the same-run peer of generate/",
+     "LLMK_LLAMA_BENCH", check_executable});
 
 }  // namespace
 }  // namespace llmk::bench

@@ -125,8 +125,8 @@ void add_vocab(const std::string& label, const fs::path& path, double min_mb_per
 
 void add_tokenizer(const BenchmarkConfig& config, std::vector<BenchmarkSpec>& out) {
   out.push_back(seed_spec());
-  if (!config.vocab_path.empty()) {
-    add_vocab(fs::path(config.vocab_path).stem().string(), config.vocab_path, 0, out);
+  if (!config.suite_option("vocab").empty()) {
+    add_vocab(fs::path(config.suite_option("vocab")).stem().string(), config.suite_option("vocab"), 0, out);
     return;
   }
   // Issue 5's targets: GPT-2 at least 50 MB/s, Llama at least 30 MB/s.
@@ -135,6 +135,8 @@ void add_tokenizer(const BenchmarkConfig& config, std::vector<BenchmarkSpec>& ou
 }
 
 const bool registered = register_suite("tokenizer", add_tokenizer);
+const bool vocab_option = register_suite_option(
+    {"vocab", "FILE", "tokenizer vocabulary (GGUF) for the tokenizer entries", "", {}});
 
 }  // namespace
 }  // namespace llmk::bench

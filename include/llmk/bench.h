@@ -34,18 +34,19 @@
 // whole command line (--filter, --json, --baseline, --counters, ...).
 //
 // Adding a suite to llmk-bench (e.g. end-to-end generation): put a file
-// bench/suite_<area>.cc in bench/meson.build's suite list with
+// bench/suites/<area>.cc in bench/meson.build's suite list with
 //
 //   namespace {
 //   void add_generate(const llmk::bench::BenchmarkConfig& config,
 //                     std::vector<llmk::bench::BenchmarkSpec>& out) {
-//     // config.model_path, config.scaling, config.threads are available here
+//     // config.suite_option("model"), config.threads are available here
 //     out.push_back(...);   // names like "generate/stories15M/tg128"
 //   }
 //   const bool registered = llmk::bench::register_suite("generate", add_generate);
 //   }  // namespace
 //
-// and set items_per_op to the tokens one operation produces, so items/s is
+// with its options registered the same way (register_suite_option), and set
+// items_per_op to the tokens one operation produces, so items/s is
 // tokens/s in every report (and items_per_second in the JSON).
 #pragma once
 
@@ -53,6 +54,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <functional>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -88,10 +90,9 @@ struct BenchmarkConfig {
                                             // group per entry, events joined by '+'
   int cpu = -1;                          // pin to this CPU; -1: isolated CPU if any
   size_t threads = 2;                    // thread count of the multi-threaded entries
-  std::string vocab_path;                // --vocab: tokenizer vocabulary file
-  std::string model_path;                // --model: model for end-to-end entries
-  bool scaling = false;                  // --scaling: model-size scaling table
-  std::string llama_bench_path;          // --llama-bench: llama.cpp's llama-bench, the peer
+  // Values of the options suites register (register_suite_option), by
+  // SuiteOption::name; a switch given is "1". The harness never reads them.
+  std::map<std::string, std::string> suite_options;
   bool progress = true;                  // progress line on stderr when it is a tty
   // Repetitions: each runs every selected entry again (setup, batch sizing,
   // warm-up, samples), entries in a shuffled order per repetition, so drift
@@ -100,6 +101,12 @@ struct BenchmarkConfig {
   size_t repetitions = 1;
   std::optional<uint64_t> seed;          // shuffling seed; nullopt: a random one (recorded)
   bool quick = false;                    // --quick: few short samples, a smoke run of every entry
+
+  // suite_options[name], or "" when it was not given.
+  std::string suite_option(const std::string& name) const {
+    auto it = suite_options.find(name);
+    return it == suite_options.end() ? std::string() : it->second;
+  }
 };
 
 // Runs the operation under test `count` times. Every fallible call in it is
@@ -244,7 +251,7 @@ struct SuiteResult {
   std::string counter_capacity;    // free hardware counters as probed, with the reason
   std::string simd_events;         // what counts vector ops, or "n/a: <why>"
   std::vector<std::string> targets_run;
-  std::vector<std::string> warnings;
+  std::vector<std::string> warnings;  // pinning, governor, counters, energy: returned, never printed
   size_t repetitions = 1;
   uint64_t seed = 0;               // the order of entries in each repetition follows from it
   bool quick = false;
@@ -263,7 +270,21 @@ void report_batch_time_ns(double ns);
 // replaces its value.
 void set_run_context(const std::string& key, const std::string& value);
 
-// Suites add specs for a configuration (paths, thread counts) when run.
+// An option a suite adds to llmk-bench's command line, e.g. --model FILE.
+struct SuiteOption {
+  std::string name;        // the flag without "--", e.g. "model"
+  std::string value_name;  // e.g. "FILE"; empty: a switch, stored as "1" when given
+  std::string help;        // one line for --help
+  std::string env;         // environment variable read when the flag is absent ("": none)
+  // Checks a value before any benchmark runs (e.g. "an executable file");
+  // an error is a usage error naming the flag. Optional.
+  std::function<absl::Status(const std::string& value)> check;
+};
+// Returns true, so a suite file can register from a static initializer.
+bool register_suite_option(SuiteOption option);
+const std::vector<SuiteOption>& registered_suite_options();
+
+// Suites add specs for a configuration (suite options, thread counts) when run.
 using SuiteFn = void (*)(const BenchmarkConfig& config, std::vector<BenchmarkSpec>& out);
 // Returns true, so a suite file can register itself from a static initializer.
 bool register_suite(const char* name, SuiteFn fn);
