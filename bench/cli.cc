@@ -11,6 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "harness/baseline.h"
 #include "harness/perf_counters.h"
+#include "llmk/bench_reporter.h"
 #include "report/report.h"
 #include "util/check.h"
 
@@ -293,20 +294,14 @@ int bench_main(int argc, char** argv) {
   for (const std::string& warning : result->warnings) {
     std::fprintf(stderr, "llmk-bench: warning: %s\n", warning.c_str());
   }
-  print_summary(*result, stdout);
-  print_repetitions(*result, stdout);
-  print_target_table(*result, stdout);
-  print_counters(*result, stdout);
-  const std::string json = format_json(*result);
+  std::vector<std::unique_ptr<Reporter>> reporters;
+  reporters.push_back(console_reporter(stdout));
   for (const std::string* path : {&options->json_path, &options->save_baseline_path}) {
-    if (path->empty()) continue;
-    if (absl::Status st = write_text_file(*path, json); !st.ok()) {
-      std::fprintf(stderr, "llmk-bench: %s\n", std::string(st.message()).c_str());
-      return kExitUsage;
-    }
+    if (!path->empty()) reporters.push_back(json_reporter(*path));
   }
-  if (!options->csv_path.empty()) {
-    if (absl::Status st = write_text_file(options->csv_path, format_csv(*result)); !st.ok()) {
+  if (!options->csv_path.empty()) reporters.push_back(csv_reporter(options->csv_path));
+  for (const std::unique_ptr<Reporter>& reporter : reporters) {
+    if (absl::Status st = reporter->report(*result); !st.ok()) {
       std::fprintf(stderr, "llmk-bench: %s\n", std::string(st.message()).c_str());
       return kExitUsage;
     }
