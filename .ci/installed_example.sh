@@ -15,6 +15,14 @@ check() {  # name, command...
   if "$@"; then passed=$((passed + 1)); echo "ok: $name"; else failed=$((failed + 1)); echo "FAIL: $name"; fi
 }
 
+# The README shows the example whole; a change to one must reach the other.
+check "README shows the example as it is" python3 - <<'PY'
+import re
+readme = open("README.md").read()
+example = open("examples/bench_own_function.cc").read()
+blocks = re.findall(r"```cpp\n(.*?)```", readme, re.S)
+assert example in blocks, "examples/bench_own_function.cc differs from README's code block"
+PY
 check "meson install" meson install -C "$build" --destdir "$stage" --quiet
 prefix=$(meson introspect "$build" --buildoptions |
          python3 -c 'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"]=="prefix"))')
@@ -32,11 +40,11 @@ check "build against the installed copy" \
 check "not linked to the build tree" \
   bash -c "! LD_LIBRARY_PATH=$libdir ldd '$work/bench_own_function' | grep -q '$PWD/$build'"
 check "runs" bash -c "cd '$work' && LD_LIBRARY_PATH=$libdir ./bench_own_function > out.txt 2> err.txt"
-check "console table names the entry" grep -q 'mine/sum_of_roots/4096' "$work/out.txt"
+check "console table names the entry" grep -q 'mine/sum/4096' "$work/out.txt"
 check "JSON has 5 repetition rows" python3 - "$work/mine.json" <<'PY'
 import json, sys
 rows = json.load(open(sys.argv[1]))["benchmarks"]
-runs = [r for r in rows if r.get("run_type") == "iteration" and r["name"].startswith("mine/sum_of_roots")]
+runs = [r for r in rows if r.get("run_type") == "iteration" and r["name"].startswith("mine/sum/4096")]
 assert len(runs) == 5, len(runs)
 assert all(r["real_time"] > 0 for r in runs)
 PY
