@@ -17,6 +17,7 @@ struct CliOptions {
   bool check_targets = false;      // a speed target FAIL makes the exit code non-zero
   bool repetitions_given = false;  // else --baseline runs as many as the baseline has
   std::string json_path, csv_path, save_baseline_path, baseline_path;
+  std::string counter_list;        // --counters=LIST as given; parsed into config.counter_events
 };
 
 // Errors name the flag. --quick sets short warm-up and sampling times and few

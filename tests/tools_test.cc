@@ -130,17 +130,23 @@ TEST_CASE("llmk-mkmodel, llmk-quantize and llmk-run agree with the library") {
 
 TEST_CASE("llmk-run and llmk-quantize fail cleanly on bad input") {
   TempDir dir;
-  CHECK(run_tool("llmk-run", "--model /nonexistent/model.gguf -n 3 2>/dev/null").exit_code != 0);
-  CHECK(run_tool("llmk-run", "--bogus-flag 2>/dev/null").exit_code != 0);
+  // 4: the work failed (here, the model); 3: a usage error, the same code in every tool.
+  CHECK(run_tool("llmk-run", "--model /nonexistent/model.gguf -n 3 2>/dev/null").exit_code == 4);
+  CHECK(run_tool("llmk-run", "--bogus-flag 2>/dev/null").exit_code == 3);
+  CHECK(run_tool("llmk-run", "--model x --threads 1.5 2>/dev/null").exit_code == 3);
+  CHECK(run_tool("llmk-mkmodel", "--type q5_9 --out x.gguf 2>/dev/null").exit_code == 3);
+  CHECK(run_tool("llmk-quantize", "only-one-argument 2>/dev/null").exit_code == 3);
+  CHECK(run_tool("llmk-tokenize", "--vocab-size 0 --builtin 2>/dev/null").exit_code == 3);
+  CHECK(run_tool("llmk-tokenize", "--help").exit_code == 0);
   const fs::path junk = dir.path / "junk.gguf";
   FILE* f = std::fopen(junk.c_str(), "wb");
   REQUIRE(f != nullptr);
   std::fputs("GGUF\3\0\0\0 this is not a model", f);
   std::fclose(f);
-  CHECK(run_tool("llmk-run", absl::StrCat("--model ", quoted(junk), " -n 3 2>/dev/null")).exit_code != 0);
+  CHECK(run_tool("llmk-run", absl::StrCat("--model ", quoted(junk), " -n 3 2>/dev/null")).exit_code == 4);
   CHECK(run_tool("llmk-quantize",
                  absl::StrCat(quoted(junk), " ", quoted(dir.path / "o.gguf"), " q4_0 2>/dev/null"))
-            .exit_code != 0);
+            .exit_code == 4);
   CHECK(!fs::exists(dir.path / "o.gguf"));
 }
 
@@ -154,5 +160,5 @@ TEST_CASE("llmk-tokenize encodes and decodes with llama2.c's tokenizer.bin") {
   const RunResult dec = run_tool("llmk-tokenize", absl::StrCat(v, " --decode"), "1 306 4658 278 6593 310 2834 338");
   REQUIRE(dec.exit_code == 0);
   CHECK(dec.out.find("I believe the meaning of life is") != std::string::npos);
-  CHECK(run_tool("llmk-tokenize", absl::StrCat(v, " --decode 2>/dev/null"), "99999999").exit_code != 0);
+  CHECK(run_tool("llmk-tokenize", absl::StrCat(v, " --decode 2>/dev/null"), "99999999").exit_code == 4);
 }

@@ -1,7 +1,4 @@
-// llmk-run: generate text (or token ids) from a model file.
-//   llmk-run --model M [--prompt TEXT] [-n N] [--temperature T] [--top-p P]
-//            [--top-k K] [--seed S] [--threads N] [--ids] [--tokenizer FILE]
-// Text streams to stdout; load time and speeds go to stderr at the end.
+// llmk-run: generate text (or token ids) from a model file (--help for the options).
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -10,74 +7,38 @@
 #include <string>
 #include <vector>
 
+#include "cli/args.h"
 #include "llmk/generate.h"
 #include "llmk/gguf.h"
 #include "llmk/model.h"
 #include "llmk/tokenizer.h"
 
-namespace {
-
-void usage() {
-  std::fprintf(stderr,
-               "usage: llmk-run --model FILE [--prompt TEXT] [-n TOKENS] [--temperature T]\n"
-               "                [--top-p P] [--top-k K] [--seed S] [--threads N] [--ids]\n"
-               "                [--tokenizer tokenizer.bin] [--ctx N]\n");
-}
-
-bool parse_number(const char* s, double* out) {
-  char* end = nullptr;
-  *out = std::strtod(s, &end);
-  return end != s && *end == '\0';
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
+  using llmk::cli::kExitFailure;
   std::string model_path, prompt, tokenizer_path;
-  double n_tokens = 256, temperature = 1.0, top_p = 0.9, top_k = 0, seed = 0, threads = 1,
-         ctx = 0;
+  int64_t n_tokens = 256, top_k = 0, threads = 1, ctx = 0;
+  uint64_t seed = 0;
+  double temperature = 1.0, top_p = 0.9;
   bool ids = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&](double* out) {
-      if (i + 1 >= argc || !parse_number(argv[i + 1], out)) {
-        std::fprintf(stderr, "llmk-run: %s needs a number\n", a.c_str());
-        std::exit(2);
-      }
-      ++i;
-    };
-    auto text = [&](std::string* out) {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "llmk-run: %s needs a value\n", a.c_str());
-        std::exit(2);
-      }
-      *out = argv[++i];
-    };
-    if (a == "--model" || a == "-m") text(&model_path);
-    else if (a == "--prompt" || a == "-p") text(&prompt);
-    else if (a == "--tokenizer") text(&tokenizer_path);
-    else if (a == "-n" || a == "--tokens") value(&n_tokens);
-    else if (a == "--temperature" || a == "-t") value(&temperature);
-    else if (a == "--top-p") value(&top_p);
-    else if (a == "--top-k") value(&top_k);
-    else if (a == "--seed") value(&seed);
-    else if (a == "--threads") value(&threads);
-    else if (a == "--ctx") value(&ctx);
-    else if (a == "--ids") ids = true;
-    else if (a == "--help" || a == "-h") { usage(); return 0; }
-    else {
-      std::fprintf(stderr, "llmk-run: unknown argument '%s'\n", a.c_str());
-      usage();
-      return 2;
-    }
-  }
+  llmk::cli::ArgParser args("llmk-run", "--model FILE [options]",
+                            "Generates text (or token ids) from a GGUF or llama2.c model file.");
+  args.text("--model|-m", "FILE", &model_path, "the model (GGUF or llama2.c .bin)")
+      .text("--prompt|-p", "TEXT", &prompt, "the prompt (needs a tokenizer)")
+      .integer("--tokens|-n", "N", &n_tokens, 0, 1 << 24, "tokens to generate (default 256)")
+      .real("--temperature|-t", "T", &temperature, 0, 100, "sampling temperature; 0 is greedy (default 1)")
+      .real("--top-p", "P", &top_p, 0, 1, "nucleus sampling mass (default 0.9)")
+      .integer("--top-k", "K", &top_k, 0, 1 << 24, "sample from the K most likely; 0 is off (default 0)")
+      .unsigned_integer("--seed", "S", &seed, 0, UINT64_MAX, "sampling seed (default 0)")
+      .integer("--threads", "N", &threads, 1, 1024, "threads of the forward pass (default 1)")
+      .integer("--ctx", "N", &ctx, 0, 1 << 24, "context length; 0 is the model's (default 0)")
+      .flag("--ids", &ids, "print token ids, not text")
+      .text("--tokenizer", "FILE", &tokenizer_path, "llama2.c tokenizer.bin (default: the GGUF's own)")
+      .epilog("Text streams to stdout; load time and speeds go to stderr at the end.\n"
+              "exit codes: 0 ok, 3 usage error, 4 the model, tokenizer or generation failed.\n");
+  if (std::optional<int> exit_code = llmk::cli::parse_command_line(args, argc, argv)) return *exit_code;
   if (model_path.empty()) {
-    usage();
-    return 2;
-  }
-  if (n_tokens < 0 || threads < 1 || threads > 1024 || top_k < 0 || ctx < 0 || seed < 0) {
-    std::fprintf(stderr, "llmk-run: a numeric argument is out of range\n");
-    return 2;
+    std::fprintf(stderr, "llmk-run: --model FILE is required\n%s", args.usage().c_str());
+    return llmk::cli::kExitUsage;
   }
 
   const auto load_start = std::chrono::steady_clock::now();
@@ -86,7 +47,7 @@ int main(int argc, char** argv) {
   auto model = llmk::load_model(model_path, load);
   if (!model.ok()) {
     std::fprintf(stderr, "llmk-run: %s\n", model.status().ToString().c_str());
-    return 1;
+    return kExitFailure;
   }
   // The tokenizer: --tokenizer, else the GGUF's own vocabulary.
   std::optional<llmk::Tokenizer> tokenizer;
@@ -94,14 +55,14 @@ int main(int argc, char** argv) {
     auto t = llmk::Tokenizer::load(tokenizer_path, static_cast<int64_t>(model->config.vocab_size));
     if (!t.ok()) {
       std::fprintf(stderr, "llmk-run: tokenizer: %s\n", t.status().ToString().c_str());
-      return 1;
+      return kExitFailure;
     }
     tokenizer.emplace(std::move(*t));
   } else if (model->gguf() != nullptr && model->gguf()->find("tokenizer.ggml.tokens")) {
     auto t = llmk::Tokenizer::from_gguf(*model->gguf());
     if (!t.ok()) {
       std::fprintf(stderr, "llmk-run: tokenizer: %s\n", t.status().ToString().c_str());
-      return 1;
+      return kExitFailure;
     }
     tokenizer.emplace(std::move(*t));
   }
@@ -110,7 +71,7 @@ int main(int argc, char** argv) {
   auto transformer = llmk::Transformer::create(*model, topt);
   if (!transformer.ok()) {
     std::fprintf(stderr, "llmk-run: %s\n", transformer.status().ToString().c_str());
-    return 1;
+    return kExitFailure;
   }
   const double load_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
@@ -121,12 +82,12 @@ int main(int argc, char** argv) {
   if (!prompt.empty()) {
     if (!tokenizer) {
       std::fprintf(stderr, "llmk-run: --prompt needs a tokenizer (--tokenizer FILE)\n");
-      return 2;
+      return llmk::cli::kExitUsage;
     }
     auto enc = tokenizer->encode(prompt);
     if (!enc.ok()) {
       std::fprintf(stderr, "llmk-run: %s\n", enc.status().ToString().c_str());
-      return 1;
+      return kExitFailure;
     }
     prompt_ids.insert(prompt_ids.end(), enc->begin(), enc->end());
   }
@@ -137,7 +98,7 @@ int main(int argc, char** argv) {
   gen.sampler.temperature = static_cast<float>(temperature);
   gen.sampler.top_p = static_cast<float>(top_p);
   gen.sampler.top_k = static_cast<size_t>(top_k);
-  gen.sampler.seed = static_cast<uint64_t>(seed);
+  gen.sampler.seed = seed;
   bool first = true;
   std::string piece;
   auto result = llmk::generate(**transformer, prompt_ids, gen, [&](int32_t tok) {
@@ -158,7 +119,7 @@ int main(int argc, char** argv) {
   std::printf("\n");
   if (!result.ok()) {
     std::fprintf(stderr, "llmk-run: %s\n", result.status().ToString().c_str());
-    return 1;
+    return kExitFailure;
   }
   const llmk::GenerateStats& st = result->stats;
   std::fprintf(stderr,

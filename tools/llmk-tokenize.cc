@@ -14,8 +14,8 @@
 // text such as <|endoftext|> when encoding and prints special tokens' text
 // when decoding. --decode reads whitespace-separated ids and writes the text.
 //
-// Exit codes: 0 success, 1 bad input (ids, text), 2 usage error, 3 the
-// vocabulary could not be loaded.
+// Exit codes: 0 success, 3 usage error, 4 the vocabulary could not be loaded
+// or the input (ids, text) is not valid.
 #include <cctype>
 #include <cstdint>
 #include <cstdio>
@@ -23,21 +23,18 @@
 #include <cstring>
 #include <iostream>
 #include <iterator>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "cli/args.h"
 #include "llmk/tokenizer.h"
 
 namespace {
 
-constexpr int kExitInput = 1, kExitUsage = 2, kExitVocab = 3;
-
-void usage() {
-  std::fprintf(stderr,
-               "usage: llmk-tokenize (--vocab FILE | --builtin) [--vocab-size N] [--bos] [--eos]\n"
-               "                     [--lines] [--pieces] [--special] [--decode]\n"
-               "Reads text (or ids with --decode) from stdin.\n");
-}
+using llmk::cli::kExitUsage;
+// A bad input and an unloadable vocabulary are both the work failing.
+constexpr int kExitInput = llmk::cli::kExitFailure, kExitVocab = llmk::cli::kExitFailure;
 
 bool write_ids(const llmk::Tokenizer& tok, std::string_view text, const llmk::EncodeOptions& opts,
                bool pieces, std::string* out) {
@@ -64,44 +61,25 @@ int main(int argc, char** argv) {
   std::string vocab_path;
   bool builtin = false, bos = false, eos = false, lines = false, pieces = false, special = false,
        decode = false;
-  long long vocab_size = 0;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--vocab" && i + 1 < argc) {
-      vocab_path = argv[++i];
-    } else if (arg == "--vocab-size" && i + 1 < argc) {
-      char* end = nullptr;
-      vocab_size = std::strtoll(argv[++i], &end, 10);
-      if (*end != '\0' || vocab_size <= 0) {
-        std::fprintf(stderr, "llmk-tokenize: --vocab-size needs a positive integer\n");
-        return kExitUsage;
-      }
-    } else if (arg == "--builtin") {
-      builtin = true;
-    } else if (arg == "--bos") {
-      bos = true;
-    } else if (arg == "--eos") {
-      eos = true;
-    } else if (arg == "--lines") {
-      lines = true;
-    } else if (arg == "--pieces") {
-      pieces = true;
-    } else if (arg == "--special") {
-      special = true;
-    } else if (arg == "--decode") {
-      decode = true;
-    } else if (arg == "-h" || arg == "--help") {
-      usage();
-      return 0;
-    } else {
-      std::fprintf(stderr, "llmk-tokenize: unknown or incomplete argument '%s'\n", arg.c_str());
-      usage();
-      return kExitUsage;
-    }
-  }
+  int64_t vocab_size = 0;
+  llmk::cli::ArgParser args("llmk-tokenize", "(--vocab FILE | --builtin) [options] < input",
+                            "Encodes text on stdin to token ids, or decodes ids (--decode) to text.");
+  args.text("--vocab", "FILE", &vocab_path, "GGUF file or llama2.c tokenizer.bin")
+      .flag("--builtin", &builtin, "the library's small built-in vocabulary")
+      .integer("--vocab-size", "N", &vocab_size, 1, INT32_MAX,
+               "tokenizer.bin's token count (default: read to the end)")
+      .flag("--bos", &bos, "begin with the beginning-of-sequence token")
+      .flag("--eos", &eos, "end with the end-of-sequence token")
+      .flag("--lines", &lines, "one output line per input line")
+      .flag("--pieces", &pieces, "print each token's text, not its id")
+      .flag("--special", &special, "parse special-token text when encoding, print it when decoding")
+      .flag("--decode", &decode, "read whitespace-separated ids and write the text")
+      .epilog("exit codes: 0 ok, 3 usage error, 4 the vocabulary could not be loaded or the\n"
+              "  input is not valid (text, ids).\n");
+  if (std::optional<int> exit_code = llmk::cli::parse_command_line(args, argc, argv)) return *exit_code;
   if (builtin == !vocab_path.empty()) {
-    std::fprintf(stderr, "llmk-tokenize: give exactly one of --vocab FILE and --builtin\n");
-    usage();
+    std::fprintf(stderr, "llmk-tokenize: give exactly one of --vocab FILE and --builtin\n%s",
+                 args.usage().c_str());
     return kExitUsage;
   }
   auto tok = builtin ? llmk::Tokenizer::builtin() : llmk::Tokenizer::load(vocab_path, vocab_size);
