@@ -788,9 +788,10 @@ std::string format_csv(const SuiteResult& suite) {
       "name,target,threads,repetitions,batch_size,samples,median_ns,mean_ns,min_ns,max_ns,stddev_ns,"
       "p90_ns,p99_ns,mad_ns,cpu_ns,tsc_cycles,items_per_second,bytes_per_second,"
       "flops_per_second,seed_outliers,robust_outliers,energy_joules_per_op,"
-      "energy_joules_per_item,joules_per_token,tokens_per_joule,item_latency_n,"
-      "item_latency_p50_ns,item_latency_p90_ns,item_latency_p99_ns,item_latency_max_ns,phases,";
-  absl::StrAppend(&out, kCounterCsvColumns, ",skipped,error\n");
+      "energy_joules_per_item,joules_per_token,tokens_per_joule,";
+  absl::StrAppend(&out, kCounterCsvColumns,
+                  ",item_latency_n,item_latency_p50_ns,item_latency_p90_ns,item_latency_p99_ns,"
+                  "item_latency_max_ns,phases,skipped,error\n");
   for (const BenchmarkResult& r : suite.results) {
     const BenchmarkStats& s = r.stats;
     const bool ran = r.skipped.empty() && r.error.empty();
@@ -818,7 +819,8 @@ std::string format_csv(const SuiteResult& suite) {
     const bool tokens = measured && r.item_name == "token";
     absl::StrAppend(&out, csv_number(r.energy_joules_per_op.value_or(0), measured), ",",
                     csv_number(joules, measured), ",", csv_number(joules, tokens), ",",
-                    csv_number(joules > 0 ? 1.0 / joules : 0.0, tokens && joules > 0), ",");
+                    csv_number(joules > 0 ? 1.0 / joules : 0.0, tokens && joules > 0), ",",
+                    counter_csv_cells(r), ",");
     const bool latency = ran && r.item_latency.has_value();
     const ItemLatencyStats l = r.item_latency.value_or(ItemLatencyStats{});
     std::string phases;  // name:items_per_second, ';'-separated (no commas in a cell)
@@ -827,8 +829,8 @@ std::string format_csv(const SuiteResult& suite) {
     }
     absl::StrAppend(&out, latency ? absl::StrCat(l.n) : "", ",", csv_number(l.p50, latency), ",",
                     csv_number(l.p90, latency), ",", csv_number(l.p99, latency), ",",
-                    csv_number(l.max, latency), ",", ran ? phases : "", ",");
-    absl::StrAppend(&out, counter_csv_cells(r), ",", skipped, ",", error, "\n");
+                    csv_number(l.max, latency), ",", ran ? phases : "", ",", skipped, ",", error,
+                    "\n");
   }
   return out;
 }
