@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <utility>
 
@@ -119,6 +120,27 @@ void set_up_counters(const BenchmarkConfig& config, RunEnvironment& env) {
 }
 
 thread_local double reported_batch_ns = -1;  // < 0: nothing reported
+
+// What bodies report per item and per phase, kept only while a
+// CollectingReports is alive on this thread (the measured samples).
+struct ItemReports {
+  bool collecting = false;
+  std::vector<double> latencies_ns;
+  std::vector<PhaseTime> phases;
+};
+thread_local ItemReports item_reports;
+
+class CollectingReports {
+ public:
+  CollectingReports() {
+    item_reports.latencies_ns.clear();
+    item_reports.phases.clear();
+    item_reports.collecting = true;
+  }
+  ~CollectingReports() { item_reports.collecting = false; }
+  CollectingReports(const CollectingReports&) = delete;
+  CollectingReports& operator=(const CollectingReports&) = delete;
+};
 
 std::mutex& run_context_mutex() {
   static std::mutex m;
@@ -275,6 +297,7 @@ BenchmarkResult measure(const BenchmarkSpec& spec, const BenchmarkConfig& config
   const uint64_t cpu_before = process_cpu ? process_cpu_ns() : thread_cpu_ns();
   const uint64_t start = monotonic_ns();
   const double per_op_scale = 1.0 / static_cast<double>(batch);
+  std::optional<CollectingReports> collecting(std::in_place);
   while (r.samples_ns.size() < max_samples) {
     absl::StatusOr<double> ns = time_batch(*body, batch, spec.manual_time);
     if (!ns.ok()) [[unlikely]] {
@@ -291,6 +314,10 @@ BenchmarkResult measure(const BenchmarkSpec& spec, const BenchmarkConfig& config
   }
   const uint64_t cpu_after = process_cpu ? process_cpu_ns() : thread_cpu_ns();
   if (counters) counters->read(counters_after);
+  collecting.reset();
+  r.item_latencies_ns = std::move(item_reports.latencies_ns);
+  r.phases = std::move(item_reports.phases);
+  if (!r.item_latencies_ns.empty()) r.item_latency = item_latency_stats(r.item_latencies_ns);
   r.total_ops = batch * r.samples_ns.size();
   const double ops = static_cast<double>(r.total_ops);
   if (env.energy) {
@@ -363,6 +390,18 @@ void add_repetition(BenchmarkResult& entry, BenchmarkResult rep, bool first) {
     }
   }
   entry.samples_ns.insert(entry.samples_ns.end(), rep.samples_ns.begin(), rep.samples_ns.end());
+  entry.item_latencies_ns.insert(entry.item_latencies_ns.end(), rep.item_latencies_ns.begin(),
+                                 rep.item_latencies_ns.end());
+  for (const PhaseTime& p : rep.phases) {
+    auto it = std::find_if(entry.phases.begin(), entry.phases.end(),
+                           [&](const PhaseTime& e) { return e.name == p.name; });
+    if (it == entry.phases.end()) {
+      entry.phases.push_back(p);
+    } else {
+      it->items += p.items;
+      it->total_ns += p.total_ns;
+    }
+  }
   entry.total_ops += rep.total_ops;
   entry.repetitions.push_back(std::move(record));
 }
@@ -373,6 +412,7 @@ void finish_entry(BenchmarkResult& r, const SimdEvents& simd) {
   if (r.repetitions.size() < 2) return;
   if (!r.counters.empty()) r.counter_metrics = derive_counter_metrics(r.counters, r.items_per_op, simd);
   r.stats = compute_stats(r.samples_ns);
+  if (!r.item_latencies_ns.empty()) r.item_latency = item_latency_stats(r.item_latencies_ns);
   const Timer& timer = Timer::instance();
   if (timer.uses_tsc()) r.tsc_cycles_per_op = r.stats.median * timer.tsc_ghz();
   r.items_per_second = per_second(r.items_per_op, r.stats.median);
@@ -383,6 +423,36 @@ void finish_entry(BenchmarkResult& r, const SimdEvents& simd) {
 }  // namespace
 
 void report_batch_time_ns(double ns) { reported_batch_ns = ns >= 0 ? ns : 0; }
+
+void report_item_latencies_ns(std::span<const double> ns) {
+  if (!item_reports.collecting) return;
+  item_reports.latencies_ns.insert(item_reports.latencies_ns.end(), ns.begin(), ns.end());
+}
+
+void report_phase_time_ns(const std::string& phase, double items, double ns) {
+  if (!item_reports.collecting) return;
+  for (PhaseTime& p : item_reports.phases) {
+    if (p.name == phase) {
+      p.items += items;
+      p.total_ns += ns;
+      return;
+    }
+  }
+  item_reports.phases.push_back({phase, items, ns});
+}
+
+ItemLatencyStats item_latency_stats(std::span<const double> latencies_ns) {
+  ItemLatencyStats out;
+  if (latencies_ns.empty()) return out;
+  std::vector<double> sorted(latencies_ns.begin(), latencies_ns.end());
+  std::sort(sorted.begin(), sorted.end());
+  out.n = sorted.size();
+  out.p50 = quantile_sorted(sorted, 0.5);
+  out.p90 = quantile_sorted(sorted, 0.9);
+  out.p99 = quantile_sorted(sorted, 0.99);
+  out.max = sorted.back();
+  return out;
+}
 
 void set_run_context(const std::string& key, const std::string& value) {
   std::lock_guard<std::mutex> lock(run_context_mutex());

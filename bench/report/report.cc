@@ -219,7 +219,17 @@ std::vector<TargetCheck> check_targets(const BenchmarkResult& r, const SuiteResu
       note.judged = false;
       out.push_back(note);
     }
-    if (t.max_ns_per_item > 0) {
+    if (t.max_ns_per_item > 0 && t.on == TargetOn::kP99ItemLatency) {
+      TargetCheck c;
+      const std::string bound = absl::StrCat(t.label, " p99 <=", item_time(t.max_ns_per_item, r.item_name));
+      if (r.item_latency && r.item_latency->n > 0) {
+        c.pass = r.item_latency->p99 <= t.max_ns_per_item;
+        c.text = absl::StrCat(bound, " ", c.pass ? "PASS" : "FAIL");
+      } else {
+        c.text = absl::StrCat(bound, " n/a (no per-item latencies)");
+      }
+      out.push_back(c);
+    } else if (t.max_ns_per_item > 0) {
       TargetCheck c;
       c.pass = ns_per_item <= t.max_ns_per_item;
       c.text = absl::StrCat(t.label, " <=", item_time(t.max_ns_per_item, r.item_name), " ",
@@ -343,6 +353,45 @@ void print_summary(const SuiteResult& suite, std::FILE* out) {
     std::fprintf(out, "targets: %zu PASS, %zu FAIL\n", pass, fail);
   }
   print_energy(suite, out);
+  print_item_latencies(suite, out);
+  for (ReportSectionFn section : report_sections()) section(suite, out);
+}
+
+void print_item_latencies(const SuiteResult& suite, std::FILE* out) {
+  bool header = false;
+  for (const BenchmarkResult& r : suite.results) {
+    if (!r.skipped.empty() || !r.error.empty() || (!r.item_latency && r.phases.empty())) continue;
+    if (!header) {
+      std::fprintf(out, "\nlatency per item (pooled over samples and repetitions) and phase rates\n");
+      std::fprintf(out, "%-40s %9s %9s %9s %9s %8s  %s\n", "benchmark", "p50", "p90", "p99", "max",
+                   "n", "phases");
+      header = true;
+    }
+    std::string phases;
+    for (const PhaseTime& p : r.phases) {
+      absl::StrAppend(&phases, phases.empty() ? "" : ", ",
+                      absl::StrFormat("%s %.1f %ss/s", p.name, p.items_per_second(), r.item_name));
+    }
+    if (r.item_latency) {
+      const ItemLatencyStats& l = *r.item_latency;
+      std::fprintf(out, "%-40s %9s %9s %9s %9s %8zu  %s\n", r.name.c_str(), format_ns(l.p50).c_str(),
+                   format_ns(l.p90).c_str(), format_ns(l.p99).c_str(), format_ns(l.max).c_str(), l.n,
+                   phases.c_str());
+    } else {
+      std::fprintf(out, "%-40s %9s %9s %9s %9s %8s  %s\n", r.name.c_str(), "", "", "", "", "",
+                   phases.c_str());
+    }
+  }
+}
+
+std::vector<ReportSectionFn>& report_sections() {
+  static std::vector<ReportSectionFn> sections;  // function-local: safe from initialisation order
+  return sections;
+}
+
+bool register_report_section(ReportSectionFn fn) {
+  report_sections().push_back(fn);
+  return true;
 }
 
 void print_energy(const SuiteResult& suite, std::FILE* out) {
@@ -654,6 +703,29 @@ std::string format_json(const SuiteResult& suite) {
     w.number_field("bytes_per_op", r.bytes_per_op);
     w.number_field("flops_per_op", r.flops_per_op);
     w.key("batch_size"); w.value(static_cast<unsigned long long>(r.batch_size));
+    if (r.item_latency) {  // pooled over every repetition, also in a repetition's row
+      w.key("item_latency");
+      w.begin_object();
+      w.key("n"); w.value(static_cast<unsigned long long>(r.item_latency->n));
+      w.number_field("p50_ns", r.item_latency->p50);
+      w.number_field("p90_ns", r.item_latency->p90);
+      w.number_field("p99_ns", r.item_latency->p99);
+      w.number_field("max_ns", r.item_latency->max);
+      w.end_object();
+    }
+    if (!r.phases.empty()) {
+      w.key("phases");
+      w.begin_array();
+      for (const PhaseTime& p : r.phases) {
+        w.begin_object();
+        w.key("name"); w.value(p.name);
+        w.number_field("items", p.items);
+        w.number_field("total_ns", p.total_ns);
+        w.number_field("items_per_second", p.items_per_second());
+        w.end_object();
+      }
+      w.end_array();
+    }
     if (!r.energy_status.empty()) { w.key("energy_status"); w.value(r.energy_status); }
     const BenchmarkStats& s = r.stats;
     write_stats_fields(w, s, "");
@@ -717,7 +789,9 @@ std::string format_csv(const SuiteResult& suite) {
       "p90_ns,p99_ns,mad_ns,cpu_ns,tsc_cycles,items_per_second,bytes_per_second,"
       "flops_per_second,seed_outliers,robust_outliers,energy_joules_per_op,"
       "energy_joules_per_item,joules_per_token,tokens_per_joule,";
-  absl::StrAppend(&out, kCounterCsvColumns, ",skipped,error\n");
+  absl::StrAppend(&out, kCounterCsvColumns,
+                  ",item_latency_n,item_latency_p50_ns,item_latency_p90_ns,item_latency_p99_ns,"
+                  "item_latency_max_ns,phases,skipped,error\n");
   for (const BenchmarkResult& r : suite.results) {
     const BenchmarkStats& s = r.stats;
     const bool ran = r.skipped.empty() && r.error.empty();
@@ -746,7 +820,17 @@ std::string format_csv(const SuiteResult& suite) {
     absl::StrAppend(&out, csv_number(r.energy_joules_per_op.value_or(0), measured), ",",
                     csv_number(joules, measured), ",", csv_number(joules, tokens), ",",
                     csv_number(joules > 0 ? 1.0 / joules : 0.0, tokens && joules > 0), ",",
-                    counter_csv_cells(r), ",", skipped, ",", error, "\n");
+                    counter_csv_cells(r), ",");
+    const bool latency = ran && r.item_latency.has_value();
+    const ItemLatencyStats l = r.item_latency.value_or(ItemLatencyStats{});
+    std::string phases;  // name:items_per_second, ';'-separated (no commas in a cell)
+    for (const PhaseTime& p : r.phases) {
+      absl::StrAppend(&phases, phases.empty() ? "" : ";", p.name, ":", csv_number(p.items_per_second()));
+    }
+    absl::StrAppend(&out, latency ? absl::StrCat(l.n) : "", ",", csv_number(l.p50, latency), ",",
+                    csv_number(l.p90, latency), ",", csv_number(l.p99, latency), ",",
+                    csv_number(l.max, latency), ",", ran ? phases : "", ",", skipped, ",", error,
+                    "\n");
   }
   return out;
 }

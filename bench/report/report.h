@@ -35,6 +35,12 @@ void print_energy(const SuiteResult& suite, std::FILE* out);
 // energy_joules_per_op / items_per_op; nullopt when energy was not measured.
 std::optional<double> energy_joules_per_item(const BenchmarkResult& r);
 
+// Per-item latency percentiles and phase rates (e.g. per token; prefill
+// and decode tokens/s); nothing when no entry reported them. print_summary
+// calls it, then the registered report sections.
+void print_item_latencies(const SuiteResult& suite, std::FILE* out);
+std::vector<ReportSectionFn>& report_sections();
+
 void print_target_table(const SuiteResult& suite, std::FILE* out);
 // With more than one repetition: each entry's median of repetition medians,
 // their range and coefficient of variation.

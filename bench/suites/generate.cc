@@ -6,10 +6,31 @@
 // bytes_per_op counts the weight bytes streamed, so GB/s shows how close
 // generation runs to the memory-bandwidth roof.
 //
+//   generate/<model>/ttft<N>  time to first token: prefill of an N-token
+//                             prompt and the greedy pick of the first
+//                             generated token from its logits
+//   generate/<model>/pp<P>+tg<N>  prompt then generation, llama-bench's
+//                             -pg P,N: items are P + N tokens, as it counts
+//                             them; its "prefill" and "decode" phases are
+//                             timed apart (report_phase_time_ns), so the
+//                             latency section prints each one's tokens/s
+//   generate/<model>/tg<N>@d<D>  generation with D tokens already in the KV
+//                             cache (filled once in setup; every operation
+//                             restarts at position D)
+// Every generating body times each token (one clock read per token) and
+// reports those latencies (report_item_latencies_ns): the report's
+// "latency per item" section gives their p50/p90/p99/max, and the spec's
+// "< 200 ms per token" is judged on the p99 of them, not on the median.
+//
 // Models: --model FILE, or synthetic ones built in memory (random weights of
-// the stories15M shape, separate output matrix, as F32, Q8_0 and Q4_0).
-// --scaling adds tg entries for the stories15M, stories42M, stories110M and
-// tinyllama-1.1B shapes (Q4_0), the seed's throughput-scaling table.
+// the stories15M shape, separate output matrix, as F32, Q8_0 and Q4_0; the
+// context lengthened to 2048 — RoPE has no learned positions — so the pg
+// and depth entries fit).
+// --scaling adds tg entries for the stories42M, stories110M and
+// tinyllama-1.1B shapes and for the spec-tiny/-small/-medium/-large shapes
+// of the spec's throughput-scaling table (3/6/12/24 layers, 16M/61M/241M/
+// 1.04B parameters against its 15M/60M/240M/1B), all Q4_0, and prints a
+// "scaling" table of those beside the spec's ARM figures.
 //
 // With --llama-bench PATH each pp and tg entry gets a peer entry,
 // <entry>/llama.cpp, that runs llama.cpp's llama-bench on the same model
@@ -18,7 +39,9 @@
 // call timed by llama-bench itself (manual_time). Being an entry of its own,
 // the runner's shuffled order interleaves it with ours repetition by
 // repetition, and ours gets a same-run ratio target against it: generation
-// at least 1.2x llama.cpp, prompt processing at least 1.0x.
+// at least 1.2x llama.cpp, prompt processing at least 1.0x, pg (-pg 512,128)
+// at least 1.2x. llama-bench c392e509 has no depth option (-d) and no
+// time-to-first-token test: those entries carry a note instead.
 #include <unistd.h>
 
 #include <algorithm>
@@ -35,6 +58,7 @@
 #include "llmk/model.h"
 #include "llmk/ops.h"
 #include "harness/affinity.h"
+#include "harness/timer.h"
 #include "suites/peer_llama_bench.h"
 #include "suites/suite_util.h"
 
@@ -45,7 +69,70 @@ constexpr size_t kPromptTokens = 128;
 constexpr size_t kGenTokens = 64;
 constexpr size_t kBatchSeqs = 4;
 constexpr size_t kBatchGenTokens = 32;
+constexpr size_t kPgPromptTokens = 512;  // llama-bench's -pg 512,128
+constexpr size_t kPgGenTokens = 128;
+constexpr size_t kDepths[] = {512, 1024};
+constexpr size_t kSyntheticContext = 2048;  // ≥ the deepest depth + kGenTokens, and pg's 640
 constexpr uint64_t kSeed = 1234;
+// The spec's "< 200 ms per token", judged on the p99 of per-token latency.
+constexpr double kSpecTokenLatencyNs = 200e6;
+
+// The spec's throughput-scaling table ("on 1 GHz ARM Cortex-A with NEON"):
+// printed beside ours for reference, never judged on this machine.
+struct SpecScalingRow {
+  const char* shape;  // our synthetic shape of that size
+  const char* size;   // the spec's name for it
+  size_t layers;
+  const char* parameters;
+  double tokens_per_s;
+  double ms_per_token;
+};
+constexpr SpecScalingRow kSpecScaling[] = {
+    {"spec-tiny", "Tiny", 3, "15M", 100, 10},
+    {"spec-small", "Small", 6, "60M", 40, 25},
+    {"spec-medium", "Medium", 12, "240M", 10, 100},
+    {"spec-large", "Large", 24, "1B", 2, 500},
+};
+
+SpeedTarget spec_token_latency_target() {
+  return {"spec:", kSpecTokenLatencyNs, 0, TargetOn::kP99ItemLatency};
+}
+
+std::string threads_suffix(size_t threads) {
+  return threads > 1 ? absl::StrCat("/threads:", threads) : "";
+}
+
+// Greedy generation of `n` tokens from `token` at positions start_pos…,
+// each token's latency (forward + argmax, ns) appended to `latencies_ns`;
+// `token` ends as the last one generated.
+absl::Status decode_tokens(Transformer& tr, int32_t& token, size_t start_pos, size_t n,
+                           std::vector<double>& latencies_ns) {
+  const Timer& timer = Timer::instance();
+  uint64_t previous = timer.now();
+  for (size_t i = 0; i < n; ++i) {
+    const size_t pos = start_pos + i;
+    const auto logits = tr.forward(token, pos);
+    if (!logits.ok()) [[unlikely]] {
+      return in_context(logits.status(), absl::StrCat("token ", token, " at pos ", pos));
+    }
+    const absl::StatusOr<size_t> next = llmk::argmax(*logits);
+    if (!next.ok()) [[unlikely]] {
+      return in_context(next.status(), absl::StrCat("logits at pos ", pos));
+    }
+    token = static_cast<int32_t>(*next);
+    const uint64_t now = timer.now();
+    latencies_ns.push_back(timer.ticks_to_ns(now - previous));
+    previous = now;
+  }
+  return absl::OkStatus();
+}
+
+// A fixed prompt of `n` tokens spread over the vocabulary.
+std::vector<int32_t> prompt_tokens(size_t n, size_t vocab) {
+  std::vector<int32_t> tokens(n);
+  for (size_t i = 0; i < n; ++i) tokens[i] = static_cast<int32_t>((i * 7919 + 13) % vocab);
+  return tokens;
+}
 
 // Models are large (60 MB for stories15M in F32, 600 MB for tinyllama in
 // Q4_0): build each once, on first use, and share it between entries.
@@ -75,12 +162,13 @@ uint64_t parameter_count(const ModelConfig& c) {
 }
 
 absl::StatusOr<std::unique_ptr<Transformer>> make_transformer(const Model& model, size_t threads,
-                                                              size_t n_seqs, size_t ctx) {
+                                                              size_t n_seqs, size_t ctx,
+                                                              size_t max_batch = kPromptTokens) {
   TransformerOptions options;
   options.n_threads = threads;
   options.n_seqs = n_seqs;
   options.max_seq_len = std::min(ctx, model.config.max_seq_len);
-  options.max_batch = kPromptTokens;
+  options.max_batch = max_batch;
   options.spin_wait = threads > 1;
   return Transformer::create(model, options);
 }
@@ -132,6 +220,7 @@ BenchmarkSpec generation_spec(const ModelSource& src, size_t threads, const std:
   s.item_name = "token";
   s.items_per_op = kGenTokens;
   s.threads = threads;
+  s.targets.push_back(spec_token_latency_target());
   s.setup = [src, threads](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
     auto model = cached_model(src.label, src.make);
     if (!model.ok()) return in_context(model.status(), absl::StrCat("model ", src.label));
@@ -139,22 +228,158 @@ BenchmarkSpec generation_spec(const ModelSource& src, size_t threads, const std:
     if (!t.ok()) return t.status();
     std::shared_ptr<Transformer> tr(std::move(*t));
     const int32_t start = first_token((*model)->config);
-    return BatchFn([tr, start, model = *model](uint64_t count) -> absl::Status {
+    auto latencies = std::make_shared<std::vector<double>>();
+    latencies->reserve(kGenTokens);
+    return BatchFn([tr, start, latencies, model = *model](uint64_t count) -> absl::Status {
+      latencies->clear();
       for (uint64_t i = 0; i < count; ++i) {
         int32_t token = start;
-        for (size_t pos = 0; pos < kGenTokens; ++pos) {
-          const auto logits = tr->forward(token, pos);
-          if (!logits.ok()) [[unlikely]] {
-            return in_context(logits.status(), absl::StrCat("token ", token, " at pos ", pos));
-          }
-          const absl::StatusOr<size_t> next = llmk::argmax(*logits);
-          if (!next.ok()) [[unlikely]] {
-            return in_context(next.status(), absl::StrCat("logits at pos ", pos));
-          }
-          token = static_cast<int32_t>(*next);
+        if (absl::Status st = decode_tokens(*tr, token, 0, kGenTokens, *latencies); !st.ok()) {
+          return st;
         }
         do_not_optimize(token);
       }
+      report_item_latencies_ns(*latencies);
+      return absl::OkStatus();
+    });
+  };
+  return s;
+}
+
+// Time to first token: prefill an n-token prompt, pick the first generated
+// token from the last position's logits.
+BenchmarkSpec first_token_spec(const ModelSource& src, size_t threads) {
+  BenchmarkSpec s;
+  s.name = absl::StrCat("generate/", src.label, "/ttft", kPromptTokens, threads_suffix(threads));
+  s.item_name = "first token";
+  s.items_per_op = 1;  // the median is the TTFT itself
+  s.threads = threads;
+  s.targets.push_back(
+      {"vs llama.cpp: not compared (llama-bench has no time-to-first-token test)", 0, 0});
+  s.setup = [src, threads](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
+    auto model = cached_model(src.label, src.make);
+    if (!model.ok()) return in_context(model.status(), absl::StrCat("model ", src.label));
+    const ModelConfig& c = (*model)->config;
+    if (c.max_seq_len < kPromptTokens + 1) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("context ", c.max_seq_len, " < ", kPromptTokens + 1));
+    }
+    auto t = make_transformer(**model, threads, 1, kPromptTokens + 1);
+    if (!t.ok()) return t.status();
+    auto tokens = std::make_shared<std::vector<int32_t>>(prompt_tokens(kPromptTokens, c.vocab_size));
+    std::shared_ptr<Transformer> tr(std::move(*t));
+    return BatchFn([tr, tokens, model = *model](uint64_t count) -> absl::Status {
+      for (uint64_t i = 0; i < count; ++i) {
+        const auto logits = tr->forward_batch(*tokens, 0);
+        if (!logits.ok()) [[unlikely]] {
+          return in_context(logits.status(), absl::StrCat(tokens->size(), " tokens"));
+        }
+        const absl::StatusOr<size_t> first = llmk::argmax(*logits);
+        if (!first.ok()) [[unlikely]] return in_context(first.status(), "prompt logits");
+        do_not_optimize(*first);
+      }
+      return absl::OkStatus();
+    });
+  };
+  return s;
+}
+
+// llama-bench's -pg P,N: the prompt in batches, then N generated tokens,
+// one operation; the prefill and decode parts reported as phases and the
+// decode tokens' latencies as items.
+BenchmarkSpec prompt_generation_spec(const ModelSource& src, size_t threads) {
+  BenchmarkSpec s;
+  s.name = absl::StrCat("generate/", src.label, "/pp", kPgPromptTokens, "+tg", kPgGenTokens,
+                        threads_suffix(threads));
+  s.item_name = "token";
+  s.items_per_op = kPgPromptTokens + kPgGenTokens;
+  s.threads = threads;
+  s.setup = [src, threads](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
+    auto model = cached_model(src.label, src.make);
+    if (!model.ok()) return in_context(model.status(), absl::StrCat("model ", src.label));
+    const ModelConfig& c = (*model)->config;
+    const size_t ctx = kPgPromptTokens + kPgGenTokens;
+    if (c.max_seq_len < ctx) {
+      return absl::FailedPreconditionError(absl::StrCat("context ", c.max_seq_len, " < ", ctx));
+    }
+    auto t = make_transformer(**model, threads, 1, ctx, kPgPromptTokens);
+    if (!t.ok()) return t.status();
+    auto tokens = std::make_shared<std::vector<int32_t>>(prompt_tokens(kPgPromptTokens, c.vocab_size));
+    std::shared_ptr<Transformer> tr(std::move(*t));
+    auto latencies = std::make_shared<std::vector<double>>();
+    latencies->reserve(kPgGenTokens);
+    return BatchFn([tr, tokens, latencies, model = *model](uint64_t count) -> absl::Status {
+      const Timer& timer = Timer::instance();
+      latencies->clear();
+      double prefill_ns = 0, decode_ns = 0;
+      for (uint64_t i = 0; i < count; ++i) {
+        const uint64_t t0 = timer.now();
+        const auto logits = tr->forward_batch(*tokens, 0);
+        if (!logits.ok()) [[unlikely]] {
+          return in_context(logits.status(), absl::StrCat(tokens->size(), " tokens"));
+        }
+        const absl::StatusOr<size_t> first = llmk::argmax(*logits);
+        if (!first.ok()) [[unlikely]] return in_context(first.status(), "prompt logits");
+        int32_t token = static_cast<int32_t>(*first);
+        const uint64_t t1 = timer.now();
+        if (absl::Status st = decode_tokens(*tr, token, kPgPromptTokens, kPgGenTokens, *latencies);
+            !st.ok()) {
+          return st;
+        }
+        const uint64_t t2 = timer.now();
+        prefill_ns += timer.ticks_to_ns(t1 - t0);
+        decode_ns += timer.ticks_to_ns(t2 - t1);
+        do_not_optimize(token);
+      }
+      const double ops = static_cast<double>(count);
+      report_phase_time_ns("prefill", ops * kPgPromptTokens, prefill_ns);
+      report_phase_time_ns("decode", ops * kPgGenTokens, decode_ns);
+      report_item_latencies_ns(*latencies);
+      return absl::OkStatus();
+    });
+  };
+  return s;
+}
+
+// Generation with `depth` tokens already in the KV cache: filled once in
+// setup; each operation generates from position `depth` again, overwriting
+// what the previous one wrote after it.
+BenchmarkSpec depth_generation_spec(const ModelSource& src, size_t threads, size_t depth) {
+  BenchmarkSpec s;
+  s.name = absl::StrCat("generate/", src.label, "/tg", kGenTokens, "@d", depth, threads_suffix(threads));
+  s.item_name = "token";
+  s.items_per_op = kGenTokens;
+  s.threads = threads;
+  s.targets.push_back(spec_token_latency_target());
+  s.targets.push_back({"vs llama.cpp: llama-bench c392e509 has no depth option (-d)", 0, 0});
+  s.setup = [src, threads, depth](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
+    auto model = cached_model(src.label, src.make);
+    if (!model.ok()) return in_context(model.status(), absl::StrCat("model ", src.label));
+    const ModelConfig& c = (*model)->config;
+    const size_t ctx = depth + kGenTokens;
+    if (c.max_seq_len < ctx) {
+      return absl::FailedPreconditionError(absl::StrCat("context ", c.max_seq_len, " < ", ctx));
+    }
+    auto t = make_transformer(**model, threads, 1, ctx, kPgPromptTokens);
+    if (!t.ok()) return t.status();
+    std::shared_ptr<Transformer> tr(std::move(*t));
+    const auto fill = tr->forward_batch(prompt_tokens(depth, c.vocab_size), 0);
+    if (!fill.ok()) return in_context(fill.status(), absl::StrCat("filling the cache to ", depth));
+    const absl::StatusOr<size_t> first = llmk::argmax(*fill);
+    if (!first.ok()) return in_context(first.status(), "fill logits");
+    const int32_t start = static_cast<int32_t>(*first);
+    auto latencies = std::make_shared<std::vector<double>>();
+    latencies->reserve(kGenTokens);
+    return BatchFn([tr, start, depth, latencies, model = *model](uint64_t count) -> absl::Status {
+      latencies->clear();
+      for (uint64_t i = 0; i < count; ++i) {
+        int32_t token = start;
+        if (absl::Status st = decode_tokens(*tr, token, depth, kGenTokens, *latencies); !st.ok()) {
+          return st;
+        }
+        do_not_optimize(token);
+      }
+      report_item_latencies_ns(*latencies);
       return absl::OkStatus();
     });
   };
@@ -233,7 +458,8 @@ absl::StatusOr<std::string> peer_model_file(const ModelSource& src) {
 
 // The llama-bench run matching one of our entries, as an entry of its own.
 BenchmarkSpec llama_cpp_peer_spec(const BenchmarkSpec& ours, const ModelSource& src,
-                                  size_t n_prompt, size_t n_gen, const std::string& binary) {
+                                  size_t n_prompt, size_t n_gen, const std::string& binary,
+                                  bool combined = false) {
   BenchmarkSpec s;
   s.name = absl::StrCat(ours.name, "/llama.cpp");
   s.item_name = ours.item_name;
@@ -244,13 +470,13 @@ BenchmarkSpec llama_cpp_peer_spec(const BenchmarkSpec& ours, const ModelSource& 
   s.per_target = false;  // llama.cpp picks its own kernels
   s.manual_time = true;  // llama-bench's figure, without its start-up and model loading
   const size_t threads = ours.threads;
-  s.setup = [src, n_prompt, n_gen, binary, threads](const BenchmarkConfig&)
+  s.setup = [src, n_prompt, n_gen, binary, threads, combined](const BenchmarkConfig&)
       -> absl::StatusOr<BatchFn> {
     absl::StatusOr<std::string> file = peer_model_file(src);
     if (!file.ok()) return file.status();
     absl::StatusOr<std::string> dir = peer_scratch_dir();
     if (!dir.ok()) return dir.status();
-    LlamaBenchTest test{*file, n_prompt, n_gen, threads};
+    LlamaBenchTest test{*file, n_prompt, n_gen, threads, combined};
     // The runner calls setup with the mask our entry's threads run under
     // (the measuring CPU alone, or every allowed CPU for a threaded entry):
     // llama-bench gets the same one.
@@ -273,16 +499,23 @@ BenchmarkSpec llama_cpp_peer_spec(const BenchmarkSpec& ours, const ModelSource& 
 
 // Ours against llama.cpp: a peer entry and a ratio target when llama-bench
 // is given, else a note saying how to get the comparison.
+// Which llama-bench test matches an entry, and the speedup ours must reach.
+enum class PeerTest { kPrompt, kGeneration, kPromptGeneration };
+
 void compare_with_llama_cpp(const BenchmarkConfig& config, BenchmarkSpec ours,
-                            const ModelSource& src, bool prompt, std::vector<BenchmarkSpec>& out) {
+                            const ModelSource& src, PeerTest kind, std::vector<BenchmarkSpec>& out) {
   if (config.suite_option("llama-bench").empty()) {
     ours.targets.push_back({"vs llama.cpp: not run (--llama-bench PATH)", 0, 0});
     out.push_back(std::move(ours));
     return;
   }
-  BenchmarkSpec peer = llama_cpp_peer_spec(ours, src, prompt ? kPromptTokens : 0,
-                                           prompt ? 0 : kGenTokens, config.suite_option("llama-bench"));
-  ours.ratio_target = RatioTarget{peer.name, prompt ? 1.0 : 1.2};
+  const std::string& binary = config.suite_option("llama-bench");
+  BenchmarkSpec peer =
+      kind == PeerTest::kPrompt ? llama_cpp_peer_spec(ours, src, kPromptTokens, 0, binary)
+      : kind == PeerTest::kGeneration
+          ? llama_cpp_peer_spec(ours, src, 0, kGenTokens, binary)
+          : llama_cpp_peer_spec(ours, src, kPgPromptTokens, kPgGenTokens, binary, /*combined=*/true);
+  ours.ratio_target = RatioTarget{peer.name, kind == PeerTest::kPrompt ? 1.0 : 1.2};
   out.push_back(std::move(ours));
   out.push_back(std::move(peer));
 }
@@ -318,7 +551,28 @@ ModelSource synthetic(const std::string& shape, TensorType type) {
   const std::string label = absl::StrCat(shape, "-", type == TensorType::kQ4_0   ? "q4_0"
                                                      : type == TensorType::kQ8_0 ? "q8_0"
                                                                                  : "f32");
-  return {label, [shape, type]() { return make_synthetic_model(shape, type, kSeed); }, ""};
+  return {label,
+          [shape, type]() -> absl::StatusOr<Model> {
+            absl::StatusOr<Model> m = make_synthetic_model(shape, type, kSeed);
+            // Llama shapes' positions are rotary, nothing learned per
+            // position: a longer context changes no weight.
+            if (m.ok() && m->config.arch == ModelArch::kLlama) {
+              m->config.max_seq_len = std::max(m->config.max_seq_len, kSyntheticContext);
+            }
+            return m;
+          },
+          ""};
+}
+
+// Every entry of a model beyond pp/tg/batch: TTFT, pg, depths.
+void add_latency_entries(const BenchmarkConfig& config, const ModelSource& src,
+                         const std::vector<size_t>& thread_counts, std::vector<BenchmarkSpec>& out) {
+  for (size_t t : thread_counts) {
+    out.push_back(first_token_spec(src, t));
+    compare_with_llama_cpp(config, prompt_generation_spec(src, t), src, PeerTest::kPromptGeneration,
+                           out);
+    for (size_t depth : kDepths) out.push_back(depth_generation_spec(src, t, depth));
+  }
 }
 
 void add_generate(const BenchmarkConfig& config, std::vector<BenchmarkSpec>& out) {
@@ -331,12 +585,13 @@ void add_generate(const BenchmarkConfig& config, std::vector<BenchmarkSpec>& out
     ModelSource src{std::filesystem::path(path).stem().string(),
                     [path]() { return load_model(path); }, is_gguf_file(path) ? path : ""};
     for (size_t t : thread_counts) {
-      compare_with_llama_cpp(config, prompt_spec(src, t), src, true, out);
-      compare_with_llama_cpp(config, generation_spec(src, t), src, false, out);
+      compare_with_llama_cpp(config, prompt_spec(src, t), src, PeerTest::kPrompt, out);
+      compare_with_llama_cpp(config, generation_spec(src, t), src, PeerTest::kGeneration, out);
     }
     BenchmarkSpec batch = batched_generation_spec(src, threads);
     note_batch_not_compared(batch);
     out.push_back(std::move(batch));
+    add_latency_entries(config, src, thread_counts, out);
     return;
   }
 
@@ -346,12 +601,12 @@ void add_generate(const BenchmarkConfig& config, std::vector<BenchmarkSpec>& out
     for (size_t t : thread_counts) {
       BenchmarkSpec tg = generation_spec(src, t);
       set_weight_traffic(tg, "stories15M", type);
-      compare_with_llama_cpp(config, std::move(tg), src, false, out);
+      compare_with_llama_cpp(config, std::move(tg), src, PeerTest::kGeneration, out);
       if (type == TensorType::kQ4_0) {
         BenchmarkSpec pp = prompt_spec(src, t);
         set_weight_traffic(pp, "stories15M", type);
         pp.bytes_per_op /= kPromptTokens;  // one pass over the weights per batch
-        compare_with_llama_cpp(config, std::move(pp), src, true, out);
+        compare_with_llama_cpp(config, std::move(pp), src, PeerTest::kPrompt, out);
       }
     }
   }
@@ -360,6 +615,7 @@ void add_generate(const BenchmarkConfig& config, std::vector<BenchmarkSpec>& out
   batch.bytes_per_op /= kBatchSeqs;  // the batch shares each pass over the weights
   note_batch_not_compared(batch);
   out.push_back(std::move(batch));
+  add_latency_entries(config, synthetic("stories15M", TensorType::kQ4_0), thread_counts, out);
 
   if (!config.suite_option("scaling").empty()) {
     for (const char* shape : {"stories42M", "stories110M", "tinyllama-1.1B"}) {
@@ -368,7 +624,7 @@ void add_generate(const BenchmarkConfig& config, std::vector<BenchmarkSpec>& out
         BenchmarkSpec tg = generation_spec(src, t, "/scaling");
         set_weight_traffic(tg, shape, TensorType::kQ4_0);
         if (std::string(shape) != "tinyllama-1.1B") {
-          compare_with_llama_cpp(config, std::move(tg), src, false, out);
+          compare_with_llama_cpp(config, std::move(tg), src, PeerTest::kGeneration, out);
         } else {
           // Issue 6: its weights must stream at ≥ 80% of the bandwidth the
           // read probe measures with as many threads.
@@ -389,6 +645,49 @@ void add_generate(const BenchmarkConfig& config, std::vector<BenchmarkSpec>& out
         }
       }
     }
+    // The spec's table's sizes: ours beside its ARM figures (print_scaling).
+    for (const SpecScalingRow& row : kSpecScaling) {
+      const ModelSource src = synthetic(row.shape, TensorType::kQ4_0);
+      for (size_t t : thread_counts) {
+        BenchmarkSpec tg = generation_spec(src, t, "/scaling");
+        set_weight_traffic(tg, row.shape, TensorType::kQ4_0);
+        compare_with_llama_cpp(config, std::move(tg), src, PeerTest::kGeneration, out);
+      }
+    }
+  }
+}
+
+// The spec's throughput-scaling table beside our scaling entries: each
+// shape's parameters, tokens/s and ms/token (median and p99 per token).
+void print_scaling(const SuiteResult& suite, std::FILE* out) {
+  bool header = false;
+  for (const SpecScalingRow& row : kSpecScaling) {
+    const std::string prefix = absl::StrCat("generate/", row.shape, "-q4_0/tg", kGenTokens);
+    for (const BenchmarkResult& r : suite.results) {
+      if (r.name.rfind(prefix, 0) != 0 || r.name.find("/scaling") == std::string::npos ||
+          r.name.find("/llama.cpp") != std::string::npos || !r.skipped.empty() ||
+          !r.error.empty() || r.stats.n == 0) {
+        continue;
+      }
+      if (!header) {
+        std::fprintf(out,
+                     "\nscaling (Q4_0, tg%zu; the spec's figures are for a 1 GHz ARM Cortex-A with "
+                     "NEON, for reference, not judged here)\n",
+                     kGenTokens);
+        std::fprintf(out, "%-12s %7s %6s %8s %8s %10s %10s   %-6s %7s %9s %11s\n", "shape", "threads",
+                     "layers", "params", "tok/s", "ms/tok p50", "ms/tok p99", "spec", "params",
+                     "spec tok/s", "spec ms/tok");
+        header = true;
+      }
+      const absl::StatusOr<ModelConfig> c = synthetic_model_config(row.shape);
+      const double params_m = c.ok() ? static_cast<double>(parameter_count(*c)) / 1e6 : 0;
+      const double ms_p50 = r.item_latency ? r.item_latency->p50 / 1e6 : 0;
+      const double ms_p99 = r.item_latency ? r.item_latency->p99 / 1e6 : 0;
+      std::fprintf(out, "%-12s %7zu %6zu %7.0fM %8.1f %10.2f %10.2f   %-6s %7s %9.0f %11.0f\n",
+                   row.shape, r.threads, c.ok() ? c->n_layers : size_t{0}, params_m,
+                   r.items_per_second, ms_p50, ms_p99, row.size, row.parameters, row.tokens_per_s,
+                   row.ms_per_token);
+    }
   }
 }
 
@@ -398,6 +697,7 @@ absl::Status check_executable(const std::string& path) {
 }
 
 const bool registered = register_suite("generate", add_generate);
+const bool scaling_section = register_report_section(print_scaling);
 const bool model_option = register_suite_option(
     {"model", "FILE", "model (GGUF or llama2.c) for the end-to-end entries", "", {}});
 const bool scaling_option = register_suite_option(

@@ -24,6 +24,16 @@ extern char** environ;
 namespace llmk::bench {
 
 std::vector<std::string> llama_bench_args(const std::string& binary, const LlamaBenchTest& test) {
+  if (test.combined) {
+    return {binary,
+            "-m", test.model_path,
+            "-o", "json",
+            "-p", "0",
+            "-n", "0",
+            "-pg", absl::StrCat(test.n_prompt, ",", test.n_gen),
+            "-t", absl::StrCat(test.threads),
+            "-r", "1"};
+  }
   return {binary,
           "-m", test.model_path,
           "-o", "json",

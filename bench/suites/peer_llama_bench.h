@@ -1,9 +1,9 @@
 // llama.cpp's llama-bench as a same-run peer: the command line for one
 // test, a child process run under a given CPU mask, and its JSON report.
 //
-// One run measures one test: either prompt processing (n_prompt tokens in
-// one batch, n_gen = 0) or generation (n_gen single-token steps from an
-// empty context, n_prompt = 0), with -r 1 so every call of a benchmark body
+// One run measures one test: prompt processing (n_prompt tokens in one
+// batch, n_gen = 0), generation (n_gen single-token steps from an empty
+// context, n_prompt = 0), or both in turn (-pg), with -r 1 so every call of a benchmark body
 // is one sample, interleaved with ours by the runner's shuffled order.
 #pragma once
 
@@ -21,9 +21,14 @@ struct LlamaBenchTest {
   size_t n_prompt = 0;     // -p
   size_t n_gen = 0;        // -n
   size_t threads = 1;      // -t
+  // One test of the prompt followed by the generation, like llama-bench's
+  // -pg P,N (its items are P + N tokens): run as -p 0 -n 0 -pg P,N, since
+  // -p and -n default to 512 and 128 and would add tests of their own.
+  bool combined = false;
 };
 
-// argv for `binary -m FILE -o json -p P -n N -t T -r 1`.
+// argv for `binary -m FILE -o json -p P -n N -t T -r 1`, or with -p 0 -n 0
+// -pg P,N for a combined test.
 std::vector<std::string> llama_bench_args(const std::string& binary, const LlamaBenchTest& test);
 
 // One test as llama-bench reports it (its fields "build_commit",

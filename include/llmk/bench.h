@@ -118,10 +118,16 @@ using BatchFn = std::function<absl::Status(uint64_t count)>;
 // counts (a call, a block, a token). Either bound may be 0 (unused); with
 // both 0 the label is a note printed as it stands and never judged (e.g.
 // "vs llama.cpp: not run (--llama-bench PATH)").
+// What a bound is checked on: the median time per item (the operation's
+// median / items_per_op), or the p99 of the per-item latencies the body
+// reported (report_item_latencies_ns), e.g. "< 200 ms per token" judged on
+// the slow tokens rather than the typical one.
+enum class TargetOn { kMedian, kP99ItemLatency };
 struct SpeedTarget {
   std::string label;              // e.g. "seed", "ours"
   double max_ns_per_item = 0;     // wall time
-  double max_cycles_per_item = 0; // TSC cycles
+  double max_cycles_per_item = 0; // TSC cycles (median only)
+  TargetOn on = TargetOn::kMedian;
 };
 
 // "This benchmark's median is at least min_speedup times faster than
@@ -169,6 +175,24 @@ struct BenchmarkStats {
   size_t robust_outliers = 0;  // samples outside median ± 5·MAD (none when MAD = 0)
 };
 BenchmarkStats compute_stats(std::span<const double> samples_ns);
+
+// Per-item latencies (ns) a body reported, e.g. each generated token's:
+// percentiles as compute_stats interpolates them (p = (n − 1)·q).
+struct ItemLatencyStats {
+  size_t n = 0;
+  double p50 = 0, p90 = 0, p99 = 0, max = 0;
+};
+ItemLatencyStats item_latency_stats(std::span<const double> latencies_ns);
+
+// A part of each operation the body timed itself (report_phase_time_ns),
+// e.g. "prefill" and "decode" of a prompt + generation run: totals over the
+// measured samples of every repetition.
+struct PhaseTime {
+  std::string name;
+  double items = 0;     // items processed in this phase, all operations
+  double total_ns = 0;  // time spent in it, all operations
+  double items_per_second() const { return total_ns > 0 ? items * 1e9 / total_ns : 0; }
+};
 
 struct CounterResult {
   std::string event;
@@ -229,6 +253,11 @@ struct BenchmarkResult {
   // items_per_op (J/token for generate/ entries).
   std::optional<double> energy_joules_per_op;
   std::string energy_status;       // why energy is missing here ("" when measured or no meter)
+  // What the body reported with report_item_latencies_ns during the
+  // measured samples, every repetition pooled; empty / nullopt when nothing.
+  std::vector<double> item_latencies_ns;
+  std::optional<ItemLatencyStats> item_latency;
+  std::vector<PhaseTime> phases;   // from report_phase_time_ns, in first-reported order
 
   // Each repetition's median, in order: what the baseline verdict compares.
   std::vector<double> repetition_medians_ns() const;
@@ -263,6 +292,16 @@ struct SuiteResult {
 // call before the body returns counts). Thread-local: call it on the thread
 // that runs the body.
 void report_batch_time_ns(double ns);
+
+// Latencies of the items the current call processed (e.g. one per
+// generated token, in ns): the runner keeps those of measured samples
+// (not of batch sizing or warm-up) in BenchmarkResult::item_latency.
+// Thread-local like report_batch_time_ns; each call appends.
+void report_item_latencies_ns(std::span<const double> ns);
+// Time the current call spent in a named phase and the items it processed
+// there (e.g. "prefill", 512 tokens): summed per name into
+// BenchmarkResult::phases over the measured samples. Thread-local.
+void report_phase_time_ns(const std::string& phase, double items, double ns);
 
 // A fact a benchmark learns while it runs, e.g. the version a peer program
 // reports: run_benchmarks() copies these into SuiteResult::context, which
@@ -300,6 +339,13 @@ absl::StatusOr<SuiteResult> run_benchmarks(std::span<const BenchmarkSpec> specs,
 
 // The console table: median, spread, throughput, targets with PASS/FAIL.
 void print_summary(const SuiteResult& result, std::FILE* out = stdout);
+
+// An extra console section a suite prints after the summary (e.g. a table
+// across several of its entries); it prints nothing when its entries did
+// not run. Returns true, so a suite file can register from a static
+// initializer; print_summary calls every registered one in order.
+using ReportSectionFn = void (*)(const SuiteResult& result, std::FILE* out);
+bool register_report_section(ReportSectionFn fn);
 
 // llmk-bench's command line; returns the process exit code: 0 ok,
 // 1 regression against --baseline, 2 inconclusive comparison, 3 usage error,

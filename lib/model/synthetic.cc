@@ -30,6 +30,13 @@ constexpr NamedShape kShapes[] = {
     {"stories110M", ModelArch::kLlama, 768, 2048, 12, 12, 12, 32000, 1024},
     {"tinyllama-1.1B", ModelArch::kLlama, 2048, 5632, 22, 32, 4, 32000, 2048},
     {"gpt2-seed", ModelArch::kGpt2, 384, 1536, 6, 6, 6, 32000, 1024},
+    // The spec's throughput-scaling sizes (3/6/12/24 layers; 15M/60M/240M/1B
+    // parameters, vocab 32000 with a separate output): 16.2M, 60.8M, 240.5M,
+    // 1.04B; dims multiples of 32 for Q4_0, FFN about 8/3 of dim.
+    {"spec-tiny", ModelArch::kLlama, 224, 608, 3, 7, 7, 32000, 2048},
+    {"spec-small", ModelArch::kLlama, 576, 1536, 6, 9, 9, 32000, 2048},
+    {"spec-medium", ModelArch::kLlama, 1088, 2912, 12, 17, 17, 32000, 2048},
+    {"spec-large", ModelArch::kLlama, 1792, 4800, 24, 28, 28, 32000, 2048},
     // Small shapes for tests (dims multiples of 32 so every type applies).
     {"tiny-llama", ModelArch::kLlama, 64, 160, 2, 4, 2, 320, 64},
     {"tiny-gpt2", ModelArch::kGpt2, 64, 256, 2, 4, 4, 320, 64},
