@@ -248,7 +248,7 @@ TEST_CASE("without --llama-bench, generate entries say how to get the comparison
       CHECK(!absl::StrContains(t.label, "tok/s"));  // no figure from another machine
     }
     const bool batch = absl::StrContains(s.name, "/batch");
-    const bool depth = absl::StrContains(s.name, "@d");  // checked in the depth test case
+    const bool depth = absl::StrContains(s.name, "/depth:");  // checked in the depth test case
     if (batch || depth || !(absl::StrContains(s.name, "/tg") || absl::StrContains(s.name, "/pp"))) {
       continue;
     }
@@ -290,7 +290,7 @@ TEST_CASE("with --llama-bench, each pp and tg entry has a peer entry and a ratio
       CHECK(find_spec(specs, s.name + "/llama.cpp") == nullptr);
       continue;
     }
-    if (absl::StrContains(s.name, "@d")) {  // llama-bench c392e509 has no -d
+    if (absl::StrContains(s.name, "/depth:")) {  // llama-bench c392e509 has no -d
       CHECK(find_spec(specs, s.name + "/llama.cpp") == nullptr);
       CHECK(!s.ratio_target);
       continue;
@@ -550,7 +550,7 @@ TEST_CASE("generate: TTFT, pg, depth entries exist; scaling entries only with --
   config.threads = 2;
   const std::vector<BenchmarkSpec> plain = collect_benchmarks(config);
   for (const std::string suffix : {"", "/threads:2"}) {
-    for (const std::string entry : {"ttft128", "pp512+tg128", "tg64@d512", "tg64@d1024"}) {
+    for (const std::string entry : {"ttft128", "pp512+tg128", "tg64/depth:512", "tg64/depth:1024"}) {
       const std::string name = absl::StrCat("generate/stories15M-q4_0/", entry, suffix);
       INFO(name);
       const BenchmarkSpec* s = find_spec(plain, name);
@@ -562,7 +562,7 @@ TEST_CASE("generate: TTFT, pg, depth entries exist; scaling entries only with --
       if (entry == "ttft128") {
         CHECK(s->items_per_op == 1);
       }
-      if (entry.starts_with("tg64@d")) {
+      if (entry.starts_with("tg64/depth:")) {
         bool note = false, spec = false;
         for (const SpeedTarget& t : s->targets) {
           note |= t.label == "vs llama.cpp: llama-bench c392e509 has no depth option (-d)";
@@ -658,7 +658,7 @@ TEST_CASE("the scaling table prints our figures beside the spec's ARM ones") {
 
 TEST_CASE("a real run: TTFT and per-token latencies of stories15M Q4_0 at depth 512") {
   BenchmarkConfig config = fast_config();
-  config.filter = "^generate/stories15M-q4_0/(ttft128|tg64@d512)$";
+  config.filter = "^generate/stories15M-q4_0/(ttft128|tg64/depth:512)$";
   auto suite = run_benchmark_suite(config);
   REQUIRE(suite.ok());
   REQUIRE(suite->results.size() == 2);

@@ -14,7 +14,7 @@
 //                             them; its "prefill" and "decode" phases are
 //                             timed apart (report_phase_time_ns), so the
 //                             latency section prints each one's tokens/s
-//   generate/<model>/tg<N>@d<D>  generation with D tokens already in the KV
+//   generate/<model>/tg<N>/depth:<D>  generation with D tokens already in the KV
 //                             cache (filled once in setup; every operation
 //                             restarts at position D)
 // Every generating body times each token (one clock read per token) and
@@ -346,7 +346,7 @@ BenchmarkSpec prompt_generation_spec(const ModelSource& src, size_t threads) {
 // what the previous one wrote after it.
 BenchmarkSpec depth_generation_spec(const ModelSource& src, size_t threads, size_t depth) {
   BenchmarkSpec s;
-  s.name = absl::StrCat("generate/", src.label, "/tg", kGenTokens, "@d", depth, threads_suffix(threads));
+  s.name = absl::StrCat("generate/", src.label, "/tg", kGenTokens, "/depth:", depth, threads_suffix(threads));
   s.item_name = "token";
   s.items_per_op = kGenTokens;
   s.threads = threads;
