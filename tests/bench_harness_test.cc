@@ -26,6 +26,7 @@
 #include "harness/mann_whitney.h"
 #include "harness/perf_counters.h"
 #include "report/report.h"
+#include "harness/targets.h"
 #include "harness/stats.h"
 #include "test_util.h"
 #include "harness/timer.h"

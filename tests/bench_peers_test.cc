@@ -19,6 +19,7 @@
 #include "llmk/model.h"
 #include "suites/peer_llama_bench.h"
 #include "report/report.h"
+#include "harness/targets.h"
 #include "test_util.h"
 
 namespace llmk::bench {

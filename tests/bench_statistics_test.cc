@@ -19,6 +19,7 @@
 #include "llmk/bench.h"
 #include "harness/mann_whitney.h"
 #include "report/report.h"
+#include "harness/targets.h"
 #include "harness/stats.h"
 #include "test_util.h"
 
