@@ -168,7 +168,7 @@ BenchmarkResult measure(const BenchmarkSpec& spec, const BenchmarkConfig& config
   r.flops_per_op = spec.flops_per_op;
   r.threads = spec.threads;
   r.targets = spec.targets;
-  r.ratio_target = spec.ratio_target;
+  r.ratio_targets = spec.ratio_targets;
 
   // Worker threads inherit the creating thread's mask: let a pool built in
   // setup spread over the process's CPUs, then pin the measuring thread again.
@@ -476,6 +476,12 @@ absl::StatusOr<SuiteResult> run_benchmarks(std::span<const BenchmarkSpec> specs,
   };
   std::vector<Job> jobs;
   for (const BenchmarkSpec* spec : selected) {
+    if (!spec->fixed_target.empty()) {  // e.g. a scalar companion: its own target, once
+      LLMK_RETURN_IF_ERROR(force_target(spec->fixed_target));
+      jobs.push_back({spec, current_target(), false});
+      reset_target();
+      continue;
+    }
     const bool every_target = targets.size() > 1 && spec->per_target;
     for (size_t t = 0; t < (every_target ? targets.size() : 1); ++t) {
       jobs.push_back({spec, targets[t], every_target});

@@ -1,5 +1,7 @@
 #include "harness/targets.h"
 
+#include <cmath>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "report/report.h"
@@ -22,11 +24,67 @@ std::string item_time(double ns, const std::string& item) {
   return absl::StrCat(format_ns(ns), "/", item);
 }
 
+// The speedup a ratio target asks of `r`: its floor, raised for each
+// doubling of the vector width `r` ran under beyond 128 bits when the target
+// scales with the width.
+double required_speedup(const BenchmarkResult& r, const RatioTarget& t) {
+  if (t.speedup_per_width_doubling <= 0 || r.vector_bytes <= 16) return t.min_speedup;
+  const double doublings = std::log2(static_cast<double>(r.vector_bytes) / 16.0);
+  return t.min_speedup + t.speedup_per_width_doubling * doublings;
+}
+
+TargetCheck check_ratio(const BenchmarkResult& r, const RatioTarget& t, const SuiteResult& suite) {
+  TargetCheck c;
+  c.other = t.other;
+  const BenchmarkResult* other = find_result(suite, t.other, r.target);
+  const bool measured = other && other->stats.median > 0 && r.stats.median > 0;
+  if (measured && t.other.ends_with(kScalarCompanionSuffix) && other->target == r.target) {
+    // Both under the scalar fallback (--target scalar): the ratio says nothing.
+    c.text = absl::StrCat("vs ", t.other, ": n/a (same target ", r.target, ")");
+  } else if (measured && t.by_bytes) {
+    const double ours = r.bytes_per_op / r.stats.median;
+    const double theirs = other->bytes_per_op / other->stats.median;
+    c.ratio = theirs > 0 ? ours / theirs : 0.0;
+    c.required = t.min_speedup;
+    c.pass = c.ratio >= c.required;
+    c.text = absl::StrFormat("%.0f%% of %s GB/s (>=%.0f%%) %s", 100 * c.ratio, t.other,
+                             100 * c.required, c.pass ? "PASS" : "FAIL");
+  } else if (measured) {
+    c.ratio = other->stats.median / r.stats.median;
+    c.required = required_speedup(r, t);
+    c.pass = c.ratio >= c.required;
+    c.text = absl::StrFormat("%.2fx vs %s (>=%.2fx) %s", c.ratio, t.other, c.required,
+                             c.pass ? "PASS" : "FAIL");
+  } else {
+    c.text = absl::StrCat("vs ", t.other, ": n/a (not run)");
+  }
+  return c;
+}
+
 }  // namespace
 
 std::string base_name(const std::string& name) {
   const size_t at = name.rfind('@');
   return at == std::string::npos ? name : name.substr(0, at);
+}
+
+BenchmarkSpec scalar_companion(const BenchmarkSpec& spec) {
+  BenchmarkSpec s = spec;
+  s.name = spec.name + kScalarCompanionSuffix;
+  s.targets.clear();
+  s.ratio_targets.clear();
+  s.fixed_target = "scalar";
+  s.per_target = true;  // it does depend on the target: the one it is fixed to
+  return s;
+}
+
+RatioTarget scalar_ratio_target(const std::string& name, double min_speedup_at_128_bits,
+                                double speedup_per_width_doubling) {
+  RatioTarget t;
+  t.other = name + kScalarCompanionSuffix;
+  t.min_speedup = min_speedup_at_128_bits;
+  t.speedup_per_width_doubling = speedup_per_width_doubling;
+  return t;
 }
 
 std::vector<TargetCheck> check_targets(const BenchmarkResult& r, const SuiteResult& suite) {
@@ -60,27 +118,7 @@ std::vector<TargetCheck> check_targets(const BenchmarkResult& r, const SuiteResu
       out.push_back(c);
     }
   }
-  if (r.ratio_target) {
-    TargetCheck c;
-    const BenchmarkResult* other = find_result(suite, r.ratio_target->other, r.target);
-    if (other && other->stats.median > 0 && r.stats.median > 0 && r.ratio_target->by_bytes) {
-      const double ours = r.bytes_per_op / r.stats.median;
-      const double theirs = other->bytes_per_op / other->stats.median;
-      const double share = theirs > 0 ? ours / theirs : 0.0;
-      c.pass = share >= r.ratio_target->min_speedup;
-      c.text = absl::StrFormat("%.0f%% of %s GB/s (>=%.0f%%) %s", 100 * share,
-                               r.ratio_target->other, 100 * r.ratio_target->min_speedup,
-                               c.pass ? "PASS" : "FAIL");
-    } else if (other && other->stats.median > 0 && r.stats.median > 0) {
-      const double speedup = other->stats.median / r.stats.median;
-      c.pass = speedup >= r.ratio_target->min_speedup;
-      c.text = absl::StrFormat("%.2fx vs %s (>=%.2fx) %s", speedup, r.ratio_target->other,
-                               r.ratio_target->min_speedup, c.pass ? "PASS" : "FAIL");
-    } else {
-      c.text = absl::StrCat("vs ", r.ratio_target->other, ": n/a (not run)");
-    }
-    out.push_back(c);
-  }
+  for (const RatioTarget& t : r.ratio_targets) out.push_back(check_ratio(r, t, suite));
   return out;
 }
 

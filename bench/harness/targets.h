@@ -15,9 +15,14 @@ std::string base_name(const std::string& name);
 
 // One speed target's verdict on a result.
 struct TargetCheck {
-  std::string text;  // "spec <=1 us/op PASS"
+  std::string text;  // "spec <=1 us/op PASS", "9.1x vs ops/dot/384/scalar (>=4.00x) PASS"
   bool pass = false;
   bool judged = true;  // false: a note (a SpeedTarget without bounds), never PASS or FAIL
+  // A ratio target's: the other entry, the measured ratio (speedup, or share
+  // of the other's bytes/s) and the ratio required; ratio 0 when not measured.
+  std::string other;
+  double ratio = 0;
+  double required = 0;
 };
 std::vector<TargetCheck> check_targets(const BenchmarkResult& r, const SuiteResult& suite);
 

@@ -607,6 +607,11 @@ std::string format_json(const SuiteResult& suite) {
     for (const TargetCheck& c : check_targets(r, suite)) {
       w.begin_object();
       w.key("text"); w.value(c.text);
+      if (!c.other.empty()) {  // a ratio target: what it compared, in numbers
+        w.key("vs"); w.value(c.other);
+        if (c.ratio > 0) w.number_field("ratio", c.ratio);
+        if (c.ratio > 0) w.number_field("min_ratio", c.required);
+      }
       if (c.judged) {
         w.key("pass"); w.value(c.pass);
       } else {
