@@ -819,6 +819,7 @@ TEST_CASE("a scalar companion runs once, under the scalar fallback, whatever --t
   const std::vector<std::string> supported = supported_targets();
   BenchmarkConfig config = small_run_config();
   config.target = "all";
+  config.filter = "^test/companion/sum$";  // the companion runs as the entry's partner
   auto suite = run_benchmarks(std::vector<BenchmarkSpec>{spec, companion}, config);
   REQUIRE(suite.ok());
   // One row per target for the entry, one row for its companion.

@@ -464,9 +464,25 @@ absl::StatusOr<SuiteResult> run_benchmarks(std::span<const BenchmarkSpec> specs,
   }
   set_up_counters(config, env);
 
+  // The filter's entries, and the entries their ratio targets compare with
+  // (a scalar companion, OpenBLAS, a bandwidth probe), so a ratio is judged
+  // rather than n/a however narrow the filter; registration order kept.
+  std::vector<bool> wanted_spec(specs.size());
+  for (size_t i = 0; i < specs.size(); ++i) wanted_spec[i] = std::regex_search(specs[i].name, filter);
+  for (bool added = true; added;) {
+    added = false;
+    for (size_t i = 0; i < specs.size(); ++i) {
+      if (!wanted_spec[i]) continue;
+      for (const RatioTarget& t : specs[i].ratio_targets) {
+        for (size_t j = 0; j < specs.size(); ++j) {
+          if (!wanted_spec[j] && specs[j].name == t.other) added = wanted_spec[j] = true;
+        }
+      }
+    }
+  }
   std::vector<const BenchmarkSpec*> selected;
-  for (const BenchmarkSpec& s : specs) {
-    if (std::regex_search(s.name, filter)) selected.push_back(&s);
+  for (size_t i = 0; i < specs.size(); ++i) {
+    if (wanted_spec[i]) selected.push_back(&specs[i]);
   }
   // One job per entry and target, in registration order (the report's order).
   struct Job {

@@ -316,7 +316,8 @@ inline constexpr const char* kScalarCompanionSuffix = "/scalar";
 RatioTarget scalar_ratio_target(const std::string& name, double min_speedup_at_128_bits,
                                 double speedup_per_width_doubling);
 
-// Runs the registered benchmarks matching config.filter. Errors: a bad
+// Runs the registered benchmarks matching config.filter, and the entries
+// their ratio targets compare with (a scalar companion, a peer). Errors: a bad
 // filter regex, an unknown target, a CPU that cannot be pinned.
 absl::StatusOr<SuiteResult> run_benchmark_suite(const BenchmarkConfig& config);
 absl::StatusOr<SuiteResult> run_benchmarks(std::span<const BenchmarkSpec> specs,
