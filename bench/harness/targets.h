@@ -15,7 +15,7 @@ std::string base_name(const std::string& name);
 
 // One speed target's verdict on a result.
 struct TargetCheck {
-  std::string text;  // "spec <=1 us/op PASS", "9.1x vs ops/dot/384/scalar (>=4.00x) PASS"
+  std::string text;  // "spec <=1 us/op PASS", "3.45x vs ops/dot/384/scalar (>=2.30x) PASS"
   bool pass = false;
   bool judged = true;  // false: a note (a SpeedTarget without bounds), never PASS or FAIL
   // A ratio target's: the other entry, the measured ratio (speedup, or share
