@@ -23,9 +23,11 @@
 #include "cli.h"
 #include "harness/json.h"
 #include "llmk/bench.h"
+#include "llmk/target.h"
 #include "harness/mann_whitney.h"
 #include "harness/perf_counters.h"
 #include "report/report.h"
+#include "harness/targets.h"
 #include "harness/stats.h"
 #include "test_util.h"
 #include "harness/timer.h"
@@ -407,8 +409,8 @@ TEST_CASE("speed targets and ratio targets") {
   ours.target = theirs.target = "AVX2";
   ours.stats.n = theirs.stats.n = 10;
   ours.stats.median = 4000;
-  ours.targets = {{"seed", 50000, 0}, {"ours", 3000, 0}};
-  ours.ratio_target = RatioTarget{"openblas/sgemv/384x384", 1.2};
+  ours.targets = {{"spec", 50000, 0}, {"tight", 3000, 0}};
+  ours.ratio_targets = {RatioTarget{"openblas/sgemv/384x384", 1.2}};
   theirs.name = "openblas/sgemv/384x384";
   theirs.stats.median = 5000;
   suite.results = {ours, theirs};
@@ -428,14 +430,14 @@ TEST_CASE("speed targets and ratio targets") {
   stream.stats.median = 50e6;
   probe.stats.median = 40e6;
   stream.bytes_per_op = probe.bytes_per_op = 1e9;
-  stream.ratio_target = RatioTarget{"memory/bandwidth/read", 0.85, true};
+  stream.ratio_targets = {RatioTarget{"memory/bandwidth/read", 0.85, true}};
   SuiteResult bw;
   bw.results = {stream, probe};
   auto fail = check_targets(bw.results[0], bw);
   REQUIRE(fail.size() == 1);
   CHECK_FALSE(fail[0].pass);
   CHECK(fail[0].text.find("80% of memory/bandwidth/read GB/s") != std::string::npos);
-  bw.results[0].ratio_target->min_speedup = 0.8;
+  bw.results[0].ratio_targets[0].min_speedup = 0.8;
   CHECK(check_targets(bw.results[0], bw)[0].pass);
 }
 
@@ -721,6 +723,119 @@ TEST_CASE("timer") {
   const uint64_t a = t.now();
   const uint64_t b = t.now();
   CHECK(b >= a);
+}
+
+TEST_CASE("every ratio target of an entry is judged on its own and written to the JSON") {
+  // ops/dot/384 at 10 ns under AVX2 (256 bits), beside its scalar
+  // companion at 50 ns, OpenBLAS at 9 ns and a probe reading 2× its bytes/s.
+  SuiteResult suite;
+  BenchmarkResult ours, scalar, blas, probe;
+  ours.name = "ops/dot/384";
+  ours.target = "AVX2";
+  ours.vector_bytes = 32;
+  ours.stats.n = scalar.stats.n = blas.stats.n = probe.stats.n = 10;
+  ours.stats.median = 10;
+  ours.bytes_per_op = probe.bytes_per_op = 3072;
+  scalar.name = "ops/dot/384/scalar";
+  scalar.target = "SCALAR";
+  scalar.stats.median = 50;
+  blas.name = "openblas/sdot/384";
+  blas.target = probe.target = "-";
+  blas.stats.median = 9;
+  probe.name = "memory/bandwidth/read";
+  probe.stats.median = 5;
+  ours.ratio_targets = {
+      scalar_ratio_target("ops/dot/384", 2.0, 2.0),  // needs 2 + 2·log2(256/128) = 4x: 5x PASS
+      scalar_ratio_target("ops/dot/384", 2.0, 6.0),  // needs 8x: FAIL
+      RatioTarget{"openblas/sdot/384", 1.0},         // 0.9x: FAIL
+      RatioTarget{"memory/bandwidth/read", 0.45, true},  // 50% of its GB/s: PASS
+      RatioTarget{"ops/not_run", 1.0}};              // n/a, never PASS or FAIL
+  suite.results = {ours, scalar, blas, probe};
+  const std::vector<TargetCheck> checks = check_targets(suite.results[0], suite);
+  REQUIRE(checks.size() == 5);
+  CHECK(checks[0].pass);
+  CHECK(checks[0].ratio == doctest::Approx(5.0));
+  CHECK(checks[0].required == doctest::Approx(4.0));
+  CHECK_FALSE(checks[1].pass);
+  CHECK(checks[1].required == doctest::Approx(8.0));
+  CHECK_FALSE(checks[2].pass);
+  CHECK(checks[2].text.find("0.90x vs openblas/sdot/384 (>=1.00x) FAIL") != std::string::npos);
+  CHECK(checks[3].pass);
+  CHECK(checks[3].ratio == doctest::Approx(0.5));
+  CHECK(checks[4].text == "vs ops/not_run: n/a (not run)");
+  CHECK(count_failed_targets(suite) == 2);  // the n/a one is not a FAIL
+
+  auto doc = parse_json(format_json(suite));
+  REQUIRE(doc.ok());
+  const JsonValue& row = doc->find("benchmarks")->array.at(0);
+  const std::vector<JsonValue>& targets = row.find("llmk")->find("targets")->array;
+  REQUIRE(targets.size() == 5);
+  const bool expected_pass[] = {true, false, false, true, false};
+  for (size_t i = 0; i < targets.size(); ++i) {
+    INFO(i);
+    REQUIRE(targets[i].find("vs") != nullptr);
+    CHECK(targets[i].find("vs")->string == ours.ratio_targets[i].other);
+    REQUIRE(targets[i].find("pass") != nullptr);
+    CHECK(targets[i].find("pass")->boolean == expected_pass[i]);
+  }
+  CHECK(targets[0].find("ratio")->number == doctest::Approx(5.0));
+  CHECK(targets[0].find("min_ratio")->number == doctest::Approx(4.0));
+  CHECK(targets[4].find("ratio") == nullptr);  // not measured: no number
+
+  // The required speedup follows the vector width the entry ran under:
+  // under AVX-512 the first target needs 2 + 2·2 = 6x and fails; on a
+  // 128-bit target its floor of 2x is all it asks.
+  suite.results[0].vector_bytes = 64;
+  CHECK(check_targets(suite.results[0], suite)[0].required == doctest::Approx(6.0));
+  CHECK_FALSE(check_targets(suite.results[0], suite)[0].pass);
+  suite.results[0].vector_bytes = 16;
+  CHECK(check_targets(suite.results[0], suite)[0].required == doctest::Approx(2.0));
+  CHECK(check_targets(suite.results[0], suite)[0].pass);
+  // Under the scalar target itself (--target scalar) the ratio is not judged.
+  suite.results[0].target = "SCALAR";
+  const TargetCheck same = check_targets(suite.results[0], suite)[0];
+  CHECK(same.text.find("n/a (same target SCALAR)") != std::string::npos);
+  CHECK(same.ratio == 0);
+}
+
+TEST_CASE("a scalar companion runs once, under the scalar fallback, whatever --target says") {
+  BenchmarkSpec spec;
+  spec.name = "test/companion/sum";
+  spec.targets = {{"spec", 1e9, 0}};
+  spec.ratio_targets = {scalar_ratio_target(spec.name, 1.0, 0)};
+  spec.setup = [](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
+    return BatchFn([](uint64_t count) -> absl::Status {
+      for (uint64_t i = 0; i < count; ++i) do_not_optimize(i);
+      return absl::OkStatus();
+    });
+  };
+  const BenchmarkSpec companion = scalar_companion(spec);
+  CHECK(companion.name == "test/companion/sum/scalar");
+  CHECK(companion.fixed_target == "scalar");
+  CHECK(companion.targets.empty());
+  CHECK(companion.ratio_targets.empty());
+  CHECK(spec.ratio_targets[0].other == companion.name);
+
+  const std::vector<std::string> supported = supported_targets();
+  BenchmarkConfig config = small_run_config();
+  config.target = "all";
+  config.filter = "^test/companion/sum$";  // the companion runs as the entry's partner
+  auto suite = run_benchmarks(std::vector<BenchmarkSpec>{spec, companion}, config);
+  REQUIRE(suite.ok());
+  // One row per target for the entry, one row for its companion.
+  REQUIRE(suite->results.size() == supported.size() + 1);
+  const BenchmarkResult& last = suite->results.back();
+  CHECK(last.name == "test/companion/sum/scalar");
+  CHECK(last.target == supported.back());  // the fallback ends the list
+  for (size_t i = 0; i + 1 < suite->results.size(); ++i) {
+    CHECK(suite->results[i].name == absl::StrCat(spec.name, "@", supported[i]));
+    const std::vector<TargetCheck> checks = check_targets(suite->results[i], *suite);
+    REQUIRE(checks.size() == 2);
+    // Judged against the companion except under the fallback itself.
+    const bool same = supported[i] == supported.back();
+    CHECK((checks[1].text.find("n/a (same target") != std::string::npos) == same);
+    CHECK((checks[1].ratio > 0) == !same);
+  }
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 // model; otherwise those cases are skipped, saying why.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -20,6 +21,7 @@
 #include "llmk/model.h"
 #include "suites/peer_llama_bench.h"
 #include "report/report.h"
+#include "harness/targets.h"
 #include "test_util.h"
 
 namespace llmk::bench {
@@ -255,7 +257,7 @@ TEST_CASE("without --llama-bench, generate entries say how to get the comparison
     BenchmarkResult r;
     r.name = s.name;
     r.targets = s.targets;
-    r.ratio_target = s.ratio_target;
+    r.ratio_targets = s.ratio_targets;
     r.items_per_op = s.items_per_op;
     r.stats.n = 1;
     r.stats.median = 1e6;
@@ -286,21 +288,21 @@ TEST_CASE("with --llama-bench, each pp and tg entry has a peer entry and a ratio
     if (absl::StrContains(s.name, "/batch") || absl::StrContains(s.name, "/ttft")) {
       REQUIRE(s.targets.size() == 1);
       CHECK(absl::StrContains(s.targets[0].label, "not compared"));
-      CHECK(!s.ratio_target);
+      CHECK(s.ratio_targets.empty());
       CHECK(find_spec(specs, s.name + "/llama.cpp") == nullptr);
       continue;
     }
     if (absl::StrContains(s.name, "/depth:")) {  // llama-bench c392e509 has no -d
       CHECK(find_spec(specs, s.name + "/llama.cpp") == nullptr);
-      CHECK(!s.ratio_target);
+      CHECK(s.ratio_targets.empty());
       continue;
     }
     const BenchmarkSpec* peer = find_spec(specs, s.name + "/llama.cpp");
     REQUIRE(peer != nullptr);
-    REQUIRE(s.ratio_target);
-    CHECK(s.ratio_target->other == peer->name);
+    REQUIRE(s.ratio_targets.size() == 1);
+    CHECK(s.ratio_targets[0].other == peer->name);
     const bool prompt_only = absl::StrContains(s.name, "/pp") && !absl::StrContains(s.name, "+tg");
-    CHECK(s.ratio_target->min_speedup == (prompt_only ? 1.0 : 1.2));
+    CHECK(s.ratio_targets[0].min_speedup == (prompt_only ? 1.0 : 1.2));
     CHECK(peer->manual_time);
     CHECK(!peer->per_target);
     CHECK(peer->threads == s.threads);
@@ -697,6 +699,52 @@ TEST_CASE("llama-bench runs a combined -pg test (needs $LLMK_LLAMA_BENCH)") {
   CHECK(pg->n_gen == 4);
   // avg_ts counts prompt and generated tokens together
   CHECK(pg->avg_tokens_per_s == doctest::Approx(20 * 1e9 / pg->avg_ns).epsilon(0.01));
+}
+
+TEST_CASE("each entry with a scalar ratio target has its scalar companion registered") {
+  const std::vector<BenchmarkSpec> specs = collect_benchmarks(BenchmarkConfig{});
+  std::vector<std::string> compared;
+  for (const BenchmarkSpec& s : specs) {
+    for (const RatioTarget& t : s.ratio_targets) {
+      if (!t.other.ends_with(kScalarCompanionSuffix)) continue;
+      INFO(s.name);
+      CHECK(t.other == s.name + kScalarCompanionSuffix);
+      CHECK(t.speedup_per_width_doubling > 0);  // the requirement follows the vector width
+      CHECK(t.min_speedup > 0);
+      const BenchmarkSpec* companion = find_spec(specs, t.other);
+      REQUIRE(companion != nullptr);
+      CHECK(companion->fixed_target == "scalar");
+      CHECK(companion->targets.empty());
+      CHECK(companion->ratio_targets.empty());
+      CHECK(companion->items_per_op == s.items_per_op);
+      CHECK(companion->threads == s.threads);
+      compared.push_back(s.name);
+    }
+  }
+  // Suites register from static initializers, in no fixed order.
+  std::sort(compared.begin(), compared.end());
+  const std::vector<std::string> expected = {
+      "ops/dot/384", "ops/layer_norm/384", "ops/rms_norm/384", "quant/dequantize_q4_0/32blocks",
+      "quant/dot_q4_0_q8_0/4096", "quant/dot_q8_0_q8_0/4096"};
+  CHECK(compared == expected);
+}
+
+TEST_CASE("no suite entry outside generate/ keeps an absolute target other than the spec's") {
+  const std::vector<BenchmarkSpec> specs = collect_benchmarks(BenchmarkConfig{});
+  size_t spec_targets = 0;
+  for (const BenchmarkSpec& s : specs) {
+    if (s.name.starts_with("generate/")) continue;
+    INFO(s.name);
+    for (const SpeedTarget& t : s.targets) {
+      if (t.max_ns_per_item == 0 && t.max_cycles_per_item == 0) continue;  // a note, unjudged
+      CHECK(t.label == "spec");
+      CHECK(t.max_cycles_per_item == 0);  // cycle counts mean little across ISAs
+      ++spec_targets;
+    }
+  }
+  // dot, matvec, layer norm, dequantization, arena, KV cache, tokenizer: the
+  // spec's seven (tokenizer/*/100_chars add more with the shared vocabularies).
+  CHECK(spec_targets >= 7);
 }
 
 }  // namespace

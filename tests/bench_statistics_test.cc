@@ -19,6 +19,7 @@
 #include "llmk/bench.h"
 #include "harness/mann_whitney.h"
 #include "report/report.h"
+#include "harness/targets.h"
 #include "harness/stats.h"
 #include "test_util.h"
 
@@ -407,7 +408,7 @@ TEST_CASE("baseline entries missing or skipped now are MISSING; filtered ones ar
 TEST_CASE("failed targets are counted; n/a targets are not") {
   SuiteResult suite;
   BenchmarkResult r = result_with_repetitions("ops/x", {{100, 100}});
-  r.targets = {{"seed", 200, 0}, {"ours", 40, 0}, {"cycles", 0, 10}};  // 50 ns/item: PASS, FAIL, n/a (no TSC)
+  r.targets = {{"spec", 200, 0}, {"tight", 40, 0}, {"cycles", 0, 10}};  // 50 ns/item: PASS, FAIL, n/a (no TSC)
   r.tsc_cycles_per_op = 0;
   suite.results.push_back(r);
   CHECK(count_failed_targets(suite) == 1);

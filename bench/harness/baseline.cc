@@ -10,6 +10,7 @@
 #include "report/report.h"
 #include "harness/stats.h"
 #include "harness/std_regex.h"
+#include "harness/targets.h"
 
 namespace llmk::bench {
 

@@ -190,7 +190,7 @@ BenchmarkResult measure(const BenchmarkSpec& spec, const BenchmarkConfig& config
   r.flops_per_op = spec.flops_per_op;
   r.threads = spec.threads;
   r.targets = spec.targets;
-  r.ratio_target = spec.ratio_target;
+  r.ratio_targets = spec.ratio_targets;
 
   // Worker threads inherit the creating thread's mask: let a pool built in
   // setup spread over the process's CPUs, then pin the measuring thread again.
@@ -534,9 +534,25 @@ absl::StatusOr<SuiteResult> run_benchmarks(std::span<const BenchmarkSpec> specs,
   }
   set_up_counters(config, env);
 
+  // The filter's entries, and the entries their ratio targets compare with
+  // (a scalar companion, OpenBLAS, a bandwidth probe), so a ratio is judged
+  // rather than n/a however narrow the filter; registration order kept.
+  std::vector<bool> wanted_spec(specs.size());
+  for (size_t i = 0; i < specs.size(); ++i) wanted_spec[i] = std::regex_search(specs[i].name, filter);
+  for (bool added = true; added;) {
+    added = false;
+    for (size_t i = 0; i < specs.size(); ++i) {
+      if (!wanted_spec[i]) continue;
+      for (const RatioTarget& t : specs[i].ratio_targets) {
+        for (size_t j = 0; j < specs.size(); ++j) {
+          if (!wanted_spec[j] && specs[j].name == t.other) added = wanted_spec[j] = true;
+        }
+      }
+    }
+  }
   std::vector<const BenchmarkSpec*> selected;
-  for (const BenchmarkSpec& s : specs) {
-    if (std::regex_search(s.name, filter)) selected.push_back(&s);
+  for (size_t i = 0; i < specs.size(); ++i) {
+    if (wanted_spec[i]) selected.push_back(&specs[i]);
   }
   // One job per entry and target, in registration order (the report's order).
   struct Job {
@@ -546,6 +562,12 @@ absl::StatusOr<SuiteResult> run_benchmarks(std::span<const BenchmarkSpec> specs,
   };
   std::vector<Job> jobs;
   for (const BenchmarkSpec* spec : selected) {
+    if (!spec->fixed_target.empty()) {  // e.g. a scalar companion: its own target, once
+      LLMK_RETURN_IF_ERROR(force_target(spec->fixed_target));
+      jobs.push_back({spec, current_target(), false});
+      reset_target();
+      continue;
+    }
     const bool every_target = targets.size() > 1 && spec->per_target;
     for (size_t t = 0; t < (every_target ? targets.size() : 1); ++t) {
       jobs.push_back({spec, targets[t], every_target});

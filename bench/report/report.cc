@@ -16,30 +16,10 @@
 #include "harness/affinity.h"
 #include "harness/json.h"
 #include "harness/stats.h"
+#include "harness/targets.h"
 
 namespace llmk::bench {
 namespace {
-
-// "ops/dot/384@AVX2" → "ops/dot/384" (the suffix --target all adds).
-std::string base_name(const std::string& name) {
-  const size_t at = name.rfind('@');
-  return at == std::string::npos ? name : name.substr(0, at);
-}
-
-const BenchmarkResult* find_result(const SuiteResult& suite, const std::string& name,
-                                   const std::string& target) {
-  const BenchmarkResult* fallback = nullptr;
-  for (const BenchmarkResult& r : suite.results) {
-    if (base_name(r.name) != name || !r.skipped.empty() || !r.error.empty()) continue;
-    if (r.target == target) return &r;
-    if (!fallback) fallback = &r;  // a target-independent entry (e.g. OpenBLAS)
-  }
-  return fallback;
-}
-
-std::string item_time(double ns, const std::string& item) {
-  return absl::StrCat(format_ns(ns), "/", item);
-}
 
 std::string csv_number(double v, bool present = true) {
   if (!present || !std::isfinite(v)) return "";
@@ -206,71 +186,6 @@ std::optional<double> counter_per_op(const BenchmarkResult& r, const std::string
     if (c.event == event && c.per_op) return c.per_op;
   }
   return std::nullopt;
-}
-
-std::vector<TargetCheck> check_targets(const BenchmarkResult& r, const SuiteResult& suite) {
-  std::vector<TargetCheck> out;
-  if (!r.skipped.empty() || !r.error.empty() || r.stats.n == 0) return out;
-  const double ns_per_item = r.stats.median / r.items_per_op;
-  for (const SpeedTarget& t : r.targets) {
-    if (t.max_ns_per_item <= 0 && t.max_cycles_per_item <= 0 && !t.label.empty()) {
-      TargetCheck note;
-      note.text = t.label;
-      note.judged = false;
-      out.push_back(note);
-    }
-    if (t.max_ns_per_item > 0 && t.on == TargetOn::kP99ItemLatency) {
-      TargetCheck c;
-      const std::string bound = absl::StrCat(t.label, " p99 <=", item_time(t.max_ns_per_item, r.item_name));
-      if (r.item_latency && r.item_latency->n > 0) {
-        c.pass = r.item_latency->p99 <= t.max_ns_per_item;
-        c.text = absl::StrCat(bound, " ", c.pass ? "PASS" : "FAIL");
-      } else {
-        c.text = absl::StrCat(bound, " n/a (no per-item latencies)");
-      }
-      out.push_back(c);
-    } else if (t.max_ns_per_item > 0) {
-      TargetCheck c;
-      c.pass = ns_per_item <= t.max_ns_per_item;
-      c.text = absl::StrCat(t.label, " <=", item_time(t.max_ns_per_item, r.item_name), " ",
-                            c.pass ? "PASS" : "FAIL");
-      out.push_back(c);
-    }
-    if (t.max_cycles_per_item > 0) {
-      TargetCheck c;
-      if (r.tsc_cycles_per_op > 0) {
-        c.pass = r.tsc_cycles_per_op / r.items_per_op <= t.max_cycles_per_item;
-        c.text = absl::StrFormat("%s <=%g cyc/%s %s", t.label, t.max_cycles_per_item,
-                                 r.item_name, c.pass ? "PASS" : "FAIL");
-      } else {
-        c.text = absl::StrFormat("%s <=%g cyc/%s n/a (no TSC)", t.label, t.max_cycles_per_item,
-                                 r.item_name);
-      }
-      out.push_back(c);
-    }
-  }
-  if (r.ratio_target) {
-    TargetCheck c;
-    const BenchmarkResult* other = find_result(suite, r.ratio_target->other, r.target);
-    if (other && other->stats.median > 0 && r.stats.median > 0 && r.ratio_target->by_bytes) {
-      const double ours = r.bytes_per_op / r.stats.median;
-      const double theirs = other->bytes_per_op / other->stats.median;
-      const double share = theirs > 0 ? ours / theirs : 0.0;
-      c.pass = share >= r.ratio_target->min_speedup;
-      c.text = absl::StrFormat("%.0f%% of %s GB/s (>=%.0f%%) %s", 100 * share,
-                               r.ratio_target->other, 100 * r.ratio_target->min_speedup,
-                               c.pass ? "PASS" : "FAIL");
-    } else if (other && other->stats.median > 0 && r.stats.median > 0) {
-      const double speedup = other->stats.median / r.stats.median;
-      c.pass = speedup >= r.ratio_target->min_speedup;
-      c.text = absl::StrFormat("%.2fx vs %s (>=%.2fx) %s", speedup, r.ratio_target->other,
-                               r.ratio_target->min_speedup, c.pass ? "PASS" : "FAIL");
-    } else {
-      c.text = absl::StrCat("vs ", r.ratio_target->other, ": n/a (not run)");
-    }
-    out.push_back(c);
-  }
-  return out;
 }
 
 void print_summary(const SuiteResult& suite, std::FILE* out) {
@@ -754,6 +669,11 @@ std::string format_json(const SuiteResult& suite) {
     for (const TargetCheck& c : check_targets(r, suite)) {
       w.begin_object();
       w.key("text"); w.value(c.text);
+      if (!c.other.empty()) {  // a ratio target: what it compared, in numbers
+        w.key("vs"); w.value(c.other);
+        if (c.ratio > 0) w.number_field("ratio", c.ratio);
+        if (c.ratio > 0) w.number_field("min_ratio", c.required);
+      }
       if (c.judged) {
         w.key("pass"); w.value(c.pass);
       } else {

@@ -17,14 +17,6 @@ std::string format_ns(double ns);
 // "81.3 M" style with an SI prefix, then the unit.
 std::string format_rate(double per_second, const char* unit);
 
-// One speed target's verdict on a result.
-struct TargetCheck {
-  std::string text;  // "seed ≤ 1 µs/op PASS"
-  bool pass = false;
-  bool judged = true;  // false: a note (a SpeedTarget without bounds), never PASS or FAIL
-};
-std::vector<TargetCheck> check_targets(const BenchmarkResult& r, const SuiteResult& suite);
-
 // Derived metrics from the counters present (IPC, miss rates); nullopt when
 // an operand did not run.
 std::optional<double> counter_per_op(const BenchmarkResult& r, const std::string& event);

@@ -124,7 +124,7 @@ using BatchFn = std::function<absl::Status(uint64_t count)>;
 // the slow tokens rather than the typical one.
 enum class TargetOn { kMedian, kP99ItemLatency };
 struct SpeedTarget {
-  std::string label;              // e.g. "seed", "ours"
+  std::string label;              // e.g. "spec" (the spec's absolute targets)
   double max_ns_per_item = 0;     // wall time
   double max_cycles_per_item = 0; // TSC cycles (median only)
   TargetOn on = TargetOn::kMedian;
@@ -134,11 +134,20 @@ struct SpeedTarget {
 // `other`'s, measured in the same run" (e.g. 1.2× OpenBLAS; 0.91 = "within 10%").
 // Passes when `other`'s median time / this one's ≥ min_speedup; with
 // by_bytes, when this benchmark's bytes/s are ≥ min_speedup × other's (e.g.
-// ≥ 0.8 of a bandwidth probe's GB/s).
+// ≥ 0.8 of a bandwidth probe's GB/s). Both medians come from the same run,
+// so the verdict does not depend on how fast the machine is.
 struct RatioTarget {
   std::string other;
   double min_speedup = 1.0;
   bool by_bytes = false;
+  // > 0: the speedup required grows with the vector width this entry ran
+  // under, min_speedup + speedup_per_width_doubling × log2(vector bits / 128),
+  // for a comparison with a scalar companion (scalar_companion()): a wider
+  // vector should buy more, though less than twice per doubling in a short
+  // kernel whose call, checks and horizontal sums do not shrink. Against a
+  // scalar companion, an entry that ran under the companion's own target
+  // (--target scalar) is not judged (n/a).
+  double speedup_per_width_doubling = 0;
 };
 
 struct BenchmarkSpec {
@@ -150,7 +159,11 @@ struct BenchmarkSpec {
   size_t threads = 1;              // threads the operation uses
   bool per_target = true;          // false: unaffected by the Highway target (e.g. OpenBLAS)
   std::vector<SpeedTarget> targets;
-  std::optional<RatioTarget> ratio_target;
+  std::vector<RatioTarget> ratio_targets;  // each judged on its own
+  // Non-empty: the entry always runs under this Highway target ("scalar":
+  // the portable fallback), once, whatever --target says; a reference that
+  // other entries' ratio targets compare with (see scalar_companion()).
+  std::string fixed_target;
   // The body measures its own time, like google/benchmark's UseManualTime
   // (e.g. a peer program's own figure, without its start-up and model
   // loading): each call of the BatchFn reports the ns of its `count`
@@ -234,7 +247,7 @@ struct BenchmarkResult {
   double items_per_op = 1, bytes_per_op = 0, flops_per_op = 0;
   size_t threads = 1;
   std::vector<SpeedTarget> targets;
-  std::optional<RatioTarget> ratio_target;
+  std::vector<RatioTarget> ratio_targets;
 
   uint64_t batch_size = 0;         // operations per sample (of the first repetition)
   uint64_t total_ops = 0;          // operations measured, all repetitions
@@ -331,7 +344,19 @@ void register_benchmark(BenchmarkSpec spec);
 // Every registered benchmark for `config`, filter not applied.
 std::vector<BenchmarkSpec> collect_benchmarks(const BenchmarkConfig& config);
 
-// Runs the registered benchmarks matching config.filter. Errors: a bad
+// The same-run scalar reference of `spec`: named "<spec.name>/scalar", the
+// same setup and body run under Highway's scalar fallback only
+// (fixed_target "scalar"), without targets of its own. Register it beside
+// `spec` and give `spec` a ratio target on it (scalar_ratio_target()).
+BenchmarkSpec scalar_companion(const BenchmarkSpec& spec);
+inline constexpr const char* kScalarCompanionSuffix = "/scalar";
+// "At least min_speedup_at_128_bits + speedup_per_width_doubling ×
+// log2(vector bits / 128) times faster than <name>/scalar".
+RatioTarget scalar_ratio_target(const std::string& name, double min_speedup_at_128_bits,
+                                double speedup_per_width_doubling);
+
+// Runs the registered benchmarks matching config.filter, and the entries
+// their ratio targets compare with (a scalar companion, a peer). Errors: a bad
 // filter regex, an unknown target, a CPU that cannot be pinned.
 absl::StatusOr<SuiteResult> run_benchmark_suite(const BenchmarkConfig& config);
 absl::StatusOr<SuiteResult> run_benchmarks(std::span<const BenchmarkSpec> specs,
