@@ -7,7 +7,6 @@
 #include "absl/strings/str_format.h"
 #include "harness/json.h"
 #include "harness/mann_whitney.h"
-#include "report/report.h"
 #include "harness/stats.h"
 #include "harness/std_regex.h"
 #include "harness/targets.h"
@@ -219,39 +218,6 @@ int run_exit_code(std::span<const Comparison> comparisons, size_t failed_targets
   if (failed_targets > 0) return kExitTargetFailed;
   if (inconclusive) return kExitInconclusive;
   return kExitOk;
-}
-
-void print_comparisons(std::span<const Comparison> comparisons, std::FILE* out,
-                       const RegressionRule& rule) {
-  std::fprintf(out,
-               "\nBaseline comparison on repetition medians (regression: median ratio > %.2f AND "
-               "one-sided Mann-Whitney p < %g;\n'mean' is the spec's rule, mean ratio > %.2f (marked "
-               "!), shown for reference)\n",
-               rule.max_ratio, rule.alpha, rule.max_ratio);
-  std::fprintf(out, "%-44s %10s %10s %8s %8s %9s %7s  %s\n", "benchmark", "baseline", "current",
-               "ratio", "mean", "p", "reps", "verdict");
-  for (const Comparison& c : comparisons) {
-    const bool has_base = c.verdict != Verdict::kNotInBaseline;
-    const bool has_current = c.verdict != Verdict::kMissing;
-    const bool both = has_base && has_current;
-    const std::string base = has_base ? format_ns(c.baseline_median_ns) : "-";
-    const std::string cur = has_current ? format_ns(c.current_median_ns) : "-";
-    const std::string ratio = both ? absl::StrFormat("%.3fx", c.ratio) : "-";
-    std::string mean = "-";
-    if (both && c.mean_ratio > 0) {
-      mean = absl::StrFormat("%.3fx%s", c.mean_ratio, c.mean_ratio > rule.max_ratio ? "!" : "");
-    }
-    const bool tested = c.verdict == Verdict::kOk || c.verdict == Verdict::kRegression ||
-                        (c.verdict == Verdict::kInconclusive && c.smallest_p < rule.alpha);
-    const std::string p = tested ? absl::StrFormat("%.2g", c.p_value) : "-";
-    const std::string reps = absl::StrCat(has_base ? absl::StrCat(c.baseline_repetitions) : "-",
-                                          "/", has_current ? absl::StrCat(c.current_repetitions) : "-");
-    std::string verdict = verdict_name(c.verdict);
-    if (!c.reason.empty()) absl::StrAppend(&verdict, " (", c.reason, ")");
-    std::fprintf(out, "%-44s %10s %10s %8s %8s %9s %7s  %s\n", c.name.c_str(), base.c_str(),
-                 cur.c_str(), ratio.c_str(), mean.c_str(), p.c_str(), reps.c_str(),
-                 verdict.c_str());
-  }
 }
 
 }  // namespace llmk::bench

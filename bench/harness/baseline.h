@@ -100,7 +100,5 @@ size_t count_failed_targets(const SuiteResult& suite);
 // The process exit code for what a run found; failed_targets only counts
 // under --check-targets (pass 0 otherwise).
 int run_exit_code(std::span<const Comparison> comparisons, size_t failed_targets);
-void print_comparisons(std::span<const Comparison> comparisons, std::FILE* out,
-                       const RegressionRule& rule = {});
 
 }  // namespace llmk::bench

@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "report/report.h"
+#include "harness/units.h"
 
 namespace llmk::bench {
 namespace {

@@ -1,6 +1,7 @@
 // Report writers. They share one record (SuiteResult) and differ only in
-// formatting: the console table (print_summary in llmk/bench.h), the
-// per-target table of --target all, google/benchmark-compatible JSON, CSV.
+// formatting: the console tables (console.cc; print_summary is in
+// llmk/bench.h), google/benchmark-compatible JSON (json_report.cc) and CSV
+// (csv_report.cc); reporters.cc puts them behind llmk/bench_reporter.h.
 #pragma once
 
 #include <cstdio>
@@ -8,14 +9,12 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "harness/baseline.h"
+#include "harness/units.h"
 #include "llmk/bench.h"
 
 namespace llmk::bench {
 
-// "12.3 ns", "4.56 µs", "7.89 ms", "1.23 s" (three significant digits).
-std::string format_ns(double ns);
-// "81.3 M" style with an SI prefix, then the unit.
-std::string format_rate(double per_second, const char* unit);
 
 // Derived metrics from the counters present (IPC, miss rates); nullopt when
 // an operand did not run.
@@ -38,6 +37,9 @@ void print_target_table(const SuiteResult& suite, std::FILE* out);
 // their range and coefficient of variation.
 void print_repetitions(const SuiteResult& suite, std::FILE* out);
 void print_counters(const SuiteResult& suite, std::FILE* out);
+// The baseline comparison table: each entry's medians, ratio, p and verdict.
+void print_comparisons(std::span<const Comparison> comparisons, std::FILE* out,
+                       const RegressionRule& rule = {});
 
 // google/benchmark JSON (context + benchmarks[]), our statistics, raw
 // samples and counter status under each benchmark's "llmk" key. An entry of
