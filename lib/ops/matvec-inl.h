@@ -6,9 +6,15 @@
 // reused across the batch (16 accumulators fit AVX2's and AVX-512's register
 // files). Tails use masked loads (LoadN), so any length works and no element
 // past the end is touched.
-#undef HWY_TARGET_INCLUDE
-#define HWY_TARGET_INCLUDE "ops/matvec.cc"
-#include "hwy/foreach_target.h"  // IWYU pragma: keep
+//
+// Per-target code, included by ops/kernels.cc; include after hwy/highway.h
+// inside a foreach_target translation unit.
+#if defined(LLMK_OPS_MATVEC_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef LLMK_OPS_MATVEC_INL_H_
+#undef LLMK_OPS_MATVEC_INL_H_
+#else
+#define LLMK_OPS_MATVEC_INL_H_
+#endif
 
 #include <cstdint>
 
@@ -114,37 +120,4 @@ void MatmulRows(const float* HWY_RESTRICT w, size_t rows, size_t cols,
 }  // namespace llmk
 HWY_AFTER_NAMESPACE();
 
-#if HWY_ONCE
-#include <algorithm>
-
-#include "hwy/contrib/thread_pool/thread_pool.h"
-#include "llmk/thread_pool.h"
-#include "ops/kernels.h"
-#include "util/parallel.h"
-
-namespace llmk::kernels {
-
-HWY_EXPORT(Dot);
-HWY_EXPORT(MatvecRows);
-HWY_EXPORT(MatmulRows);
-
-float dot(const float* a, const float* b, size_t n) { return HWY_DYNAMIC_DISPATCH(Dot)(a, b, n); }
-
-
-void matvec(const float* w, size_t rows, size_t cols, const float* x, float* y,
-            ThreadPool* pool, bool stream) {
-  const auto rows_fn = HWY_DYNAMIC_POINTER(MatvecRows);
-  internal::for_row_blocks(rows, rows * cols, pool,
-               [&](size_t begin, size_t end) { rows_fn(w, cols, x, y, begin, end, stream); });
-}
-
-void matmul(const float* w, size_t rows, size_t cols, const float* x, size_t batch, float* y,
-            ThreadPool* pool) {
-  const auto rows_fn = HWY_DYNAMIC_POINTER(MatmulRows);
-  internal::for_row_blocks(rows, rows * cols * batch, pool, [&](size_t begin, size_t end) {
-    rows_fn(w, rows, cols, x, batch, y, begin, end);
-  });
-}
-
-}  // namespace llmk::kernels
-#endif  // HWY_ONCE
+#endif  // LLMK_OPS_MATVEC_INL_H_ toggle
