@@ -167,10 +167,9 @@ absl::Status Transformer::State::pack_all() {
   }
   uint8_t* next = packed.get();
   for (WeightView* w : views) {
-    auto view = pack_weights(*w, {next, w->rows * w->row_bytes()});
-    if (!view.ok()) return view.status();
+    LLMK_ASSIGN_OR_RETURN(auto view, pack_weights(*w, {next, w->rows * w->row_bytes()}));
     next += bytes_of(*w);
-    *w = *view;
+    *w = view;
   }
   return absl::OkStatus();
 }
@@ -576,8 +575,7 @@ absl::StatusOr<std::unique_ptr<Transformer>> Transformer::create(
   if (ctx > kMaxModelSeqLen) {
     return absl::InvalidArgumentError("Transformer::create: max_seq_len is too large");
   }
-  auto cache = KVCache::create(c.n_layers, ctx, c.kv_dim(), options.n_seqs);
-  if (!cache.ok()) return cache.status();
+  LLMK_ASSIGN_OR_RETURN(auto cache, KVCache::create(c.n_layers, ctx, c.kv_dim(), options.n_seqs));
 
   // Arena layout: sizes in floats (block arrays counted in bytes / 4).
   const size_t B = options.max_batch, T = options.n_threads;
@@ -600,19 +598,17 @@ absl::StatusOr<std::unique_ptr<Transformer>> Transformer::create(
       return absl::InvalidArgumentError("Transformer::create: activation size overflows");
     }
   }
-  auto arena = Arena::create(total);
-  if (!arena.ok()) return arena.status();
+  LLMK_ASSIGN_OR_RETURN(auto arena, Arena::create(total));
 
   auto t = std::unique_ptr<Transformer>(new Transformer());
-  t->s_ = std::make_unique<State>(model, options, std::move(*cache), std::move(*arena));
+  t->s_ = std::make_unique<State>(model, options, std::move(cache), std::move(arena));
   State& s = *t->s_;
   s.quantize_activations = options.activation_mode == ActivationMode::kQuantizeQ8_0;
   Arena& a = s.arena;
   auto take = [&a](auto*& ptr, size_t count) -> absl::Status {
     using T = std::remove_reference_t<decltype(*ptr)>;
-    auto p = a.alloc(count * sizeof(T), 64);
-    if (!p.ok()) return p.status();
-    ptr = static_cast<T*>(*p);
+    LLMK_ASSIGN_OR_RETURN(auto p, a.alloc(count * sizeof(T), 64));
+    ptr = static_cast<T*>(p);
     return absl::OkStatus();
   };
   LLMK_RETURN_IF_ERROR(take(s.x, B * c.dim));
