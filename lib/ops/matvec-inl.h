@@ -70,11 +70,11 @@ HWY_INLINE void Tile(const float* HWY_RESTRICT w, size_t cols, const float* HWY_
 //
 // A matvec reads each weight once, so it runs at the speed one core can pull
 // from DRAM, and the hardware prefetchers alone leave much of that unused
-// (measured on a Zen 5 VM: 18–25 GB/s without software prefetch, 32–40 GB/s
-// with). Unless the caller says w is cache-resident (prefetches would only
-// take load slots), two patterns, by row length: a tile of short rows (≤ 16 KiB) asks
-// for the whole next tile at once; long rows are each prefetched 2 KiB ahead
-// of their loads.
+// (software prefetch raised it from 18–25 to 32–40 GB/s on a Zen 5 VM;
+// docs/performance.md). Unless the caller says w is cache-resident
+// (prefetches would only take load slots), two patterns, by row length: a
+// tile of short rows (≤ 16 KiB) asks for the whole next tile at once; long
+// rows are each prefetched 2 KiB ahead of their loads.
 void MatvecRows(const float* HWY_RESTRICT w, size_t cols, const float* HWY_RESTRICT x,
                 float* HWY_RESTRICT y, size_t row_begin, size_t row_end, bool stream) {
   constexpr size_t kBurstMaxBytes = 16384;
@@ -83,8 +83,7 @@ void MatvecRows(const float* HWY_RESTRICT w, size_t cols, const float* HWY_RESTR
   const auto* end = reinterpret_cast<const uint8_t*>(w + row_end * cols);
   size_t r = row_begin;
   if (!stream) {
-    // From cache the loads are the limit: 8 rows per x load (measured 25%
-    // faster than 4 on a 384×384 matrix).
+    // From cache the loads are the limit, so 8 rows share each x load.
     for (; r + 8 <= row_end; r += 8) Tile<8, 1>(w + r * cols, cols, x, y + r, 1);
     for (; r + 4 <= row_end; r += 4) Tile<4, 1>(w + r * cols, cols, x, y + r, 1);
   } else if (tile_bytes <= kBurstMaxBytes) {

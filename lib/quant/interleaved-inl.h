@@ -121,13 +121,8 @@ HWY_INLINE hn::Vec<DF> LoadScales(const uint8_t* HWY_RESTRICT p, size_t group_by
 // KiB (stories110M: 3.4 KiB), and prefetching the rest of the current tile
 // instead, which is already in flight, left the next tile's starts cold.
 // Nothing past `limit` (the end of the caller's rows) is asked for: it
-// would cost DRAM traffic that nobody uses.
-// (Measured on one Zen 5 VM core, in-process A/B: tinyllama-shaped Q4_0
-// matrices stream at 13 GB/s without prefetch, 22 GB/s at 1.5 KiB ahead
-// within the stream. Wrapping into the next tile, in bench runs alternating
-// the two builds: stories110M Q4_0 tg64 went from 202–273 to 329–400 tok/s
-// on 1 thread and from 479–648 to 730–884 on 2; tinyllama-1.1B from 32–38
-// to 41 and from 62–72 to 74–76. 2 KiB was best among 1, 1.5, 2, 3 and 4.)
+// would cost DRAM traffic that nobody uses. The distance, 2 KiB, was the
+// best of those tried (docs/performance.md has the figures).
 constexpr size_t kAheadBytes = 2048;
 template <class DF, size_t kBlockBytes>
 HWY_INLINE void PrefetchAhead(const uint8_t* block, size_t offset, size_t group_bytes,
