@@ -297,8 +297,8 @@ TEST_CASE("attend_head matches scores, softmax and the weighted sum of values") 
           for (size_t i = 0; i < head_dim; ++i) want[i] += want_scores[t] * values[t * stride + i];
         }
         std::vector<float> scores(len), out(head_dim, -7.0f);
-        llmk::kernels::f32().attend_head(q.data(), keys.data(), values.data(), stride, len, head_dim,
-                                   scale, scores.data(), out.data());
+        llmk::kernels::f32().attend_head(q.data(), keys.data(), values.data(), stride, len,
+                                         head_dim, scale, scores.data(), out.data());
         check_close(scores, want_scores, 1e-4f, 1e-6f, "attend_head scores");
         check_close(out, want, 1e-4f, 1e-5f, "attend_head out");
       }

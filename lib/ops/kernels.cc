@@ -55,8 +55,9 @@ const F32Kernels& f32() { return *HWY_DYNAMIC_DISPATCH(F32KernelTable)(); }
 void matvec(const float* w, size_t rows, size_t cols, const float* x, float* y,
             ThreadPool* pool, bool stream) {
   const auto rows_fn = f32().matvec_rows;
-  internal::for_row_blocks(rows, rows * cols, pool,
-                           [&](size_t begin, size_t end) { rows_fn(w, cols, x, y, begin, end, stream); });
+  internal::for_row_blocks(rows, rows * cols, pool, [&](size_t begin, size_t end) {
+    rows_fn(w, cols, x, y, begin, end, stream);
+  });
 }
 
 void matmul(const float* w, size_t rows, size_t cols, const float* x, size_t batch, float* y,

@@ -96,7 +96,7 @@ HWY_INLINE hn::Vec<hn::Repartition<uint8_t, DF>> LoadWeights(const uint8_t* HWY_
 }
 
 // The fp16 row scales at p of each group the vector covers, as f32. Loaded
-// as bytes: a packed matrix need not be 2-byte aligned.
+// as bytes: an interleaved matrix need not be 2-byte aligned.
 template <class DF>
 HWY_INLINE hn::Vec<DF> LoadScales(const uint8_t* HWY_RESTRICT p, size_t group_bytes) {
   const hn::Full128<uint8_t> d8;

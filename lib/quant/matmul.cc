@@ -161,7 +161,8 @@ interleaved::PreparedBlock* prepare(const Q8_0Block* xq, size_t count, ThreadPoo
   const size_t threads = pool ? pool->num_threads() : 1;
   if (threads > 1 && count >= kMinParallelPrepare) {
     pool->hwy_pool().Run(0, threads, [&](uint64_t t, size_t) {
-      quant_targets().prepare_interleaved_blocks(xq, count * t / threads, count * (t + 1) / threads, out);
+      quant_targets().prepare_interleaved_blocks(xq, count * t / threads,
+                                                 count * (t + 1) / threads, out);
     });
   } else {
     quant_targets().prepare_interleaved_blocks(xq, 0, count, out);
@@ -195,8 +196,8 @@ void matmul_interleaved(const WeightView& w, const float* x, const Q8_0Block* x_
     // whole groups, plus the row-major tail if it reaches the end.
     const size_t group_stop = std::min(stop, grouped_rows) / interleaved::kGroupRows;
     if (xs != nullptr) {
-      groups_fn(q4, bytes, row_bytes, blocks, xs, batch, y, w.rows, begin / interleaved::kGroupRows,
-                group_stop);
+      groups_fn(q4, bytes, row_bytes, blocks, xs, batch, y, w.rows,
+                begin / interleaved::kGroupRows, group_stop);
     } else {
       // No interleaved kernel here (or f32 activations): unpack a group at a time
       // and use the row-major kernels.

@@ -22,6 +22,9 @@ namespace llmk {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
+// Row drivers: one weight row against x (or its Q8_0 blocks) by RowKind, and
+// the row loop that picks the tile kernels where the target has them.
+
 HWY_INLINE float RowDot(RowKind kind, const uint8_t* row, size_t cols, const float* x,
                         const Q8_0Block* xq) {
   const size_t blocks = cols / kQuantBlock;
