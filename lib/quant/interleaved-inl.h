@@ -342,9 +342,9 @@ HWY_INLINE void Groups(const uint8_t* HWY_RESTRICT w, size_t row_bytes, size_t b
 
 // Blocks [begin, end) of xq prepared for the kernels above (see
 // PreparedBlock). One VNNI instruction against a vector of ones gives the
-// 8 chunk sums. Only AVX2 and better use prepared blocks (InterleavedSupported).
+// 8 chunk sums. Only AVX2 and better use prepared blocks (kInterleavedSupported).
 void PrepareInterleavedBlocks(const Q8_0Block* HWY_RESTRICT xq, size_t begin, size_t end,
-                   interleaved::PreparedBlock* HWY_RESTRICT out) {
+                              interleaved::PreparedBlock* HWY_RESTRICT out) {
 #if HWY_TARGET <= HWY_AVX2 && HWY_TARGET != HWY_SCALAR
   const hn::Full256<int8_t> d8;
   const hn::Full256<int32_t> d32;
@@ -364,20 +364,14 @@ void PrepareInterleavedBlocks(const Q8_0Block* HWY_RESTRICT xq, size_t begin, si
 }
 
 // Whether this target has the interleaved kernels (else the caller unpacks).
-bool InterleavedSupported() {
-#if HWY_TARGET <= HWY_AVX2 && HWY_TARGET != HWY_SCALAR
-  return true;
-#else
-  return false;
-#endif
-}
+constexpr bool kInterleavedSupported = HWY_TARGET <= HWY_AVX2 && HWY_TARGET != HWY_SCALAR;
 
 // Groups [group_begin, group_end) of Y = X·Wᵀ (rows 8g…8g+7 of y[v·y_stride]).
 // `xs` holds `batch` × `blocks` prepared blocks.
 void InterleavedGroups(bool q4, const uint8_t* HWY_RESTRICT w, size_t row_bytes, size_t blocks,
-                  const interleaved::PreparedBlock* HWY_RESTRICT xs, size_t batch,
-                  float* HWY_RESTRICT y, size_t y_stride, size_t group_begin,
-                  size_t group_end) {
+                       const interleaved::PreparedBlock* HWY_RESTRICT xs, size_t batch,
+                       float* HWY_RESTRICT y, size_t y_stride, size_t group_begin,
+                       size_t group_end) {
 #if HWY_TARGET <= HWY_AVX2 && HWY_TARGET != HWY_SCALAR
   if (q4) {
     Groups<true>(w, row_bytes, blocks, xs, batch, y, y_stride, group_begin, group_end);

@@ -134,7 +134,7 @@ void WeightRows(RowKind kind, const uint8_t* HWY_RESTRICT w, size_t row_bytes, s
 }
 
 const kernels::QuantTargetKernels* QuantKernelTable() {
-  static const kernels::QuantTargetKernels kTable = {
+  static constexpr kernels::QuantTargetKernels kTable = {
       .dot_q4_0_q8_0 = DotQ4Q8,
       .dot_q8_0_q8_0 = DotQ8Q8,
       .dot_q4_0_f32 = DotQ4F32,
@@ -147,7 +147,7 @@ const kernels::QuantTargetKernels* QuantKernelTable() {
       .prepared_bytes = PreparedBytes,
       .prepare_activations = PrepareActivations,
       .weight_rows = WeightRows,
-      .interleaved_supported = InterleavedSupported(),
+      .interleaved_supported = kInterleavedSupported,
       .prepare_interleaved_blocks = PrepareInterleavedBlocks,
       .interleaved_groups = InterleavedGroups,
   };
