@@ -276,7 +276,6 @@ TEST_CASE("rope matches the reference, is the identity at 0 and keeps pair norms
 // ---------------------------------------------------------------------------
 // Internal kernels the forward pass uses (lib/ops/kernels.h).
 
-#include "llmk/quant.h"
 #include "ops/kernels.h"
 
 TEST_CASE("attend_head matches scores, softmax and the weighted sum of values") {
@@ -298,45 +297,11 @@ TEST_CASE("attend_head matches scores, softmax and the weighted sum of values") 
           for (size_t i = 0; i < head_dim; ++i) want[i] += want_scores[t] * values[t * stride + i];
         }
         std::vector<float> scores(len), out(head_dim, -7.0f);
-        llmk::kernels::attend_head(q.data(), keys.data(), values.data(), stride, len, head_dim,
-                                   scale, scores.data(), out.data());
+        llmk::kernels::f32().attend_head(q.data(), keys.data(), values.data(), stride, len,
+                                         head_dim, scale, scores.data(), out.data());
         check_close(scores, want_scores, 1e-4f, 1e-6f, "attend_head scores");
         check_close(out, want, 1e-4f, 1e-5f, "attend_head out");
       }
-    }
-  });
-}
-
-TEST_CASE("quantize_activation_q8_0 is ggml's x86 activation quantizer on every target") {
-  // ggml-cpu's x86 quantize_row_q8_0: d = amax/127 stored as f16, q =
-  // round-half-even(x · 127/amax); an all-zero block has d = 0 and q = 0.
-  auto reference = [](const float* x, llmk::Q8_0Block* out) {
-    float amax = 0.0f;
-    for (size_t j = 0; j < llmk::kQuantBlock; ++j) amax = std::max(amax, std::fabs(x[j]));
-    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
-    out->d = llmk::f32_to_f16(amax / 127.0f);
-    for (size_t j = 0; j < llmk::kQuantBlock; ++j) {
-      out->qs[j] = static_cast<int8_t>(std::nearbyint(x[j] * id));
-    }
-  };
-  for_each_target([&](const std::string&) {
-    for (size_t blocks : {1u, 3u, 9u, 24u}) {
-      UnalignedFloats x(blocks * llmk::kQuantBlock, 1);
-      fill_uniform(x.span(), blocks, -3.0f, 3.0f);
-      for (size_t j = 0; j < llmk::kQuantBlock; ++j) x[j] = 0.0f;  // an all-zero block
-      if (blocks > 1) x[llmk::kQuantBlock + 5] = -1e4f;             // a huge negative extreme
-      // Exact ties of x·127/amax: amax = 127 makes the multiplier 1.
-      if (blocks > 2) {
-        float* b2 = x.data() + 2 * llmk::kQuantBlock;
-        b2[0] = 127.0f;
-        b2[1] = 2.5f;
-        b2[2] = -3.5f;
-        b2[3] = 0.5f;
-      }
-      std::vector<llmk::Q8_0Block> got(blocks), want(blocks);
-      for (size_t b = 0; b < blocks; ++b) reference(x.data() + b * llmk::kQuantBlock, &want[b]);
-      llmk::kernels::quantize_activation_q8_0(x.data(), x.size(), got.data());
-      REQUIRE(std::memcmp(got.data(), want.data(), blocks * sizeof(llmk::Q8_0Block)) == 0);
     }
   });
 }

@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstring>
+#include <iterator>
 #include <limits>
 #include <vector>
 
@@ -221,7 +223,7 @@ TEST_CASE("quantize: byte-identical to ggml on ../shared/ref/quant/mixed.f32") {
       INFO("block " << k);
       CHECK(std::memcmp(&q8[k], q8_bytes->data() + k * sizeof(Q8_0Block), sizeof(Q8_0Block)) == 0);
     }
-    llmk::kernels::quantize_row_q8_0(x.data(), n, q8_row.data());
+    llmk::kernels::quantize_q8_0_ties_away(x.data(), n, q8_row.data());
     CHECK(std::memcmp(q8_row.data(), q8.data(), blocks * sizeof(Q8_0Block)) == 0);
   });
 
@@ -625,7 +627,7 @@ TEST_CASE("matvec/matmul: integer kernels' row groups, batch tiles and block tai
         llmk::test::UnalignedFloats x(max_batch * cols, 3);
         fill_uniform(x.span(), static_cast<uint32_t>(rows + 17 * blocks), -1.0f, 1.0f);
         Unaligned<Q8_0Block> xq(max_batch * blocks, 6);
-        llmk::kernels::quantize_row_q8_0(x.data(), max_batch * cols, xq.data());
+        llmk::kernels::quantize_q8_0_ties_away(x.data(), max_batch * cols, xq.data());
         std::vector<double> want(max_batch * rows), tol(max_batch * rows);
         for (size_t v = 0; v < max_batch; ++v) {
           const auto xv = llmk::ref::dequantize_q8_0(xq.data() + v * blocks, blocks);
@@ -703,7 +705,7 @@ TEST_CASE("pack_weights: kInterleaved8 matvec/matmul on every target vs the refe
         llmk::test::UnalignedFloats x(max_batch * cols, 3);
         fill_uniform(x.span(), static_cast<uint32_t>(rows + 19 * blocks), -1.0f, 1.0f);
         Unaligned<Q8_0Block> xq(max_batch * blocks, 6);
-        llmk::kernels::quantize_row_q8_0(x.data(), max_batch * cols, xq.data());
+        llmk::kernels::quantize_q8_0_ties_away(x.data(), max_batch * cols, xq.data());
         std::vector<double> want(max_batch * rows), tol(max_batch * rows);
         std::vector<double> want_f(max_batch * rows), tol_f(max_batch * rows);
         for (size_t v = 0; v < max_batch; ++v) {
@@ -871,7 +873,7 @@ TEST_CASE("kernels: one Q8_0 quantization of x shared by several projections") {
   std::vector<float> x(192);
   fill_uniform(x, 77);
   std::vector<Q8_0Block> xq(192 / kQuantBlock);
-  llmk::kernels::quantize_row_q8_0(x.data(), x.size(), xq.data());
+  llmk::kernels::quantize_q8_0_ties_even(x.data(), x.size(), xq.data());
   for (WeightBuffer* w : {&wq, &wk}) {
     const WeightView view = w->view();
     std::vector<float> got(view.rows), want(view.rows);
@@ -882,6 +884,81 @@ TEST_CASE("kernels: one Q8_0 quantization of x shared by several projections") {
     REQUIRE(llmk::matvec(view, x, want, nullptr, llmk::ActivationMode::kFloat).ok());
     CHECK(std::memcmp(got.data(), want.data(), got.size() * 4) == 0);
   }
+}
+
+TEST_CASE("matvec: the public API quantizes x exactly as the forward pass does") {
+  // The forward pass quantizes activations with quantize_q8_0_ties_even and
+  // calls matvec_weights on the blocks (lib/model/transformer.cc); the public
+  // matvec must give the same bits. x holds exact ties of x·127/amax (amax =
+  // 127 makes the multiplier 1), where the two ggml roundings disagree, so
+  // a public matvec that rounded ties away from zero would fail here.
+  std::vector<float> x(96);
+  fill_uniform(x, 91, -2.0f, 2.0f);
+  const float ties[] = {127.0f, 2.5f, -3.5f, 0.5f, -0.5f, 6.5f};
+  for (size_t j = 0; j < std::size(ties); ++j) x[kQuantBlock + j] = ties[j];
+  std::vector<Q8_0Block> even(x.size() / kQuantBlock), away(x.size() / kQuantBlock);
+  llmk::kernels::quantize_q8_0_ties_even(x.data(), x.size(), even.data());
+  llmk::kernels::quantize_q8_0_ties_away(x.data(), x.size(), away.data());
+  REQUIRE(std::memcmp(even.data(), away.data(), even.size() * sizeof(Q8_0Block)) != 0);
+  for (TensorType type : {TensorType::kQ4_0, TensorType::kQ8_0}) {
+    WeightBuffer w = make_weights(type, 16, x.size(), 23);
+    std::vector<uint8_t> packed_bytes(16 * w.view().row_bytes());
+    auto packed = llmk::pack_weights(w.view(), packed_bytes);
+    REQUIRE(packed.ok());
+    for (const WeightView& view : {w.view(), *packed}) {
+      for_each_target([&](const std::string&) {
+        INFO(type_name(type) << (view.layout == llmk::WeightLayout::kInterleaved8 ? " interleaved"
+                                                                                 : " row-major"));
+        std::vector<float> forward(view.rows), rounded_away(view.rows), got(view.rows);
+        llmk::kernels::matvec_weights(view, nullptr, even.data(), forward.data(), nullptr);
+        llmk::kernels::matvec_weights(view, nullptr, away.data(), rounded_away.data(), nullptr);
+        // The weights are random, so some row sees the differing int8 values.
+        REQUIRE(std::memcmp(forward.data(), rounded_away.data(), forward.size() * 4) != 0);
+        REQUIRE(llmk::matvec(view, x, got).ok());
+        CHECK(std::memcmp(got.data(), forward.data(), got.size() * 4) == 0);
+        std::vector<float> batch_x(2 * x.size()), batch_got(2 * view.rows);
+        std::copy(x.begin(), x.end(), batch_x.begin());
+        std::copy(x.begin(), x.end(), batch_x.begin() + static_cast<std::ptrdiff_t>(x.size()));
+        REQUIRE(llmk::matmul(view, batch_x, 2, batch_got).ok());
+        CHECK(std::memcmp(batch_got.data(), forward.data(), forward.size() * 4) == 0);
+        CHECK(std::memcmp(batch_got.data() + view.rows, forward.data(), forward.size() * 4) == 0);
+      });
+    }
+  }
+}
+
+TEST_CASE("quantize_q8_0_ties_even is ggml's x86 activation quantizer on every target") {
+  // ggml-cpu's x86 quantize_row_q8_0: d = amax/127 stored as f16, q =
+  // round-half-even(x · 127/amax); an all-zero block has d = 0 and q = 0.
+  auto reference = [](const float* x, llmk::Q8_0Block* out) {
+    float amax = 0.0f;
+    for (size_t j = 0; j < llmk::kQuantBlock; ++j) amax = std::max(amax, std::fabs(x[j]));
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    out->d = llmk::f32_to_f16(amax / 127.0f);
+    for (size_t j = 0; j < llmk::kQuantBlock; ++j) {
+      out->qs[j] = static_cast<int8_t>(std::nearbyint(x[j] * id));
+    }
+  };
+  for_each_target([&](const std::string&) {
+    for (size_t blocks : {1u, 3u, 9u, 24u}) {
+      llmk::test::UnalignedFloats x(blocks * llmk::kQuantBlock, 1);
+      fill_uniform(x.span(), blocks, -3.0f, 3.0f);
+      for (size_t j = 0; j < llmk::kQuantBlock; ++j) x[j] = 0.0f;  // an all-zero block
+      if (blocks > 1) x[llmk::kQuantBlock + 5] = -1e4f;             // a huge negative extreme
+      // Exact ties of x·127/amax: amax = 127 makes the multiplier 1.
+      if (blocks > 2) {
+        float* b2 = x.data() + 2 * llmk::kQuantBlock;
+        b2[0] = 127.0f;
+        b2[1] = 2.5f;
+        b2[2] = -3.5f;
+        b2[3] = 0.5f;
+      }
+      std::vector<llmk::Q8_0Block> got(blocks), want(blocks);
+      for (size_t b = 0; b < blocks; ++b) reference(x.data() + b * llmk::kQuantBlock, &want[b]);
+      llmk::kernels::quantize_q8_0_ties_even(x.data(), x.size(), got.data());
+      REQUIRE(std::memcmp(got.data(), want.data(), blocks * sizeof(llmk::Q8_0Block)) == 0);
+    }
+  });
 }
 
 // ------------------------------------------------ argument checks

@@ -37,11 +37,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "llmk/tensor_type.h"
 
 namespace llmk {
-
-// Tensor element types, numbered as in GGUF/ggml.
-enum class TensorType : uint32_t { kF32 = 0, kF16 = 1, kQ4_0 = 2, kQ8_0 = 8 };
 
 // Bytes taken by `elements` values of `type` (elements a multiple of the
 // block size for quantized types), or an error on overflow / bad count.

@@ -14,7 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "llmk/gguf.h"  // TensorType
+#include "llmk/tensor_type.h"
 
 namespace llmk {
 
@@ -85,7 +85,10 @@ absl::StatusOr<WeightView> pack_weights(const WeightView& w, std::span<uint8_t> 
 
 // How quantized weights meet f32 activations.
 enum class ActivationMode {
-  kQuantizeQ8_0,  // quantize x to Q8_0 once per call, integer dot products (as ggml)
+  // Quantize x to Q8_0 once per call and use integer dot products, as ggml
+  // does: with ggml-cpu's x86 activation rounding (multiplier 127/amax, ties
+  // to even; not quantize_q8_0's), so the result is the forward pass's.
+  kQuantizeQ8_0,
   kFloat,         // keep x in f32 (Q·f32 dot products)
 };
 

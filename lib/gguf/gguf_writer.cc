@@ -275,15 +275,14 @@ absl::StatusOr<std::vector<uint8_t>> GgufWriter::to_bytes() const {
 }
 
 absl::Status GgufWriter::write(const std::string& path) const {
-  absl::StatusOr<std::vector<uint8_t>> bytes = to_bytes();
-  if (!bytes.ok()) return bytes.status();
+  LLMK_ASSIGN_OR_RETURN(auto bytes, to_bytes());
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
     return absl::UnavailableError(absl::StrCat(path, ": open failed: ", std::strerror(errno)));
   }
   size_t done = 0;
-  while (done < bytes->size()) {
-    const ssize_t n = ::write(fd, bytes->data() + done, bytes->size() - done);
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
     if (n < 0) {
       if (errno == EINTR) continue;
       const int err = errno;

@@ -32,8 +32,7 @@ absl::StatusOr<GenerateResult> generate(Transformer& transformer,
     return absl::OutOfRangeError(absl::StrCat("generate: seq = ", options.seq, " but the cache holds ",
                                               transformer.kv_cache().n_seqs(), " sequences"));
   }
-  auto sampler = Sampler::create(options.sampler, c.vocab_size);
-  if (!sampler.ok()) return sampler.status();
+  LLMK_ASSIGN_OR_RETURN(auto sampler, Sampler::create(options.sampler, c.vocab_size));
   const int32_t eos = options.eos_id == -2 ? c.eos_id : options.eos_id;
 
   GenerateResult result;
@@ -47,24 +46,22 @@ absl::StatusOr<GenerateResult> generate(Transformer& transformer,
 
   transformer.kv_cache().clear(options.seq);
   auto start = std::chrono::steady_clock::now();
-  auto logits = transformer.forward_batch(prompt, 0, options.seq);
-  if (!logits.ok()) return logits.status();
+  LLMK_ASSIGN_OR_RETURN(auto logits, transformer.forward_batch(prompt, 0, options.seq));
   st.prompt_seconds = seconds_since(start);
 
   start = std::chrono::steady_clock::now();
   size_t pos = prompt.size();
   st.stop = StopReason::kMaxTokens;
   while (result.tokens.size() < options.max_new_tokens) {
-    std::copy(logits->begin(), logits->end(), scratch.begin());
-    auto token = sampler->sample(scratch, history);
-    if (!token.ok()) return token.status();
-    if (*token == eos) {
+    std::copy(logits.begin(), logits.end(), scratch.begin());
+    LLMK_ASSIGN_OR_RETURN(auto token, sampler.sample(scratch, history));
+    if (token == eos) {
       st.stop = StopReason::kEos;
       break;
     }
-    result.tokens.push_back(*token);
-    history.push_back(*token);
-    if (on_token && !on_token(*token)) {
+    result.tokens.push_back(token);
+    history.push_back(token);
+    if (on_token && !on_token(token)) {
       st.stop = StopReason::kCallback;
       break;
     }
@@ -73,8 +70,7 @@ absl::StatusOr<GenerateResult> generate(Transformer& transformer,
       st.stop = StopReason::kContextEnd;
       break;
     }
-    logits = transformer.forward(*token, pos, options.seq);
-    if (!logits.ok()) return logits.status();
+    LLMK_ASSIGN_OR_RETURN(logits, transformer.forward(token, pos, options.seq));
     ++pos;
     ++st.generation_forwards;
   }

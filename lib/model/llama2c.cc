@@ -140,11 +140,10 @@ Llama2cCheckpoint::~Llama2cCheckpoint() = default;
 
 absl::StatusOr<std::unique_ptr<Llama2cCheckpoint>> Llama2cCheckpoint::parse(
     std::span<const uint8_t> file) {
-  auto config = parse_llama2c_header(file);
-  if (!config.ok()) return config.status();
+  LLMK_ASSIGN_OR_RETURN(auto config, parse_llama2c_header(file));
   auto ckpt = std::unique_ptr<Llama2cCheckpoint>(new Llama2cCheckpoint());
-  ckpt->config_ = *config;
-  const Sizes s = tensor_floats(*config);
+  ckpt->config_ = config;
+  const Sizes s = tensor_floats(config);
   const float* p = reinterpret_cast<const float*>(file.data() + kLlama2cHeaderBytes);
   auto take = [&p](uint64_t n) {
     std::span<const float> out(p, static_cast<size_t>(n));
@@ -164,21 +163,20 @@ absl::StatusOr<std::unique_ptr<Llama2cCheckpoint>> Llama2cCheckpoint::parse(
   w.w3 = take(s.w3);
   w.rms_final = take(s.rms_final);
   take(s.freq_cis);
-  w.wcls = config->shared_classifier ? w.token_embedding : take(s.wcls);
+  w.wcls = config.shared_classifier ? w.token_embedding : take(s.wcls);
   return ckpt;
 }
 
 absl::StatusOr<std::unique_ptr<Llama2cCheckpoint>> Llama2cCheckpoint::open(
     const std::string& path) {
-  auto file = internal::MappedFile::open(path);
-  if (!file.ok()) return file.status();
-  auto ckpt = parse((*file)->bytes());
+  LLMK_ASSIGN_OR_RETURN(auto file, internal::MappedFile::open(path));
+  auto ckpt = parse(file->bytes());
   if (!ckpt.ok()) {
     return absl::Status(ckpt.status().code(),
                         absl::StrCat(ckpt.status().message(), " ('", path, "')"));
   }
   (*ckpt)->mapping_ = std::make_unique<Mapping>();
-  (*ckpt)->mapping_->file = std::move(*file);
+  (*ckpt)->mapping_->file = std::move(file);
   return ckpt;
 }
 

@@ -203,31 +203,26 @@ absl::StatusOr<Model> model_from_llama2c(std::unique_ptr<Llama2cCheckpoint> ckpt
     WeightView w{TensorType::kF32, all.data() + layer * rows * cols, rows, cols};
     return internal::convert_matrix(w, load, *storage);
   };
-  auto assign = [](WeightView& dst, absl::StatusOr<WeightView> src) -> absl::Status {
-    if (!src.ok()) return src.status();
-    dst = *src;
-    return absl::OkStatus();
-  };
   ModelWeights& w = m.weights;
-  LLMK_RETURN_IF_ERROR(assign(w.token_embedding, matrix(lw.token_embedding, 0, c.vocab_size, d)));
+  LLMK_ASSIGN_OR_RETURN(w.token_embedding, matrix(lw.token_embedding, 0, c.vocab_size, d));
   w.layers.resize(c.n_layers);
   for (size_t l = 0; l < c.n_layers; ++l) {
     LayerWeights& L = w.layers[l];
     L.attn_norm = lw.rms_att.subspan(l * d, d);
     L.ffn_norm = lw.rms_ffn.subspan(l * d, d);
-    LLMK_RETURN_IF_ERROR(assign(L.attn_q, matrix(lw.wq, l, d, d)));
-    LLMK_RETURN_IF_ERROR(assign(L.attn_k, matrix(lw.wk, l, kv, d)));
-    LLMK_RETURN_IF_ERROR(assign(L.attn_v, matrix(lw.wv, l, kv, d)));
-    LLMK_RETURN_IF_ERROR(assign(L.attn_output, matrix(lw.wo, l, d, d)));
-    LLMK_RETURN_IF_ERROR(assign(L.ffn_gate, matrix(lw.w1, l, h, d)));
-    LLMK_RETURN_IF_ERROR(assign(L.ffn_down, matrix(lw.w2, l, d, h)));
-    LLMK_RETURN_IF_ERROR(assign(L.ffn_up, matrix(lw.w3, l, h, d)));
+    LLMK_ASSIGN_OR_RETURN(L.attn_q, matrix(lw.wq, l, d, d));
+    LLMK_ASSIGN_OR_RETURN(L.attn_k, matrix(lw.wk, l, kv, d));
+    LLMK_ASSIGN_OR_RETURN(L.attn_v, matrix(lw.wv, l, kv, d));
+    LLMK_ASSIGN_OR_RETURN(L.attn_output, matrix(lw.wo, l, d, d));
+    LLMK_ASSIGN_OR_RETURN(L.ffn_gate, matrix(lw.w1, l, h, d));
+    LLMK_ASSIGN_OR_RETURN(L.ffn_down, matrix(lw.w2, l, d, h));
+    LLMK_ASSIGN_OR_RETURN(L.ffn_up, matrix(lw.w3, l, h, d));
   }
   w.output_norm = lw.rms_final;
   if (c.tied_output) {
     w.output = w.token_embedding;
   } else {
-    LLMK_RETURN_IF_ERROR(assign(w.output, matrix(lw.wcls, 0, c.vocab_size, d)));
+    LLMK_ASSIGN_OR_RETURN(w.output, matrix(lw.wcls, 0, c.vocab_size, d));
   }
   storage->llama2c = std::move(ckpt);
   m.storage = std::move(storage);
@@ -317,14 +312,13 @@ class GgufModelReader {
 // Tokenizer metadata the model relies on: one entry per token, ids in range.
 absl::Status check_tokenizer_metadata(const GgufFile& f, ModelConfig& c) {
   if (f.find("tokenizer.ggml.tokens") != nullptr) {
-    auto tokens = f.get_array("tokenizer.ggml.tokens");
-    if (!tokens.ok()) return tokens.status();
-    if ((*tokens)->element_type != GgufType::kString) {
+    LLMK_ASSIGN_OR_RETURN(auto tokens, f.get_array("tokenizer.ggml.tokens"));
+    if (tokens->element_type != GgufType::kString) {
       return absl::InvalidArgumentError("GGUF model: tokenizer.ggml.tokens is not a string array");
     }
-    if ((*tokens)->size() != c.vocab_size) {
+    if (tokens->size() != c.vocab_size) {
       return absl::InvalidArgumentError(
-          absl::StrCat("GGUF model: tokenizer.ggml.tokens has ", (*tokens)->size(),
+          absl::StrCat("GGUF model: tokenizer.ggml.tokens has ", tokens->size(),
                        " entries, the model's vocabulary has ", c.vocab_size));
     }
   }
@@ -335,17 +329,16 @@ absl::Status check_tokenizer_metadata(const GgufFile& f, ModelConfig& c) {
   for (const ArrayRule& rule : {ArrayRule{"tokenizer.ggml.scores", GgufType::kFloat32},
                                 ArrayRule{"tokenizer.ggml.token_type", GgufType::kInt32}}) {
     if (f.find(rule.key) == nullptr) continue;
-    auto arr = f.get_array(rule.key);
-    if (!arr.ok()) return arr.status();
-    if ((*arr)->element_type != rule.type) {
+    LLMK_ASSIGN_OR_RETURN(auto arr, f.get_array(rule.key));
+    if (arr->element_type != rule.type) {
       return absl::InvalidArgumentError(absl::StrCat(
           "GGUF model: ", rule.key, " has element type ",
-          to_absl(gguf_type_name((*arr)->element_type)), ", expected ",
+          to_absl(gguf_type_name(arr->element_type)), ", expected ",
           to_absl(gguf_type_name(rule.type))));
     }
-    if ((*arr)->size() != c.vocab_size) {
+    if (arr->size() != c.vocab_size) {
       return absl::InvalidArgumentError(absl::StrCat("GGUF model: ", rule.key, " has ",
-                                                     (*arr)->size(), " entries, expected ",
+                                                     arr->size(), " entries, expected ",
                                                      c.vocab_size, " (one per token)"));
     }
   }
@@ -353,27 +346,19 @@ absl::Status check_tokenizer_metadata(const GgufFile& f, ModelConfig& c) {
                           "tokenizer.ggml.unknown_token_id", "tokenizer.ggml.padding_token_id",
                           "tokenizer.ggml.seperator_token_id"}) {
     if (f.find(key) == nullptr) continue;
-    auto id = f.get_uint(key);
-    if (!id.ok()) return id.status();
+    LLMK_ASSIGN_OR_RETURN(auto id, f.get_uint(key));
     // llama.cpp's converter writes −1 as a uint32 for "no such token".
-    if (*id == 0xFFFFFFFFu) continue;
-    if (*id >= c.vocab_size) {
-      return absl::InvalidArgumentError(absl::StrCat("GGUF model: ", key, " = ", *id,
+    if (id == 0xFFFFFFFFu) continue;
+    if (id >= c.vocab_size) {
+      return absl::InvalidArgumentError(absl::StrCat("GGUF model: ", key, " = ", id,
                                                      " is not below the vocabulary size ",
                                                      c.vocab_size));
     }
-    if (std::string_view(key) == "tokenizer.ggml.bos_token_id") c.bos_id = static_cast<int32_t>(*id);
-    if (std::string_view(key) == "tokenizer.ggml.eos_token_id") c.eos_id = static_cast<int32_t>(*id);
+    if (std::string_view(key) == "tokenizer.ggml.bos_token_id") c.bos_id = static_cast<int32_t>(id);
+    if (std::string_view(key) == "tokenizer.ggml.eos_token_id") c.eos_id = static_cast<int32_t>(id);
   }
   return absl::OkStatus();
 }
-
-#define LLMK_ASSIGN(lhs, expr)              \
-  do {                                      \
-    auto _llmk_v = (expr);                  \
-    if (!_llmk_v.ok()) return _llmk_v.status(); \
-    lhs = *_llmk_v;                         \
-  } while (0)
 
 }  // namespace
 
@@ -399,17 +384,17 @@ absl::StatusOr<Model> model_from_gguf(std::shared_ptr<const GgufFile> file,
   const std::string p = *arch_name + ".";
   auto storage = std::make_shared<ModelStorage>();
   GgufModelReader r(f, load, *storage);
-  LLMK_ASSIGN(c.dim, r.size_key(p + "embedding_length", std::nullopt));
-  LLMK_ASSIGN(c.n_layers, r.size_key(p + "block_count", std::nullopt));
-  LLMK_ASSIGN(c.hidden_dim, r.size_key(p + "feed_forward_length", std::nullopt));
-  LLMK_ASSIGN(c.n_heads, r.size_key(p + "attention.head_count", std::nullopt));
-  LLMK_ASSIGN(c.n_kv_heads, r.size_key(p + "attention.head_count_kv", c.n_heads));
-  LLMK_ASSIGN(c.max_seq_len, r.size_key(p + "context_length", std::nullopt));
+  LLMK_ASSIGN_OR_RETURN(c.dim, r.size_key(p + "embedding_length", std::nullopt));
+  LLMK_ASSIGN_OR_RETURN(c.n_layers, r.size_key(p + "block_count", std::nullopt));
+  LLMK_ASSIGN_OR_RETURN(c.hidden_dim, r.size_key(p + "feed_forward_length", std::nullopt));
+  LLMK_ASSIGN_OR_RETURN(c.n_heads, r.size_key(p + "attention.head_count", std::nullopt));
+  LLMK_ASSIGN_OR_RETURN(c.n_kv_heads, r.size_key(p + "attention.head_count_kv", c.n_heads));
+  LLMK_ASSIGN_OR_RETURN(c.max_seq_len, r.size_key(p + "context_length", std::nullopt));
   if (c.arch == ModelArch::kLlama) {
-    LLMK_ASSIGN(c.rope_theta, r.float_key(p + "rope.freq_base", 10000.0f));
-    LLMK_ASSIGN(c.norm_eps, r.float_key(p + "attention.layer_norm_rms_epsilon", 1e-5f));
+    LLMK_ASSIGN_OR_RETURN(c.rope_theta, r.float_key(p + "rope.freq_base", 10000.0f));
+    LLMK_ASSIGN_OR_RETURN(c.norm_eps, r.float_key(p + "attention.layer_norm_rms_epsilon", 1e-5f));
   } else {
-    LLMK_ASSIGN(c.norm_eps, r.float_key(p + "attention.layer_norm_epsilon", 1e-5f));
+    LLMK_ASSIGN_OR_RETURN(c.norm_eps, r.float_key(p + "attention.layer_norm_epsilon", 1e-5f));
   }
   if (c.n_heads == 0 || c.n_heads > kMaxModelHeads) {
     return absl::InvalidArgumentError(absl::StrCat("GGUF model: ", p,
@@ -419,7 +404,7 @@ absl::StatusOr<Model> model_from_gguf(std::shared_ptr<const GgufFile> file,
   c.head_dim = c.dim / c.n_heads;
   if (c.arch == ModelArch::kLlama && f.find(p + "rope.dimension_count") != nullptr) {
     size_t rope_dims;
-    LLMK_ASSIGN(rope_dims, r.size_key(p + "rope.dimension_count", std::nullopt));
+    LLMK_ASSIGN_OR_RETURN(rope_dims, r.size_key(p + "rope.dimension_count", std::nullopt));
     if (rope_dims != c.head_dim) {
       return absl::UnimplementedError(absl::StrCat("GGUF model: ", p, "rope.dimension_count = ",
                                                    rope_dims, " (partial RoPE) differs from head size ",
@@ -438,7 +423,7 @@ absl::StatusOr<Model> model_from_gguf(std::shared_ptr<const GgufFile> file,
   c.vocab_size = static_cast<size_t>(emb->dims[1]);
   if (f.find(p + "vocab_size") != nullptr) {
     size_t v;
-    LLMK_ASSIGN(v, r.size_key(p + "vocab_size", std::nullopt));
+    LLMK_ASSIGN_OR_RETURN(v, r.size_key(p + "vocab_size", std::nullopt));
     if (v != c.vocab_size) {
       return absl::InvalidArgumentError(absl::StrCat("GGUF model: ", p, "vocab_size = ", v,
                                                      " but token_embd.weight has ",
@@ -466,39 +451,39 @@ absl::StatusOr<Model> model_from_gguf(std::shared_ptr<const GgufFile> file,
 
   const size_t d = c.dim, h = c.hidden_dim, kv = c.kv_dim(), V = c.vocab_size;
   ModelWeights& w = m.weights;
-  LLMK_ASSIGN(w.token_embedding, r.matrix("token_embd.weight", V, d));
-  LLMK_ASSIGN(w.output_norm, r.vector("output_norm.weight", d));
+  LLMK_ASSIGN_OR_RETURN(w.token_embedding, r.matrix("token_embd.weight", V, d));
+  LLMK_ASSIGN_OR_RETURN(w.output_norm, r.vector("output_norm.weight", d));
   if (c.arch == ModelArch::kGpt2) {
-    LLMK_ASSIGN(w.output_norm_bias, r.vector("output_norm.bias", d));
-    LLMK_ASSIGN(w.position_embedding, r.matrix("position_embd.weight", model_ctx, d));
+    LLMK_ASSIGN_OR_RETURN(w.output_norm_bias, r.vector("output_norm.bias", d));
+    LLMK_ASSIGN_OR_RETURN(w.position_embedding, r.matrix("position_embd.weight", model_ctx, d));
   }
   if (c.tied_output) {
     w.output = w.token_embedding;
   } else {
-    LLMK_ASSIGN(w.output, r.matrix("output.weight", V, d));
+    LLMK_ASSIGN_OR_RETURN(w.output, r.matrix("output.weight", V, d));
   }
   w.layers.resize(c.n_layers);
   for (size_t l = 0; l < c.n_layers; ++l) {
     const std::string b = absl::StrCat("blk.", l, ".");
     LayerWeights& L = w.layers[l];
-    LLMK_ASSIGN(L.attn_norm, r.vector(b + "attn_norm.weight", d));
-    LLMK_ASSIGN(L.ffn_norm, r.vector(b + "ffn_norm.weight", d));
-    LLMK_ASSIGN(L.attn_output, r.matrix(b + "attn_output.weight", d, d));
-    LLMK_ASSIGN(L.ffn_up, r.matrix(b + "ffn_up.weight", h, d));
-    LLMK_ASSIGN(L.ffn_down, r.matrix(b + "ffn_down.weight", d, h));
+    LLMK_ASSIGN_OR_RETURN(L.attn_norm, r.vector(b + "attn_norm.weight", d));
+    LLMK_ASSIGN_OR_RETURN(L.ffn_norm, r.vector(b + "ffn_norm.weight", d));
+    LLMK_ASSIGN_OR_RETURN(L.attn_output, r.matrix(b + "attn_output.weight", d, d));
+    LLMK_ASSIGN_OR_RETURN(L.ffn_up, r.matrix(b + "ffn_up.weight", h, d));
+    LLMK_ASSIGN_OR_RETURN(L.ffn_down, r.matrix(b + "ffn_down.weight", d, h));
     if (c.arch == ModelArch::kLlama) {
-      LLMK_ASSIGN(L.attn_q, r.matrix(b + "attn_q.weight", d, d));
-      LLMK_ASSIGN(L.attn_k, r.matrix(b + "attn_k.weight", kv, d));
-      LLMK_ASSIGN(L.attn_v, r.matrix(b + "attn_v.weight", kv, d));
-      LLMK_ASSIGN(L.ffn_gate, r.matrix(b + "ffn_gate.weight", h, d));
+      LLMK_ASSIGN_OR_RETURN(L.attn_q, r.matrix(b + "attn_q.weight", d, d));
+      LLMK_ASSIGN_OR_RETURN(L.attn_k, r.matrix(b + "attn_k.weight", kv, d));
+      LLMK_ASSIGN_OR_RETURN(L.attn_v, r.matrix(b + "attn_v.weight", kv, d));
+      LLMK_ASSIGN_OR_RETURN(L.ffn_gate, r.matrix(b + "ffn_gate.weight", h, d));
     } else {
-      LLMK_ASSIGN(L.attn_norm_bias, r.vector(b + "attn_norm.bias", d));
-      LLMK_ASSIGN(L.ffn_norm_bias, r.vector(b + "ffn_norm.bias", d));
-      LLMK_ASSIGN(L.attn_qkv, r.matrix(b + "attn_qkv.weight", 3 * d, d));
-      LLMK_ASSIGN(L.attn_qkv_bias, r.vector(b + "attn_qkv.bias", 3 * d));
-      LLMK_ASSIGN(L.attn_output_bias, r.vector(b + "attn_output.bias", d));
-      LLMK_ASSIGN(L.ffn_up_bias, r.vector(b + "ffn_up.bias", h));
-      LLMK_ASSIGN(L.ffn_down_bias, r.vector(b + "ffn_down.bias", d));
+      LLMK_ASSIGN_OR_RETURN(L.attn_norm_bias, r.vector(b + "attn_norm.bias", d));
+      LLMK_ASSIGN_OR_RETURN(L.ffn_norm_bias, r.vector(b + "ffn_norm.bias", d));
+      LLMK_ASSIGN_OR_RETURN(L.attn_qkv, r.matrix(b + "attn_qkv.weight", 3 * d, d));
+      LLMK_ASSIGN_OR_RETURN(L.attn_qkv_bias, r.vector(b + "attn_qkv.bias", 3 * d));
+      LLMK_ASSIGN_OR_RETURN(L.attn_output_bias, r.vector(b + "attn_output.bias", d));
+      LLMK_ASSIGN_OR_RETURN(L.ffn_up_bias, r.vector(b + "ffn_up.bias", h));
+      LLMK_ASSIGN_OR_RETURN(L.ffn_down_bias, r.vector(b + "ffn_down.bias", d));
     }
   }
   storage->gguf = std::move(file);
@@ -507,19 +492,16 @@ absl::StatusOr<Model> model_from_gguf(std::shared_ptr<const GgufFile> file,
 }
 
 absl::StatusOr<Model> load_model(const std::string& path, const LoadConfig& config) {
-  auto mapped = internal::MappedFile::open(path);
-  if (!mapped.ok()) return mapped.status();
-  const auto bytes = (*mapped)->bytes();
+  LLMK_ASSIGN_OR_RETURN(auto mapped, internal::MappedFile::open(path));
+  const auto bytes = mapped->bytes();
   if (bytes.size() >= 4 && std::memcmp(bytes.data(), "GGUF", 4) == 0) {
-    mapped->reset();  // GgufFile maps the file itself
-    auto gguf = GgufFile::open(path);
-    if (!gguf.ok()) return gguf.status();
-    return model_from_gguf(std::shared_ptr<const GgufFile>(std::move(*gguf)), config);
+    mapped.reset();  // GgufFile maps the file itself
+    LLMK_ASSIGN_OR_RETURN(auto gguf, GgufFile::open(path));
+    return model_from_gguf(std::shared_ptr<const GgufFile>(std::move(gguf)), config);
   }
-  mapped->reset();
-  auto ckpt = Llama2cCheckpoint::open(path);
-  if (!ckpt.ok()) return ckpt.status();
-  return model_from_llama2c(std::move(*ckpt), config);
+  mapped.reset();
+  LLMK_ASSIGN_OR_RETURN(auto ckpt, Llama2cCheckpoint::open(path));
+  return model_from_llama2c(std::move(ckpt), config);
 }
 
 }  // namespace llmk

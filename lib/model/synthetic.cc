@@ -117,13 +117,6 @@ class SyntheticBuilder {
   std::vector<float> row_;
 };
 
-#define LLMK_ASSIGN_S(lhs, expr)                \
-  do {                                          \
-    auto _llmk_v = (expr);                      \
-    if (!_llmk_v.ok()) return _llmk_v.status(); \
-    lhs = *_llmk_v;                             \
-  } while (0)
-
 }  // namespace
 
 std::vector<std::string> synthetic_model_shapes() {
@@ -159,46 +152,49 @@ absl::StatusOr<ModelConfig> synthetic_model_config(const std::string& shape_name
 
 absl::StatusOr<Model> make_synthetic_model(const std::string& shape_name, TensorType type,
                                            uint64_t seed) {
-  auto config = synthetic_model_config(shape_name);
-  if (!config.ok()) return config.status();
+  LLMK_ASSIGN_OR_RETURN(auto config, synthetic_model_config(shape_name));
   if (type != TensorType::kF32 && type != TensorType::kF16 && type != TensorType::kQ8_0 &&
       type != TensorType::kQ4_0) {
     return absl::InvalidArgumentError("make_synthetic_model: unsupported tensor type");
   }
   Model m;
-  m.config = *config;
+  m.config = config;
   const ModelConfig& c = m.config;
   auto storage = std::make_shared<ModelStorage>();
   SyntheticBuilder b(type, seed, *storage);
   const size_t d = c.dim, h = c.hidden_dim, kv = c.kv_dim();
   ModelWeights& w = m.weights;
-  LLMK_ASSIGN_S(w.token_embedding, b.matrix(c.vocab_size, d));
-  if (c.arch == ModelArch::kGpt2) LLMK_ASSIGN_S(w.position_embedding, b.matrix(c.max_seq_len, d));
+  LLMK_ASSIGN_OR_RETURN(w.token_embedding, b.matrix(c.vocab_size, d));
+  if (c.arch == ModelArch::kGpt2) {
+    LLMK_ASSIGN_OR_RETURN(w.position_embedding, b.matrix(c.max_seq_len, d));
+  }
   w.layers.resize(c.n_layers);
   for (LayerWeights& L : w.layers) {
-    LLMK_ASSIGN_S(L.attn_norm, b.vector(d, 0.8f, 1.2f));
-    LLMK_ASSIGN_S(L.ffn_norm, b.vector(d, 0.8f, 1.2f));
-    LLMK_ASSIGN_S(L.attn_output, b.matrix(d, d));
-    LLMK_ASSIGN_S(L.ffn_up, b.matrix(h, d));
-    LLMK_ASSIGN_S(L.ffn_down, b.matrix(d, h));
+    LLMK_ASSIGN_OR_RETURN(L.attn_norm, b.vector(d, 0.8f, 1.2f));
+    LLMK_ASSIGN_OR_RETURN(L.ffn_norm, b.vector(d, 0.8f, 1.2f));
+    LLMK_ASSIGN_OR_RETURN(L.attn_output, b.matrix(d, d));
+    LLMK_ASSIGN_OR_RETURN(L.ffn_up, b.matrix(h, d));
+    LLMK_ASSIGN_OR_RETURN(L.ffn_down, b.matrix(d, h));
     if (c.arch == ModelArch::kLlama) {
-      LLMK_ASSIGN_S(L.attn_q, b.matrix(d, d));
-      LLMK_ASSIGN_S(L.attn_k, b.matrix(kv, d));
-      LLMK_ASSIGN_S(L.attn_v, b.matrix(kv, d));
-      LLMK_ASSIGN_S(L.ffn_gate, b.matrix(h, d));
+      LLMK_ASSIGN_OR_RETURN(L.attn_q, b.matrix(d, d));
+      LLMK_ASSIGN_OR_RETURN(L.attn_k, b.matrix(kv, d));
+      LLMK_ASSIGN_OR_RETURN(L.attn_v, b.matrix(kv, d));
+      LLMK_ASSIGN_OR_RETURN(L.ffn_gate, b.matrix(h, d));
     } else {
-      LLMK_ASSIGN_S(L.attn_norm_bias, b.vector(d, -0.1f, 0.1f));
-      LLMK_ASSIGN_S(L.ffn_norm_bias, b.vector(d, -0.1f, 0.1f));
-      LLMK_ASSIGN_S(L.attn_qkv, b.matrix(3 * d, d));
-      LLMK_ASSIGN_S(L.attn_qkv_bias, b.vector(3 * d, -0.1f, 0.1f));
-      LLMK_ASSIGN_S(L.attn_output_bias, b.vector(d, -0.1f, 0.1f));
-      LLMK_ASSIGN_S(L.ffn_up_bias, b.vector(h, -0.1f, 0.1f));
-      LLMK_ASSIGN_S(L.ffn_down_bias, b.vector(d, -0.1f, 0.1f));
+      LLMK_ASSIGN_OR_RETURN(L.attn_norm_bias, b.vector(d, -0.1f, 0.1f));
+      LLMK_ASSIGN_OR_RETURN(L.ffn_norm_bias, b.vector(d, -0.1f, 0.1f));
+      LLMK_ASSIGN_OR_RETURN(L.attn_qkv, b.matrix(3 * d, d));
+      LLMK_ASSIGN_OR_RETURN(L.attn_qkv_bias, b.vector(3 * d, -0.1f, 0.1f));
+      LLMK_ASSIGN_OR_RETURN(L.attn_output_bias, b.vector(d, -0.1f, 0.1f));
+      LLMK_ASSIGN_OR_RETURN(L.ffn_up_bias, b.vector(h, -0.1f, 0.1f));
+      LLMK_ASSIGN_OR_RETURN(L.ffn_down_bias, b.vector(d, -0.1f, 0.1f));
     }
   }
-  LLMK_ASSIGN_S(w.output_norm, b.vector(d, 0.8f, 1.2f));
-  if (c.arch == ModelArch::kGpt2) LLMK_ASSIGN_S(w.output_norm_bias, b.vector(d, -0.1f, 0.1f));
-  LLMK_ASSIGN_S(w.output, b.matrix(c.vocab_size, d));
+  LLMK_ASSIGN_OR_RETURN(w.output_norm, b.vector(d, 0.8f, 1.2f));
+  if (c.arch == ModelArch::kGpt2) {
+    LLMK_ASSIGN_OR_RETURN(w.output_norm_bias, b.vector(d, -0.1f, 0.1f));
+  }
+  LLMK_ASSIGN_OR_RETURN(w.output, b.matrix(c.vocab_size, d));
   m.storage = std::move(storage);
   return m;
 }

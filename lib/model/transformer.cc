@@ -167,10 +167,9 @@ absl::Status Transformer::State::pack_all() {
   }
   uint8_t* next = packed.get();
   for (WeightView* w : views) {
-    auto view = pack_weights(*w, {next, w->rows * w->row_bytes()});
-    if (!view.ok()) return view.status();
+    LLMK_ASSIGN_OR_RETURN(auto view, pack_weights(*w, {next, w->rows * w->row_bytes()}));
     next += bytes_of(*w);
-    *w = *view;
+    *w = view;
   }
   return absl::OkStatus();
 }
@@ -189,7 +188,7 @@ const Q8_0Block* Transformer::State::quantize(const float* in, size_t cols, size
                                               std::initializer_list<const WeightView*> users) {
   if (!wants_q8(cols, users)) return nullptr;
   // Rows are cols floats / cols/32 blocks each, so n rows quantize as one run.
-  kernels::quantize_activation_q8_0(in, n * cols, xq);
+  kernels::quantize_q8_0_ties_even(in, n * cols, xq);
   return xq;
 }
 
@@ -227,7 +226,7 @@ void Transformer::State::attention(size_t layer, size_t n, float* out) {
   auto one = [&](size_t task, size_t thread) {
     const size_t i = task / c.n_heads, h = task % c.n_heads;
     const size_t kv_off = (h / group) * hd;
-    kernels::attend_head(q + i * q_stride + h * hd, cache.key_rows(layer, seqs[i]) + kv_off,
+    kernels::f32().attend_head(q + i * q_stride + h * hd, cache.key_rows(layer, seqs[i]) + kv_off,
                          cache.value_rows(layer, seqs[i]) + kv_off, kv_dim, positions[i] + 1,
                          hd, inv_sqrt, scores + thread * max_len, out + i * c.dim + h * hd);
   };
@@ -316,7 +315,7 @@ void Transformer::State::llama_token(size_t part, size_t parts) {
   auto quantized = [&](const float* in, size_t cols,
                        std::initializer_list<const WeightView*> users) -> const Q8_0Block* {
     if (!wants_q8(cols, users)) return nullptr;
-    kernels::quantize_activation_q8_0(in, cols, my_q);
+    kernels::quantize_q8_0_ties_even(in, cols, my_q);
     return my_q;
   };
   const size_t group = c.n_heads / c.n_kv_heads;
@@ -341,9 +340,9 @@ void Transformer::State::llama_token(size_t part, size_t parts) {
       matvec_rows(w.attn_q, my_xb, xbq, q, q_rows);
       matvec_rows(w.attn_k, my_xb, xbq, kout, kv_rows);
       matvec_rows(w.attn_v, my_xb, xbq, vout, kv_rows);
-      kernels::rope_apply(q + q_rows.first, q_rows.second - q_rows.first, hd, rope,
+      kernels::f32().rope_apply(q + q_rows.first, q_rows.second - q_rows.first, hd, rope,
                           c.rope_layout);
-      kernels::rope_apply(kout + kv_rows.first, kv_rows.second - kv_rows.first, hd, rope,
+      kernels::f32().rope_apply(kout + kv_rows.first, kv_rows.second - kv_rows.first, hd, rope,
                           c.rope_layout);
     } else {
       matvec_rows(w.attn_q, my_xb, xbq, q, share(d, part, parts));
@@ -351,14 +350,14 @@ void Transformer::State::llama_token(size_t part, size_t parts) {
       matvec_rows(w.attn_v, my_xb, xbq, vout, share(kv_dim, part, parts));
       sync();
       if (part == 0) {
-        kernels::rope_apply(q, d, hd, rope, c.rope_layout);
-        kernels::rope_apply(kout, kv_dim, hd, rope, c.rope_layout);
+        kernels::f32().rope_apply(q, d, hd, rope, c.rope_layout);
+        kernels::f32().rope_apply(kout, kv_dim, hd, rope, c.rope_layout);
       }
       sync();
     }
     for (size_t h = heads.first; h < heads.second; ++h) {
       const size_t kv_off = (h / group) * hd;
-      kernels::attend_head(q + h * hd, cache.key_rows(l, seq) + kv_off,
+      kernels::f32().attend_head(q + h * hd, cache.key_rows(l, seq) + kv_off,
                            cache.value_rows(l, seq) + kv_off, kv_dim, pos + 1, hd, inv_sqrt,
                            scratch, xb2 + h * hd);
     }
@@ -366,18 +365,18 @@ void Transformer::State::llama_token(size_t part, size_t parts) {
     const Q8_0Block* attq = quantized(xb2, d, {&w.attn_output});
     matvec_rows(w.attn_output, xb2, attq, xb, share(d, part, parts));
     sync();  // xb complete
-    kernels::add(my_x, xb, d, my_x);
+    kernels::f32().add(my_x, xb, d, my_x);
     rms_norm_ggml(my_x, w.ffn_norm.data(), c.norm_eps, d, my_xb);
     const Q8_0Block* ffq = quantized(my_xb, d, {&w.ffn_gate, &w.ffn_up});
     const auto rows = share(hid, part, parts);
     matvec_rows(w.ffn_gate, my_xb, ffq, hb, rows);
     matvec_rows(w.ffn_up, my_xb, ffq, hb2, rows);
-    kernels::swiglu(hb + rows.first, hb2 + rows.first, rows.second - rows.first, hb + rows.first);
+    kernels::f32().swiglu(hb + rows.first, hb2 + rows.first, rows.second - rows.first, hb + rows.first);
     sync();  // hb complete (and every part is done reading xb)
     const Q8_0Block* hbq = quantized(hb, hid, {&w.ffn_down});
     matvec_rows(w.ffn_down, hb, hbq, xb, share(d, part, parts));
     sync();  // xb complete
-    kernels::add(my_x, xb, d, my_x);
+    kernels::f32().add(my_x, xb, d, my_x);
   }
   rms_norm_ggml(my_x, mw.output_norm.data(), c.norm_eps, d, my_xb);
   const Q8_0Block* outq = quantized(my_xb, d, {&mw.output});
@@ -392,7 +391,7 @@ void Transformer::State::llama_layer(size_t l, size_t n, bool contiguous) {
   const size_t d_blocks = d / kQuantBlock, hid_blocks = hid / kQuantBlock;
   // Quantizes rows [i0, i1) of `in` (cols each) into xq's same rows.
   auto quantize_rows = [&](const float* in, size_t cols, size_t blocks, size_t i0, size_t i1) {
-    kernels::quantize_activation_q8_0(in + i0 * cols, (i1 - i0) * cols, xq + i0 * blocks);
+    kernels::quantize_q8_0_ties_even(in + i0 * cols, (i1 - i0) * cols, xq + i0 * blocks);
   };
 
   const bool q_qkv = wants_q8(d, {&w.attn_q, &w.attn_k, &w.attn_v});
@@ -411,8 +410,8 @@ void Transformer::State::llama_layer(size_t l, size_t n, bool contiguous) {
   matmul(w.attn_v, xb, xbq, n, vout);
   for_tokens(n, d, [&](size_t i0, size_t i1) {
     for (size_t i = i0; i < i1; ++i) {
-      kernels::rope_apply(q + i * d, d, hd, rope + i * hd, c.rope_layout);
-      kernels::rope_apply(kout + i * kv_dim, kv_dim, hd, rope + i * hd, c.rope_layout);
+      kernels::f32().rope_apply(q + i * d, d, hd, rope + i * hd, c.rope_layout);
+      kernels::f32().rope_apply(kout + i * kv_dim, kv_dim, hd, rope + i * hd, c.rope_layout);
     }
   });
   write_kv(l, n, contiguous);
@@ -423,7 +422,7 @@ void Transformer::State::llama_layer(size_t l, size_t n, bool contiguous) {
 
   const bool q_ffn = wants_q8(d, {&w.ffn_gate, &w.ffn_up});
   for_tokens(n, d, [&](size_t i0, size_t i1) {
-    kernels::add(x + i0 * d, xb + i0 * d, (i1 - i0) * d, x + i0 * d);
+    kernels::f32().add(x + i0 * d, xb + i0 * d, (i1 - i0) * d, x + i0 * d);
     for (size_t i = i0; i < i1; ++i) {
       rms_norm_ggml(x + i * d, w.ffn_norm.data(), c.norm_eps, d, xb + i * d);
     }
@@ -433,11 +432,11 @@ void Transformer::State::llama_layer(size_t l, size_t n, bool contiguous) {
   matmul(w.ffn_up, xb, q_ffn ? xq : nullptr, n, hb2);
   const bool q_down = wants_q8(hid, {&w.ffn_down});
   for_tokens(n, hid, [&](size_t i0, size_t i1) {
-    kernels::swiglu(hb + i0 * hid, hb2 + i0 * hid, (i1 - i0) * hid, hb + i0 * hid);
+    kernels::f32().swiglu(hb + i0 * hid, hb2 + i0 * hid, (i1 - i0) * hid, hb + i0 * hid);
     if (q_down) quantize_rows(hb, hid, hid_blocks, i0, i1);
   });
   matmul(w.ffn_down, hb, q_down ? xq : nullptr, n, xb);
-  kernels::add(x, xb, n * d, x);
+  kernels::f32().add(x, xb, n * d, x);
 }
 
 void Transformer::State::gpt2_layer(size_t l, size_t n, bool /*contiguous*/) {
@@ -446,14 +445,14 @@ void Transformer::State::gpt2_layer(size_t l, size_t n, bool /*contiguous*/) {
   const size_t d = c.dim, hid = c.hidden_dim;
 
   for (size_t i = 0; i < n; ++i) {
-    kernels::layer_norm(x + i * d, w.attn_norm.data(), w.attn_norm_bias.data(), c.norm_eps, d,
+    kernels::f32().layer_norm(x + i * d, w.attn_norm.data(), w.attn_norm_bias.data(), c.norm_eps, d,
                         xb + i * d);
   }
   // Fused projection: row i of q holds [q | k | v] (3·dim).
   matmul(w.attn_qkv, xb, quantize(xb, d, n, {&w.attn_qkv}), n, q);
   for (size_t i = 0; i < n; ++i) {
     float* row = q + i * 3 * d;
-    kernels::add(row, w.attn_qkv_bias.data(), 3 * d, row);
+    kernels::f32().add(row, w.attn_qkv_bias.data(), 3 * d, row);
     std::memcpy(k + i * d, row + d, d * sizeof(float));
     std::memcpy(v + i * d, row + 2 * d, d * sizeof(float));
   }
@@ -461,24 +460,24 @@ void Transformer::State::gpt2_layer(size_t l, size_t n, bool /*contiguous*/) {
   attention(l, n, xb2);
   matmul(w.attn_output, xb2, quantize(xb2, d, n, {&w.attn_output}), n, xb);
   for (size_t i = 0; i < n; ++i) {
-    kernels::add(xb + i * d, w.attn_output_bias.data(), d, xb + i * d);
+    kernels::f32().add(xb + i * d, w.attn_output_bias.data(), d, xb + i * d);
   }
-  kernels::add(x, xb, n * d, x);
+  kernels::f32().add(x, xb, n * d, x);
 
   for (size_t i = 0; i < n; ++i) {
-    kernels::layer_norm(x + i * d, w.ffn_norm.data(), w.ffn_norm_bias.data(), c.norm_eps, d,
+    kernels::f32().layer_norm(x + i * d, w.ffn_norm.data(), w.ffn_norm_bias.data(), c.norm_eps, d,
                         xb + i * d);
   }
   matmul(w.ffn_up, xb, quantize(xb, d, n, {&w.ffn_up}), n, hb);
   for (size_t i = 0; i < n; ++i) {
-    kernels::add(hb + i * hid, w.ffn_up_bias.data(), hid, hb + i * hid);
+    kernels::f32().add(hb + i * hid, w.ffn_up_bias.data(), hid, hb + i * hid);
   }
-  kernels::gelu(hb, n * hid, hb);
+  kernels::f32().gelu(hb, n * hid, hb);
   matmul(w.ffn_down, hb, quantize(hb, hid, n, {&w.ffn_down}), n, xb);
   for (size_t i = 0; i < n; ++i) {
-    kernels::add(xb + i * d, w.ffn_down_bias.data(), d, xb + i * d);
+    kernels::f32().add(xb + i * d, w.ffn_down_bias.data(), d, xb + i * d);
   }
-  kernels::add(x, xb, n * d, x);
+  kernels::f32().add(x, xb, n * d, x);
 }
 
 // Runs n ≤ max_batch validated tokens (positions/seqs already filled in);
@@ -491,7 +490,7 @@ absl::Status Transformer::State::run(const int32_t* tokens, size_t n, size_t log
     kernels::dequantize_row(w.token_embedding, static_cast<size_t>(tokens[i]), x + i * d);
     if (c.arch == ModelArch::kGpt2) {
       kernels::dequantize_row(w.position_embedding, positions[i], xb);
-      kernels::add(x + i * d, xb, d, x + i * d);
+      kernels::f32().add(x + i * d, xb, d, x + i * d);
     } else {
       kernels::rope_angles(c.head_dim, positions[i], c.rope_theta, rope + i * c.head_dim);
     }
@@ -531,7 +530,7 @@ absl::Status Transformer::State::run(const int32_t* tokens, size_t n, size_t log
     if (c.arch == ModelArch::kLlama) {
       rms_norm_ggml(x + i * d, w.output_norm.data(), c.norm_eps, d, out);
     } else {
-      kernels::layer_norm(x + i * d, w.output_norm.data(), w.output_norm_bias.data(),
+      kernels::f32().layer_norm(x + i * d, w.output_norm.data(), w.output_norm_bias.data(),
                           c.norm_eps, d, out);
     }
   }
@@ -576,8 +575,7 @@ absl::StatusOr<std::unique_ptr<Transformer>> Transformer::create(
   if (ctx > kMaxModelSeqLen) {
     return absl::InvalidArgumentError("Transformer::create: max_seq_len is too large");
   }
-  auto cache = KVCache::create(c.n_layers, ctx, c.kv_dim(), options.n_seqs);
-  if (!cache.ok()) return cache.status();
+  LLMK_ASSIGN_OR_RETURN(auto cache, KVCache::create(c.n_layers, ctx, c.kv_dim(), options.n_seqs));
 
   // Arena layout: sizes in floats (block arrays counted in bytes / 4).
   const size_t B = options.max_batch, T = options.n_threads;
@@ -600,19 +598,17 @@ absl::StatusOr<std::unique_ptr<Transformer>> Transformer::create(
       return absl::InvalidArgumentError("Transformer::create: activation size overflows");
     }
   }
-  auto arena = Arena::create(total);
-  if (!arena.ok()) return arena.status();
+  LLMK_ASSIGN_OR_RETURN(auto arena, Arena::create(total));
 
   auto t = std::unique_ptr<Transformer>(new Transformer());
-  t->s_ = std::make_unique<State>(model, options, std::move(*cache), std::move(*arena));
+  t->s_ = std::make_unique<State>(model, options, std::move(cache), std::move(arena));
   State& s = *t->s_;
   s.quantize_activations = options.activation_mode == ActivationMode::kQuantizeQ8_0;
   Arena& a = s.arena;
   auto take = [&a](auto*& ptr, size_t count) -> absl::Status {
     using T = std::remove_reference_t<decltype(*ptr)>;
-    auto p = a.alloc(count * sizeof(T), 64);
-    if (!p.ok()) return p.status();
-    ptr = static_cast<T*>(*p);
+    LLMK_ASSIGN_OR_RETURN(auto p, a.alloc(count * sizeof(T), 64));
+    ptr = static_cast<T*>(p);
     return absl::OkStatus();
   };
   LLMK_RETURN_IF_ERROR(take(s.x, B * c.dim));

@@ -1,6 +1,6 @@
 // The f32 dot product as an inline per-target function, shared by the
-// kernels that call it in their inner loops (matvec.cc's Dot, attention in
-// elementwise.cc) so every caller gets bit-identical sums without paying a
+// kernels that call it in their inner loops (matvec-inl.h's Dot, attention in
+// attention-inl.h) so every caller gets bit-identical sums without paying a
 // dynamic dispatch per call. Include after hwy/highway.h inside a
 // foreach_target translation unit.
 #if defined(LLMK_OPS_DOT_INL_H_) == defined(HWY_TARGET_TOGGLE)

@@ -33,7 +33,7 @@ absl::Status check_matrix(absl::string_view fn, std::span<const float> w, size_t
 
 absl::StatusOr<float> dot(std::span<const float> a, std::span<const float> b) {
   LLMK_RETURN_IF_ERROR(check_same("dot", b, "b", a.size()));
-  return kernels::dot(a.data(), b.data(), a.size());
+  return kernels::f32().dot(a.data(), b.data(), a.size());
 }
 
 absl::Status matvec(std::span<const float> w, size_t rows, size_t cols,
@@ -67,7 +67,7 @@ absl::Status layer_norm(std::span<const float> x, std::span<const float> weight,
   LLMK_RETURN_IF_ERROR(check_same("layer_norm", weight, "weight", x.size()));
   LLMK_RETURN_IF_ERROR(check_same("layer_norm", bias, "bias", x.size()));
   LLMK_RETURN_IF_ERROR(check_same("layer_norm", out, "out", x.size()));
-  kernels::layer_norm(x.data(), weight.data(), bias.data(), eps, x.size(), out.data());
+  kernels::f32().layer_norm(x.data(), weight.data(), bias.data(), eps, x.size(), out.data());
   return absl::OkStatus();
 }
 
@@ -76,26 +76,26 @@ absl::Status rms_norm(std::span<const float> x, std::span<const float> weight, f
   LLMK_RETURN_IF_ERROR(check_nonempty("rms_norm", x.size()));
   LLMK_RETURN_IF_ERROR(check_same("rms_norm", weight, "weight", x.size()));
   LLMK_RETURN_IF_ERROR(check_same("rms_norm", out, "out", x.size()));
-  kernels::rms_norm(x.data(), weight.data(), eps, x.size(), out.data());
+  kernels::f32().rms_norm(x.data(), weight.data(), eps, x.size(), out.data());
   return absl::OkStatus();
 }
 
 absl::Status softmax(std::span<const float> x, std::span<float> out) {
   LLMK_RETURN_IF_ERROR(check_nonempty("softmax", x.size()));
   LLMK_RETURN_IF_ERROR(check_same("softmax", out, "out", x.size()));
-  kernels::softmax(x.data(), x.size(), out.data());
+  kernels::f32().softmax(x.data(), x.size(), out.data());
   return absl::OkStatus();
 }
 
 absl::Status gelu(std::span<const float> x, std::span<float> out) {
   LLMK_RETURN_IF_ERROR(check_same("gelu", out, "out", x.size()));
-  kernels::gelu(x.data(), x.size(), out.data());
+  kernels::f32().gelu(x.data(), x.size(), out.data());
   return absl::OkStatus();
 }
 
 absl::Status silu(std::span<const float> x, std::span<float> out) {
   LLMK_RETURN_IF_ERROR(check_same("silu", out, "out", x.size()));
-  kernels::silu(x.data(), x.size(), out.data());
+  kernels::f32().silu(x.data(), x.size(), out.data());
   return absl::OkStatus();
 }
 
@@ -103,33 +103,33 @@ absl::Status swiglu(std::span<const float> gate, std::span<const float> up,
                     std::span<float> out) {
   LLMK_RETURN_IF_ERROR(check_same("swiglu", up, "up", gate.size()));
   LLMK_RETURN_IF_ERROR(check_same("swiglu", out, "out", gate.size()));
-  kernels::swiglu(gate.data(), up.data(), gate.size(), out.data());
+  kernels::f32().swiglu(gate.data(), up.data(), gate.size(), out.data());
   return absl::OkStatus();
 }
 
 absl::Status add(std::span<const float> a, std::span<const float> b, std::span<float> out) {
   LLMK_RETURN_IF_ERROR(check_same("add", b, "b", a.size()));
   LLMK_RETURN_IF_ERROR(check_same("add", out, "out", a.size()));
-  kernels::add(a.data(), b.data(), a.size(), out.data());
+  kernels::f32().add(a.data(), b.data(), a.size(), out.data());
   return absl::OkStatus();
 }
 
 absl::Status mul(std::span<const float> a, std::span<const float> b, std::span<float> out) {
   LLMK_RETURN_IF_ERROR(check_same("mul", b, "b", a.size()));
   LLMK_RETURN_IF_ERROR(check_same("mul", out, "out", a.size()));
-  kernels::mul(a.data(), b.data(), a.size(), out.data());
+  kernels::f32().mul(a.data(), b.data(), a.size(), out.data());
   return absl::OkStatus();
 }
 
 absl::Status scale(std::span<const float> x, float factor, std::span<float> out) {
   LLMK_RETURN_IF_ERROR(check_same("scale", out, "out", x.size()));
-  kernels::scale(x.data(), factor, x.size(), out.data());
+  kernels::f32().scale(x.data(), factor, x.size(), out.data());
   return absl::OkStatus();
 }
 
 absl::StatusOr<size_t> argmax(std::span<const float> x) {
   LLMK_RETURN_IF_ERROR(check_nonempty("argmax", x.size()));
-  return kernels::argmax(x.data(), x.size());
+  return kernels::f32().argmax(x.data(), x.size());
 }
 
 absl::Status rope(std::span<float> x, size_t head_dim, size_t pos, float theta_base,
@@ -147,7 +147,7 @@ absl::Status rope(std::span<float> x, size_t head_dim, size_t pos, float theta_b
   }
   float cos_sin[1024];
   kernels::rope_angles(head_dim, pos, theta_base, cos_sin);
-  kernels::rope_apply(x.data(), x.size(), head_dim, cos_sin, layout);
+  kernels::f32().rope_apply(x.data(), x.size(), head_dim, cos_sin, layout);
   return absl::OkStatus();
 }
 

@@ -1,6 +1,6 @@
-// fp16 conversion, the ggml-exact Q4_0 quantizer (Q8_0's is a dispatched
-// kernel in quant_simd.cc, since activations are quantized on every matvec),
-// and the checked public API of llmk/quant.h over the dispatched kernels.
+// fp16 conversion, the ggml-exact Q4_0 quantizer (Q8_0's are dispatched
+// kernels, quant/quantize-inl.h, since activations are quantized on every
+// matvec), and the checked public API of llmk/quant.h over the kernels.
 #include "llmk/quant.h"
 
 #include <algorithm>
@@ -131,7 +131,7 @@ absl::Status run_weights(const WeightView& w, std::span<const float> x, size_t b
   const bool quantized = w.type == TensorType::kQ4_0 || w.type == TensorType::kQ8_0;
   if (quantized && mode == ActivationMode::kQuantizeQ8_0) {
     std::vector<Q8_0Block> xq(x.size() / kQuantBlock);
-    kernels::quantize_row_q8_0(x.data(), x.size(), xq.data());
+    kernels::quantize_q8_0_ties_even(x.data(), x.size(), xq.data());  // as the forward pass
     kernels::matmul_weights(w, x.data(), xq.data(), batch, y.data(), pool);
   } else {
     const bool stream = w.rows * w.row_bytes() > kernels::kStreamingMatrixBytes;
@@ -158,7 +158,7 @@ absl::Status quantize_q4_0(std::span<const float> x, std::span<Q4_0Block> out) {
 
 absl::Status quantize_q8_0(std::span<const float> x, std::span<Q8_0Block> out) {
   LLMK_RETURN_IF_ERROR(check_row("quantize_q8_0", x.size(), out.size()));
-  kernels::quantize_row_q8_0(x.data(), x.size(), out.data());
+  kernels::quantize_q8_0_ties_away(x.data(), x.size(), out.data());
   return absl::OkStatus();
 }
 
@@ -209,7 +209,7 @@ absl::StatusOr<WeightView> pack_weights(const WeightView& w, std::span<uint8_t> 
   if (bytes != 0 && src < out.data() + bytes && out.data() < src + bytes) {
     return absl::InvalidArgumentError("pack_weights: out overlaps w.data");
   }
-  if (bytes != 0) kernels::pack_rows8(w, out.data());
+  if (bytes != 0) kernels::repack_interleaved8(w, out.data());
   WeightView packed = w;
   packed.data = out.data();
   packed.layout = WeightLayout::kInterleaved8;

@@ -1,13 +1,16 @@
 // Unchecked, pointer-based entry points to the quantized kernels, for library
 // code that has already validated its shapes (the forward pass). The public,
-// checked API is llmk/quant.h.
+// checked API is llmk/quant.h. No SIMD types here: the per-target code is in
+// the -inl.h files (fp16, quantize, dequant, dot_q8, interleaved), compiled
+// per target by quant_targets.cc into one QuantTargetKernels table; the row
+// drivers and the threading that call it are in matmul.cc.
 //
 // Conventions (stated once, not re-checked here):
 // - `w` is a valid WeightView whose data holds w.rows · w.row_bytes() bytes;
 //   for Q4_0 / Q8_0 weights w.cols is a multiple of 32 (kQuantBlock).
 // - x points to w.cols floats (per batch row); y to w.rows floats (per batch
 //   row). Pointers need no particular alignment.
-// - x_q8, when given, is x quantized with quantize_row_q8_0 (w.cols / 32
+// - x_q8, when given, is x quantized with quantize_q8_0_ties_even (w.cols / 32
 //   blocks per batch row). Quantize x once and pass it to every projection
 //   that reads the same x (q, k and v; gate and up), as ggml does.
 #pragma once
@@ -18,17 +21,43 @@
 #include "llmk/quant.h"
 
 namespace llmk {
+
 class ThreadPool;
-}
+
+// What one weight row meets: the kind of dot product the row driver runs.
+enum class RowKind { kF16, kQ4F32, kQ8F32, kQ4Q8, kQ8Q8 };
+
+// The kInterleaved8 layout (see quant/interleaved-inl.h for the bytes).
+namespace interleaved {
+inline constexpr size_t kGroupRows = 8;
+inline constexpr size_t kScaleBytes = 16;  // 8 fp16 scales per block and group
+
+// One activation block prepared for the interleaved kernels.
+struct PreparedBlock {
+  int8_t qs[32];
+  int32_t bias;           // Q4_0: −8·Σx
+  float d;                // the block's scale as f32
+  int32_t chunk_bias[8];  // Q8_0: −128·Σx over elements 4c…4c+3
+};
+static_assert(sizeof(PreparedBlock) == 72, "PreparedBlock is 72 bytes");
+}  // namespace interleaved
+
+}  // namespace llmk
 
 namespace llmk::kernels {
 
-// x[0, n) → n / 32 Q8_0 blocks, byte-identical to ggml's reference quantizer.
-// n must be a multiple of 32.
-void quantize_row_q8_0(const float* x, size_t n, Q8_0Block* out);
+// x[0, n) → n / 32 Q8_0 blocks (n a multiple of 32), in one of ggml's two
+// roundings; both give the same bytes on every target.
+// ties_away: ggml's reference quantize_row_q8_0_ref (multiplier 1/d, round
+//   half away from zero) — the bytes ggml stores; the public quantize_q8_0.
+// ties_even: ggml-cpu's x86 quantize_row_q8_0 (multiplier 127/amax, round
+//   half to even) — what llama.cpp does to activations before a quantized
+//   matrix product; the forward pass and the public matvec / matmul.
+void quantize_q8_0_ties_away(const float* x, size_t n, Q8_0Block* out);
+void quantize_q8_0_ties_even(const float* x, size_t n, Q8_0Block* out);
 
-// Fused dot products over `blocks` blocks (32 · blocks values), dispatched to
-// the best Highway target. Q·Q8_0 use integer dot products per block.
+// Fused dot products over `blocks` blocks (32 · blocks values). Q·Q8_0 use
+// integer dot products per block.
 float dot_q4_0_q8_0(const Q4_0Block* a, const Q8_0Block* b, size_t blocks);
 float dot_q8_0_q8_0(const Q8_0Block* a, const Q8_0Block* b, size_t blocks);
 float dot_q4_0_f32(const Q4_0Block* a, const float* x, size_t blocks);
@@ -62,13 +91,52 @@ void matmul_weights(const WeightView& w, const float* x, const Q8_0Block* x_q8, 
 void weight_rows_direct(const WeightView& w, const float* x, const Q8_0Block* x_q8, size_t batch,
                         float* y, size_t y_stride, size_t row_begin, size_t row_end);
 
-// kInterleaved8 (lib/quant/packed_simd.cc). pack_rows8 writes w (row-major
-// Q4_0 / Q8_0) re-laid out to out (w.rows · w.row_bytes() bytes);
-// unpack_row8 writes row `row` of an interleaved w row-major (row_bytes()
-// bytes); matmul_packed is matmul_weights for interleaved w.
-void pack_rows8(const WeightView& w, uint8_t* out);
-void unpack_row8(const WeightView& w, size_t row, uint8_t* out);
-void matmul_packed(const WeightView& w, const float* x, const Q8_0Block* x_q8, size_t batch,
-                   float* y, ThreadPool* pool);
+// Interleaved rows (kInterleaved8, quant/repack.cc): repack_interleaved8
+// writes w (row-major Q4_0 / Q8_0) re-laid out to out (w.rows · w.row_bytes()
+// bytes); unpack_interleaved_row writes row `row` of an interleaved w
+// row-major (row_bytes() bytes). matmul_interleaved (matmul.cc) is
+// matmul_weights for interleaved w.
+void repack_interleaved8(const WeightView& w, uint8_t* out);
+void unpack_interleaved_row(const WeightView& w, size_t row, uint8_t* out);
+void matmul_interleaved(const WeightView& w, const float* x, const Q8_0Block* x_q8, size_t batch,
+                        float* y, ThreadPool* pool);
+
+// The per-target entry points, one table per Highway target
+// (quant_targets.cc); quant_targets() returns the one dispatch picks now.
+struct QuantTargetKernels {
+  float (*dot_q4_0_q8_0)(const Q4_0Block* a, const Q8_0Block* b, size_t blocks);
+  float (*dot_q8_0_q8_0)(const Q8_0Block* a, const Q8_0Block* b, size_t blocks);
+  float (*dot_q4_0_f32)(const Q4_0Block* a, const float* x, size_t blocks);
+  float (*dot_q8_0_f32)(const Q8_0Block* a, const float* x, size_t blocks);
+  void (*quantize_q8_0_ties_away)(const float* x, size_t blocks, Q8_0Block* out);
+  void (*quantize_q8_0_ties_even)(const float* x, size_t blocks, Q8_0Block* out);
+  void (*dequantize_q4_0)(const Q4_0Block* blocks, size_t count, float* out);
+  void (*dequantize_q8_0)(const Q8_0Block* blocks, size_t count, float* out);
+  void (*convert_f16)(const uint16_t* in, size_t n, float* out);
+
+  // Row-major rows. prepared_bytes: the buffer prepare_activations needs
+  // for `batch` vectors of `blocks` Q8_0 blocks, 0 where this target reads
+  // the blocks directly. weight_rows: rows [row_begin, row_end) of
+  // Y = X·Wᵀ (y row stride `rows`); `prepared` is prepare_activations'
+  // output where prepared_bytes was non-zero, else null.
+  size_t (*prepared_bytes)(size_t blocks, size_t batch);
+  void (*prepare_activations)(RowKind kind, const Q8_0Block* xq, size_t blocks, size_t batch,
+                              uint8_t* out);
+  void (*weight_rows)(RowKind kind, const uint8_t* w, size_t row_bytes, size_t rows, size_t cols,
+                      const float* x, const Q8_0Block* xq, const uint8_t* prepared, size_t batch,
+                      float* y, size_t row_begin, size_t row_end);
+
+  // Interleaved rows; where `interleaved_supported` is false the caller
+  // unpacks groups and uses weight_rows.
+  bool interleaved_supported;
+  void (*prepare_interleaved_blocks)(const Q8_0Block* xq, size_t begin, size_t end,
+                                     interleaved::PreparedBlock* out);
+  // Groups [group_begin, group_end) of Y = X·Wᵀ (rows 8g…8g+7 of
+  // y[v·y_stride]); `xs` holds `batch` × `blocks` prepared blocks.
+  void (*interleaved_groups)(bool q4, const uint8_t* w, size_t row_bytes, size_t blocks,
+                             const interleaved::PreparedBlock* xs, size_t batch, float* y,
+                             size_t y_stride, size_t group_begin, size_t group_end);
+};
+const QuantTargetKernels& quant_targets();
 
 }  // namespace llmk::kernels

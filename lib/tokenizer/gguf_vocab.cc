@@ -26,13 +26,12 @@ absl::StatusOr<const std::vector<T>*> typed_array(const GgufFile& file, std::str
     if (required) return absl::NotFoundError(absl::StrCat(to_absl(key), " is missing"));
     return nullptr;
   }
-  auto array = file.get_array(key);
-  if (!array.ok()) return array.status();
-  const auto* values = std::get_if<std::vector<T>>(&(*array)->values);
-  if (values == nullptr || (*array)->element_type != expected) {
+  LLMK_ASSIGN_OR_RETURN(auto array, file.get_array(key));
+  const auto* values = std::get_if<std::vector<T>>(&array->values);
+  if (values == nullptr || array->element_type != expected) {
     return field_error(key, absl::StrCat("expected an array of ", to_absl(gguf_type_name(expected)),
                                          ", found ",
-                                         to_absl(gguf_type_name((*array)->element_type))));
+                                         to_absl(gguf_type_name(array->element_type))));
   }
   if (n_tokens != 0 && values->size() != n_tokens) {
     return field_error(key, absl::StrCat("has ", values->size(), " entries, expected one per token (",
@@ -45,21 +44,19 @@ absl::StatusOr<const std::vector<T>*> typed_array(const GgufFile& file, std::str
 absl::Status read_id(const GgufFile& file, std::string_view key, size_t n_tokens,
                      TokenId* id) {
   if (file.find(key) == nullptr) return absl::OkStatus();
-  auto value = file.get_uint(key);
-  if (!value.ok()) return value.status();
-  if (*value >= n_tokens) {
-    return field_error(key, absl::StrCat("token id ", *value, " is outside the vocabulary (",
+  LLMK_ASSIGN_OR_RETURN(auto value, file.get_uint(key));
+  if (value >= n_tokens) {
+    return field_error(key, absl::StrCat("token id ", value, " is outside the vocabulary (",
                                          n_tokens, " tokens)"));
   }
-  *id = static_cast<TokenId>(*value);
+  *id = static_cast<TokenId>(value);
   return absl::OkStatus();
 }
 
 absl::Status read_flag(const GgufFile& file, std::string_view key, bool* flag) {
   if (file.find(key) == nullptr) return absl::OkStatus();
-  auto value = file.get_bool(key);
-  if (!value.ok()) return value.status();
-  *flag = *value;
+  LLMK_ASSIGN_OR_RETURN(auto value, file.get_bool(key));
+  *flag = value;
   return absl::OkStatus();
 }
 
@@ -67,11 +64,10 @@ absl::Status read_flag(const GgufFile& file, std::string_view key, bool* flag) {
 
 absl::StatusOr<Vocabulary> vocabulary_from_gguf(const GgufFile& file) {
   Vocabulary v;
-  auto model = file.get_string("tokenizer.ggml.model");
-  if (!model.ok()) return model.status();
-  if (*model == "gpt2") {
+  LLMK_ASSIGN_OR_RETURN(auto model, file.get_string("tokenizer.ggml.model"));
+  if (model == "gpt2") {
     v.kind = VocabKind::kGpt2;
-  } else if (*model == "llama") {
+  } else if (model == "llama") {
     v.kind = VocabKind::kLlama;
     // llama.cpp's defaults for SentencePiece vocabularies.
     v.bos_id = 1;
@@ -81,37 +77,38 @@ absl::StatusOr<Vocabulary> vocabulary_from_gguf(const GgufFile& file) {
     v.add_space_prefix = true;
   } else {
     return field_error("tokenizer.ggml.model",
-                       absl::StrCat("'", *model, "' is not supported (gpt2, llama)"));
+                       absl::StrCat("'", model, "' is not supported (gpt2, llama)"));
   }
   if (file.find("tokenizer.ggml.pre") != nullptr) {
-    auto pre = file.get_string("tokenizer.ggml.pre");
-    if (!pre.ok()) return pre.status();
-    if (*pre != "default" && *pre != "gpt-2") {
+    LLMK_ASSIGN_OR_RETURN(auto pre, file.get_string("tokenizer.ggml.pre"));
+    if (pre != "default" && pre != "gpt-2") {
       return field_error("tokenizer.ggml.pre",
-                         absl::StrCat("pre-tokenizer '", *pre,
+                         absl::StrCat("pre-tokenizer '", pre,
                                       "' is not supported (default, gpt-2)"));
     }
   }
-  auto tokens = typed_array<std::string>(file, "tokenizer.ggml.tokens", GgufType::kString, 0, true);
-  if (!tokens.ok()) return tokens.status();
-  const size_t n = (*tokens)->size();
+  LLMK_ASSIGN_OR_RETURN(
+      auto tokens,
+      typed_array<std::string>(file, "tokenizer.ggml.tokens", GgufType::kString, 0, true));
+  const size_t n = tokens->size();
   if (n == 0) return field_error("tokenizer.ggml.tokens", "is empty");
   if (n > Vocabulary::kMaxTokens) {
     return field_error("tokenizer.ggml.tokens",
                        absl::StrCat(n, " tokens, more than the limit ", Vocabulary::kMaxTokens));
   }
-  v.tokens = **tokens;
+  v.tokens = *tokens;
 
-  auto scores = typed_array<float>(file, "tokenizer.ggml.scores", GgufType::kFloat32, n, false);
-  if (!scores.ok()) return scores.status();
-  if (*scores != nullptr) v.scores = **scores;
+  LLMK_ASSIGN_OR_RETURN(
+      auto scores, typed_array<float>(file, "tokenizer.ggml.scores", GgufType::kFloat32, n, false));
+  if (scores != nullptr) v.scores = *scores;
 
-  auto types = typed_array<int32_t>(file, "tokenizer.ggml.token_type", GgufType::kInt32, n, false);
-  if (!types.ok()) return types.status();
-  if (*types != nullptr) {
+  LLMK_ASSIGN_OR_RETURN(
+      auto types,
+      typed_array<int32_t>(file, "tokenizer.ggml.token_type", GgufType::kInt32, n, false));
+  if (types != nullptr) {
     v.types.reserve(n);
     for (size_t i = 0; i < n; ++i) {
-      const int32_t t = (**types)[i];
+      const int32_t t = (*types)[i];
       if (t < 0 || t > static_cast<int32_t>(TokenType::kByte)) {
         return field_error("tokenizer.ggml.token_type",
                            absl::StrCat("entry ", i, " = ", t, " is not a token type (0..6)"));
@@ -121,9 +118,10 @@ absl::StatusOr<Vocabulary> vocabulary_from_gguf(const GgufFile& file) {
   }
 
   if (v.kind == VocabKind::kGpt2) {
-    auto merges = typed_array<std::string>(file, "tokenizer.ggml.merges", GgufType::kString, 0, true);
-    if (!merges.ok()) return merges.status();
-    v.merges = **merges;
+    LLMK_ASSIGN_OR_RETURN(
+        auto merges,
+        typed_array<std::string>(file, "tokenizer.ggml.merges", GgufType::kString, 0, true));
+    v.merges = *merges;
   }
   if (v.bos_id >= 0 && static_cast<size_t>(v.bos_id) >= n) v.bos_id = -1;
   if (v.eos_id >= 0 && static_cast<size_t>(v.eos_id) >= n) v.eos_id = -1;

@@ -199,17 +199,15 @@ Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 Tokenizer::~Tokenizer() = default;
 
 absl::StatusOr<Tokenizer> Tokenizer::create(Vocabulary vocab) {
-  auto data = tok::build_tokenizer_data(std::move(vocab));
-  if (!data.ok()) return data.status();
+  LLMK_ASSIGN_OR_RETURN(auto data, tok::build_tokenizer_data(std::move(vocab)));
   auto impl = std::make_unique<Impl>();
-  static_cast<TokenizerData&>(*impl) = std::move(**data);
+  static_cast<TokenizerData&>(*impl) = std::move(*data);
   return Tokenizer(std::move(impl));
 }
 
 absl::StatusOr<Tokenizer> Tokenizer::from_gguf(const GgufFile& file) {
-  auto vocab = vocabulary_from_gguf(file);
-  if (!vocab.ok()) return vocab.status();
-  return create(std::move(*vocab));
+  LLMK_ASSIGN_OR_RETURN(auto vocab, vocabulary_from_gguf(file));
+  return create(std::move(vocab));
 }
 
 absl::StatusOr<Tokenizer> Tokenizer::load(const std::string& path, int64_t llama2c_vocab_size) {
@@ -218,9 +216,8 @@ absl::StatusOr<Tokenizer> Tokenizer::load(const std::string& path, int64_t llama
   char magic[4] = {};
   in.read(magic, 4);
   if (in.gcount() == 4 && std::memcmp(magic, "GGUF", 4) == 0) {
-    auto file = GgufFile::open(path);
-    if (!file.ok()) return file.status();
-    return from_gguf(**file);
+    LLMK_ASSIGN_OR_RETURN(auto file, GgufFile::open(path));
+    return from_gguf(*file);
   }
   in.clear();
   in.seekg(0);
@@ -235,9 +232,8 @@ absl::StatusOr<Tokenizer> Tokenizer::load(const std::string& path, int64_t llama
 }
 
 absl::StatusOr<Tokenizer> Tokenizer::load_from_text(std::string_view text) {
-  auto vocab = vocabulary_from_text(text);
-  if (!vocab.ok()) return vocab.status();
-  return create(std::move(*vocab));
+  LLMK_ASSIGN_OR_RETURN(auto vocab, vocabulary_from_text(text));
+  return create(std::move(vocab));
 }
 
 absl::StatusOr<Tokenizer> Tokenizer::builtin() { return load_from_text(builtin_vocabulary_text()); }

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <string_view>
+#include <utility>
 
 #include "absl/strings/string_view.h"
 
@@ -38,3 +39,17 @@ inline bool checked_add(size_t a, size_t b, size_t* out) {
     if (absl::Status _llmk_st = (expr); !_llmk_st.ok()) \
       return _llmk_st;                               \
   } while (0)
+
+// `LLMK_ASSIGN_OR_RETURN(lhs, expr);` evaluates expr (an absl::StatusOr),
+// returns its status from the enclosing function when it is not OK, and
+// otherwise moves its value into lhs, which may declare a variable
+// (`auto x`) or name an existing one. It expands to several statements:
+// give it braces under an if.
+#define LLMK_ASSIGN_OR_RETURN(lhs, expr) \
+  LLMK_ASSIGN_OR_RETURN_IMPL_(LLMK_CONCAT_(_llmk_status_or_, __LINE__), lhs, expr)
+#define LLMK_ASSIGN_OR_RETURN_IMPL_(status_or, lhs, expr) \
+  auto status_or = (expr);                                \
+  if (!status_or.ok()) return std::move(status_or).status(); \
+  lhs = std::move(*status_or)
+#define LLMK_CONCAT_INNER_(a, b) a##b
+#define LLMK_CONCAT_(a, b) LLMK_CONCAT_INNER_(a, b)

@@ -8,9 +8,12 @@
 
 #include "hwy/contrib/thread_pool/thread_pool.h"
 #include "llmk/thread_pool.h"
-#include "ops/kernels.h"  // kMinParallelElements
 
 namespace llmk::internal {
+
+// Elements (rows × cols × batch) below which a matrix product stays on the
+// calling thread: a fork/join costs more than the work it would share.
+inline constexpr size_t kMinParallelElements = size_t{1} << 18;
 
 // Calls fn(begin, end) over [0, rows) in blocks of a multiple of 8 rows (the
 // kernels' tile height and the kInterleaved8 group; a block never splits one), a
@@ -20,7 +23,7 @@ namespace llmk::internal {
 template <class Fn>
 void for_row_blocks(size_t rows, size_t work, ThreadPool* pool, const Fn& fn) {
   const size_t threads = pool ? pool->num_threads() : 1;
-  if (threads <= 1 || work < kernels::kMinParallelElements || rows < 8) {
+  if (threads <= 1 || work < kMinParallelElements || rows < 8) {
     fn(0, rows);
     return;
   }

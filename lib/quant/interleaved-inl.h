@@ -1,6 +1,6 @@
-// Matrix-vector and matrix products over Q4_0 / Q8_0 weights in the
-// kInterleaved8 layout (see WeightLayout in llmk/quant.h), and the packing
-// itself.
+// Matrix-vector and matrix products over Q4_0 / Q8_0 weights repacked into
+// interleaved rows (WeightLayout::kInterleaved8 in llmk/quant.h; the
+// repacking itself is quant/repack.cc).
 //
 // Why interleave. With row-major blocks, one int8 dot-product instruction
 // (VNNI vpdpbusd, Highway's SumOfMulQuadAccumulate) covers 32 bytes of ONE
@@ -40,9 +40,15 @@
 //        then ((acc0 + acc4) + (acc2 + acc6)) + ((acc1 + acc5) + (acc3 + acc7)).
 // Both are fixed per row whatever the batch or thread split, so the matvec
 // and matmul results of a row are bit-identical.
-#undef HWY_TARGET_INCLUDE
-#define HWY_TARGET_INCLUDE "quant/packed_simd.cc"
-#include "hwy/foreach_target.h"  // IWYU pragma: keep
+//
+// Per-target code: include after hwy/highway.h inside a foreach_target
+// translation unit (quant/quant_targets.cc).
+#if defined(LLMK_QUANT_INTERLEAVED_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef LLMK_QUANT_INTERLEAVED_INL_H_
+#undef LLMK_QUANT_INTERLEAVED_INL_H_
+#else
+#define LLMK_QUANT_INTERLEAVED_INL_H_
+#endif
 
 #include <cstddef>
 #include <cstdint>
@@ -52,27 +58,13 @@
 #include "hwy/highway.h"
 #include "llmk/quant.h"
 #include "quant/fp16.h"
-
-#ifndef LLMK_QUANT_PACKED_SIMD_SHARED_
-#define LLMK_QUANT_PACKED_SIMD_SHARED_
-namespace llmk::packed {
-constexpr size_t kGroupRows = 8;
-constexpr size_t kScaleBytes = 16;  // 8 fp16 scales per block and group
-
-// One activation block prepared for the packed kernels.
-struct PreparedBlock {
-  int8_t qs[32];
-  int32_t bias;           // Q4_0: −8·Σx
-  float d;                // the block's scale as f32
-  int32_t chunk_bias[8];  // Q8_0: −128·Σx over elements 4c…4c+3
-};
-static_assert(sizeof(PreparedBlock) == 72, "PreparedBlock is 72 bytes");
-}  // namespace llmk::packed
-#endif
+#include "quant/quant_kernels.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace llmk {
 namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
 namespace hn = hwy::HWY_NAMESPACE;
 
 #if HWY_TARGET <= HWY_AVX2 && HWY_TARGET != HWY_SCALAR
@@ -87,7 +79,7 @@ using D16F = hn::Full512<float>;
 
 template <class DF>
 constexpr size_t GroupsPerVector() {
-  return hn::MaxLanes(DF()) / packed::kGroupRows;
+  return hn::MaxLanes(DF()) / interleaved::kGroupRows;
 }
 
 // 32 weight bytes at p of each group the vector covers (groups group_bytes apart).
@@ -104,7 +96,7 @@ HWY_INLINE hn::Vec<hn::Repartition<uint8_t, DF>> LoadWeights(const uint8_t* HWY_
 }
 
 // The fp16 row scales at p of each group the vector covers, as f32. Loaded
-// as bytes: a packed matrix need not be 2-byte aligned.
+// as bytes: an interleaved matrix need not be 2-byte aligned.
 template <class DF>
 HWY_INLINE hn::Vec<DF> LoadScales(const uint8_t* HWY_RESTRICT p, size_t group_bytes) {
   const hn::Full128<uint8_t> d8;
@@ -129,13 +121,8 @@ HWY_INLINE hn::Vec<DF> LoadScales(const uint8_t* HWY_RESTRICT p, size_t group_by
 // KiB (stories110M: 3.4 KiB), and prefetching the rest of the current tile
 // instead, which is already in flight, left the next tile's starts cold.
 // Nothing past `limit` (the end of the caller's rows) is asked for: it
-// would cost DRAM traffic that nobody uses.
-// (Measured on one Zen 5 VM core, in-process A/B: tinyllama-shaped Q4_0
-// matrices stream at 13 GB/s without prefetch, 22 GB/s at 1.5 KiB ahead
-// within the stream. Wrapping into the next tile, in bench runs alternating
-// the two builds: stories110M Q4_0 tg64 went from 202–273 to 329–400 tok/s
-// on 1 thread and from 479–648 to 730–884 on 2; tinyllama-1.1B from 32–38
-// to 41 and from 62–72 to 74–76. 2 KiB was best among 1, 1.5, 2, 3 and 4.)
+// would cost DRAM traffic that nobody uses. The distance, 2 KiB, was the
+// best of those tried (docs/performance.md has the figures).
 constexpr size_t kAheadBytes = 2048;
 template <class DF, size_t kBlockBytes>
 HWY_INLINE void PrefetchAhead(const uint8_t* block, size_t offset, size_t group_bytes,
@@ -167,9 +154,9 @@ HWY_INLINE hn::Vec<hn::Repartition<int8_t, DF>> Broadcast4(const int8_t* HWY_RES
 // Q8_0, in ggml's order (above).
 template <class DF, size_t G, size_t B>
 HWY_INLINE void TileQ8(const uint8_t* HWY_RESTRICT group, size_t group_bytes, size_t blocks,
-                       const packed::PreparedBlock* HWY_RESTRICT xs, size_t x_stride,
+                       const interleaved::PreparedBlock* HWY_RESTRICT xs, size_t x_stride,
                        float* HWY_RESTRICT y, size_t y_stride, const uint8_t* limit) {
-  constexpr size_t kBlockBytes = packed::kGroupRows * sizeof(Q8_0Block);
+  constexpr size_t kBlockBytes = interleaved::kGroupRows * sizeof(Q8_0Block);
   constexpr size_t kSpan = GroupsPerVector<DF>();  // groups per vector
   const DF df;
   const hn::RebindToSigned<DF> di32;
@@ -191,11 +178,11 @@ HWY_INLINE void TileQ8(const uint8_t* HWY_RESTRICT group, size_t group_bytes, si
       hn::Vec<hn::Repartition<uint8_t, DF>> w[G];
       for (size_t g = 0; g < G; ++g) {
         w[g] = LoadWeights<DF>(group + g * kSpan * group_bytes + k * kBlockBytes +
-                                   packed::kScaleBytes + 32 * c,
+                                   interleaved::kScaleBytes + 32 * c,
                                group_bytes);
       }
       for (size_t v = 0; v < B; ++v) {
-        const packed::PreparedBlock& x = xs[v * x_stride + k];
+        const interleaved::PreparedBlock& x = xs[v * x_stride + k];
         const auto xc = Broadcast4<DF>(x.qs + 4 * c);
         const auto bias = hn::Set(di32, x.chunk_bias[c]);
         for (size_t g = 0; g < G; ++g) {
@@ -210,7 +197,7 @@ HWY_INLINE void TileQ8(const uint8_t* HWY_RESTRICT group, size_t group_bytes, si
       const auto* a = acc[g][v];
       const auto sum = hn::Add(hn::Add(hn::Add(a[0], a[4]), hn::Add(a[2], a[6])),
                                hn::Add(hn::Add(a[1], a[5]), hn::Add(a[3], a[7])));
-      hn::StoreU(sum, df, y + v * y_stride + g * kSpan * packed::kGroupRows);
+      hn::StoreU(sum, df, y + v * y_stride + g * kSpan * interleaved::kGroupRows);
     }
   }
 }
@@ -218,9 +205,9 @@ HWY_INLINE void TileQ8(const uint8_t* HWY_RESTRICT group, size_t group_bytes, si
 // Q4_0.
 template <class DF, size_t G, size_t B>
 HWY_INLINE void TileQ4(const uint8_t* HWY_RESTRICT group, size_t group_bytes, size_t blocks,
-                       const packed::PreparedBlock* HWY_RESTRICT xs, size_t x_stride,
+                       const interleaved::PreparedBlock* HWY_RESTRICT xs, size_t x_stride,
                        float* HWY_RESTRICT y, size_t y_stride, const uint8_t* limit) {
-  constexpr size_t kBlockBytes = packed::kGroupRows * sizeof(Q4_0Block);
+  constexpr size_t kBlockBytes = interleaved::kGroupRows * sizeof(Q4_0Block);
   constexpr size_t kSpan = GroupsPerVector<DF>();
   const DF df;
   const hn::RebindToSigned<DF> di32;
@@ -238,13 +225,13 @@ HWY_INLINE void TileQ4(const uint8_t* HWY_RESTRICT group, size_t group_bytes, si
                                      limit);
       dw[g] = LoadScales<DF>(block, group_bytes);
       for (size_t c = 0; c < 4; ++c) {
-        const auto bytes = LoadWeights<DF>(block + packed::kScaleBytes + 32 * c, group_bytes);
+        const auto bytes = LoadWeights<DF>(block + interleaved::kScaleBytes + 32 * c, group_bytes);
         w[g][c] = hn::And(bytes, hn::Set(du8, 0x0F));
         w[g][4 + c] = hn::And(bytes, hn::Set(du8, 0xF0));  // 16·n, undone by the shift below
       }
     }
     for (size_t v = 0; v < B; ++v) {
-      const packed::PreparedBlock& x = xs[v * x_stride + k];
+      const interleaved::PreparedBlock& x = xs[v * x_stride + k];
       // Two independent chains per group (elements 0–15, 16–31).
       hn::Vec<hn::RebindToSigned<DF>> lo[G], hi[G];
       for (size_t g = 0; g < G; ++g) {
@@ -268,14 +255,14 @@ HWY_INLINE void TileQ4(const uint8_t* HWY_RESTRICT group, size_t group_bytes, si
   }
   for (size_t g = 0; g < G; ++g) {
     for (size_t v = 0; v < B; ++v) {
-      hn::StoreU(acc[g][v], df, y + v * y_stride + g * kSpan * packed::kGroupRows);
+      hn::StoreU(acc[g][v], df, y + v * y_stride + g * kSpan * interleaved::kGroupRows);
     }
   }
 }
 
 template <bool kQ4, class DF, size_t G, size_t B>
 HWY_INLINE void Tile(const uint8_t* group, size_t group_bytes, size_t blocks,
-                     const packed::PreparedBlock* xs, float* y, size_t y_stride,
+                     const interleaved::PreparedBlock* xs, float* y, size_t y_stride,
                      const uint8_t* limit) {
   if constexpr (kQ4) {
     TileQ4<DF, G, B>(group, group_bytes, blocks, xs, blocks, y, y_stride, limit);
@@ -288,7 +275,7 @@ HWY_INLINE void Tile(const uint8_t* group, size_t group_bytes, size_t blocks,
 // (8 accumulators per vector) 2, or 1 when G > 1 (registers).
 template <bool kQ4, class DF, size_t G>
 HWY_INLINE void GroupBatch(const uint8_t* group, size_t group_bytes, size_t blocks,
-                           const packed::PreparedBlock* xs, size_t batch, float* out,
+                           const interleaved::PreparedBlock* xs, size_t batch, float* out,
                            size_t y_stride, const uint8_t* limit) {
   size_t v = 0;
   if constexpr (kQ4 && G == 1) {
@@ -316,10 +303,10 @@ HWY_INLINE void GroupBatch(const uint8_t* group, size_t group_bytes, size_t bloc
 
 template <bool kQ4>
 HWY_INLINE void Groups(const uint8_t* HWY_RESTRICT w, size_t row_bytes, size_t blocks,
-                       const packed::PreparedBlock* HWY_RESTRICT xs, size_t batch,
+                       const interleaved::PreparedBlock* HWY_RESTRICT xs, size_t batch,
                        float* HWY_RESTRICT y, size_t y_stride, size_t group_begin,
                        size_t group_end) {
-  const size_t group_bytes = packed::kGroupRows * row_bytes;
+  const size_t group_bytes = interleaved::kGroupRows * row_bytes;
   const uint8_t* limit = w + group_end * group_bytes;
   size_t g = group_begin;
   while (g < group_end) {
@@ -332,7 +319,7 @@ HWY_INLINE void Groups(const uint8_t* HWY_RESTRICT w, size_t row_bytes, size_t b
     const size_t step = (kQ4 && batch == 1 && left >= 2) ? 2 : 1;
 #endif
     const uint8_t* group = w + g * group_bytes;
-    float* out = y + g * packed::kGroupRows;
+    float* out = y + g * interleaved::kGroupRows;
 #if HWY_TARGET <= HWY_AVX3
     if (step == 4) {
       GroupBatch<kQ4, D16F, 2>(group, group_bytes, blocks, xs, batch, out, y_stride, limit);
@@ -355,9 +342,9 @@ HWY_INLINE void Groups(const uint8_t* HWY_RESTRICT w, size_t row_bytes, size_t b
 
 // Blocks [begin, end) of xq prepared for the kernels above (see
 // PreparedBlock). One VNNI instruction against a vector of ones gives the
-// 8 chunk sums. Only AVX2 and better use prepared blocks (PackedSupported).
-void PrepareBlocks(const Q8_0Block* HWY_RESTRICT xq, size_t begin, size_t end,
-                   packed::PreparedBlock* HWY_RESTRICT out) {
+// 8 chunk sums. Only AVX2 and better use prepared blocks (kInterleavedSupported).
+void PrepareInterleavedBlocks(const Q8_0Block* HWY_RESTRICT xq, size_t begin, size_t end,
+                              interleaved::PreparedBlock* HWY_RESTRICT out) {
 #if HWY_TARGET <= HWY_AVX2 && HWY_TARGET != HWY_SCALAR
   const hn::Full256<int8_t> d8;
   const hn::Full256<int32_t> d32;
@@ -376,21 +363,15 @@ void PrepareBlocks(const Q8_0Block* HWY_RESTRICT xq, size_t begin, size_t end,
 #endif
 }
 
-// Whether this target has the packed kernels (else the caller unpacks).
-bool PackedSupported() {
-#if HWY_TARGET <= HWY_AVX2 && HWY_TARGET != HWY_SCALAR
-  return true;
-#else
-  return false;
-#endif
-}
+// Whether this target has the interleaved kernels (else the caller unpacks).
+constexpr bool kInterleavedSupported = HWY_TARGET <= HWY_AVX2 && HWY_TARGET != HWY_SCALAR;
 
 // Groups [group_begin, group_end) of Y = X·Wᵀ (rows 8g…8g+7 of y[v·y_stride]).
 // `xs` holds `batch` × `blocks` prepared blocks.
-void PackedGroups(bool q4, const uint8_t* HWY_RESTRICT w, size_t row_bytes, size_t blocks,
-                  const packed::PreparedBlock* HWY_RESTRICT xs, size_t batch,
-                  float* HWY_RESTRICT y, size_t y_stride, size_t group_begin,
-                  size_t group_end) {
+void InterleavedGroups(bool q4, const uint8_t* HWY_RESTRICT w, size_t row_bytes, size_t blocks,
+                       const interleaved::PreparedBlock* HWY_RESTRICT xs, size_t batch,
+                       float* HWY_RESTRICT y, size_t y_stride, size_t group_begin,
+                       size_t group_end) {
 #if HWY_TARGET <= HWY_AVX2 && HWY_TARGET != HWY_SCALAR
   if (q4) {
     Groups<true>(w, row_bytes, blocks, xs, batch, y, y_stride, group_begin, group_end);
@@ -407,169 +388,4 @@ void PackedGroups(bool q4, const uint8_t* HWY_RESTRICT w, size_t row_bytes, size
 }  // namespace llmk
 HWY_AFTER_NAMESPACE();
 
-#if HWY_ONCE
-#include <algorithm>
-#include <vector>
-
-#include "hwy/aligned_allocator.h"
-#include "quant/quant_kernels.h"
-#include "util/parallel.h"
-
-namespace llmk::kernels {
-
-HWY_EXPORT(PackedSupported);
-HWY_EXPORT(PackedGroups);
-HWY_EXPORT(PrepareBlocks);
-
-namespace {
-
-// Bytes of one block of a whole group.
-size_t group_block_bytes(bool q4) {
-  return packed::kGroupRows * (q4 ? sizeof(Q4_0Block) : sizeof(Q8_0Block));
-}
-
-// Rows [first, first + 8) of row-major `src` → one interleaved group.
-void pack_group(bool q4, const uint8_t* src, size_t row_bytes, size_t blocks, uint8_t* dst) {
-  const size_t block_bytes = q4 ? sizeof(Q4_0Block) : sizeof(Q8_0Block);
-  const size_t chunks = q4 ? 4 : 8;
-  for (size_t k = 0; k < blocks; ++k) {
-    uint8_t* out = dst + k * group_block_bytes(q4);
-    for (size_t i = 0; i < packed::kGroupRows; ++i) {
-      const uint8_t* block = src + i * row_bytes + k * block_bytes;
-      std::memcpy(out + 2 * i, block, 2);  // fp16 d
-      const uint8_t* qs = block + 2;
-      for (size_t c = 0; c < chunks; ++c) {
-        uint8_t* o = out + packed::kScaleBytes + 32 * c + 4 * i;
-        for (size_t j = 0; j < 4; ++j) o[j] = q4 ? qs[4 * c + j] : qs[4 * c + j] ^ 0x80;
-      }
-    }
-  }
-}
-
-// Row i of one interleaved group → its row-major blocks (the inverse).
-void unpack_group_row(bool q4, const uint8_t* group, size_t blocks, size_t i, uint8_t* dst) {
-  const size_t block_bytes = q4 ? sizeof(Q4_0Block) : sizeof(Q8_0Block);
-  const size_t chunks = q4 ? 4 : 8;
-  for (size_t k = 0; k < blocks; ++k) {
-    const uint8_t* in = group + k * group_block_bytes(q4);
-    uint8_t* block = dst + k * block_bytes;
-    std::memcpy(block, in + 2 * i, 2);
-    for (size_t c = 0; c < chunks; ++c) {
-      const uint8_t* q = in + packed::kScaleBytes + 32 * c + 4 * i;
-      for (size_t j = 0; j < 4; ++j) block[2 + 4 * c + j] = q4 ? q[j] : q[j] ^ 0x80;
-    }
-  }
-}
-
-// At least this many blocks before prepare() splits its work over the pool
-// (a prompt batch: 128 tokens × 9–24 blocks; a single token's few dozen
-// blocks are not worth a fork/join).
-constexpr size_t kMinParallelPrepare = 1024;
-
-// The prepared activation blocks of `batch` vectors (per calling thread,
-// kept between calls). In a prompt batch a scalar version of this ran on
-// the calling thread alone while the others waited for the product (5% of
-// a 2-thread pp128 profile), so large ones are split over the pool (with
-// the vector PrepareBlocks: pp128 on 2 threads 24.0–25.2k → 27.3–27.8k
-// tok/s, bench runs alternating the two builds).
-packed::PreparedBlock* prepare(const Q8_0Block* xq, size_t count, ThreadPool* pool) {
-  thread_local hwy::AlignedFreeUniquePtr<packed::PreparedBlock[]> buffer;
-  thread_local size_t capacity = 0;
-  if (count > capacity) {
-    buffer = hwy::AllocateAligned<packed::PreparedBlock>(count);
-    capacity = buffer ? count : 0;
-    if (!buffer) return nullptr;
-  }
-  packed::PreparedBlock* out = buffer.get();
-  const size_t threads = pool ? pool->num_threads() : 1;
-  if (threads > 1 && count >= kMinParallelPrepare) {
-    pool->hwy_pool().Run(0, threads, [&](uint64_t t, size_t) {
-      HWY_DYNAMIC_DISPATCH(PrepareBlocks)(xq, count * t / threads, count * (t + 1) / threads, out);
-    });
-  } else {
-    HWY_DYNAMIC_DISPATCH(PrepareBlocks)(xq, 0, count, out);
-  }
-  return out;
-}
-
-}  // namespace
-
-void pack_rows8(const WeightView& w, uint8_t* out) {
-  const bool q4 = w.type == TensorType::kQ4_0;
-  const size_t row_bytes = w.row_bytes();
-  const size_t blocks = w.cols / kQuantBlock;
-  const size_t groups = w.rows / packed::kGroupRows;
-  const auto* src = static_cast<const uint8_t*>(w.data);
-  const size_t group_bytes = packed::kGroupRows * row_bytes;
-  for (size_t g = 0; g < groups; ++g) {
-    pack_group(q4, src + g * group_bytes, row_bytes, blocks, out + g * group_bytes);
-  }
-  const size_t tail = groups * group_bytes;
-  std::memcpy(out + tail, src + tail, (w.rows - groups * packed::kGroupRows) * row_bytes);
-}
-
-void unpack_row8(const WeightView& w, size_t row, uint8_t* out) {
-  const size_t row_bytes = w.row_bytes();
-  const auto* src = static_cast<const uint8_t*>(w.data);
-  const size_t groups = w.rows / packed::kGroupRows;
-  if (row >= groups * packed::kGroupRows) {
-    std::memcpy(out, src + row * row_bytes, row_bytes);
-    return;
-  }
-  const size_t g = row / packed::kGroupRows;
-  unpack_group_row(w.type == TensorType::kQ4_0,
-                   src + g * packed::kGroupRows * row_bytes, w.cols / kQuantBlock,
-                   row % packed::kGroupRows, out);
-}
-
-void matmul_packed(const WeightView& w, const float* x, const Q8_0Block* x_q8, size_t batch,
-                   float* y, ThreadPool* pool) {
-  const bool q4 = w.type == TensorType::kQ4_0;
-  const size_t row_bytes = w.row_bytes();
-  const size_t blocks = w.cols / kQuantBlock;
-  const size_t groups = w.rows / packed::kGroupRows;
-  const size_t grouped_rows = groups * packed::kGroupRows;
-  const auto* bytes = static_cast<const uint8_t*>(w.data);
-  size_t work = 0;  // only decides whether to thread: saturate rather than wrap
-  if (__builtin_mul_overflow(w.rows, w.cols, &work) || __builtin_mul_overflow(work, batch, &work)) {
-    work = SIZE_MAX;
-  }
-  const packed::PreparedBlock* xs = nullptr;
-  if (x_q8 != nullptr && HWY_DYNAMIC_DISPATCH(PackedSupported)()) {
-    xs = prepare(x_q8, blocks * batch, pool);
-  }
-  const auto groups_fn = HWY_DYNAMIC_POINTER(PackedGroups);
-  const WeightView plain_tail{w.type, bytes + grouped_rows * row_bytes, w.rows - grouped_rows,
-                              w.cols};
-  internal::for_row_blocks(w.rows, work, pool, [&](size_t begin, size_t stop) {
-    // Blocks start on multiples of 8 rows (for_row_blocks), so a range is
-    // whole groups, plus the row-major tail if it reaches the end.
-    const size_t group_stop = std::min(stop, grouped_rows) / packed::kGroupRows;
-    if (xs != nullptr) {
-      groups_fn(q4, bytes, row_bytes, blocks, xs, batch, y, w.rows, begin / packed::kGroupRows,
-                group_stop);
-    } else {
-      // No packed kernel here (or f32 activations): unpack a group at a time
-      // and use the row-major kernels.
-      thread_local std::vector<uint8_t> rows8;
-      rows8.resize(packed::kGroupRows * row_bytes);
-      for (size_t g = begin / packed::kGroupRows; g < group_stop; ++g) {
-        const uint8_t* group = bytes + g * packed::kGroupRows * row_bytes;
-        for (size_t i = 0; i < packed::kGroupRows; ++i) {
-          unpack_group_row(q4, group, blocks, i, rows8.data() + i * row_bytes);
-        }
-        const WeightView plain{w.type, rows8.data(), packed::kGroupRows, w.cols};
-        weight_rows_direct(plain, x, x_q8, batch, y + g * packed::kGroupRows, w.rows, 0,
-                           packed::kGroupRows);
-      }
-    }
-    if (stop > grouped_rows) {
-      const size_t first = std::max(begin, grouped_rows) - grouped_rows;
-      weight_rows_direct(plain_tail, x, x_q8, batch, y + grouped_rows, w.rows, first,
-                         stop - grouped_rows);
-    }
-  });
-}
-
-}  // namespace llmk::kernels
-#endif  // HWY_ONCE
+#endif  // LLMK_QUANT_INTERLEAVED_INL_H_ toggle

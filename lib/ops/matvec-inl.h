@@ -6,9 +6,15 @@
 // reused across the batch (16 accumulators fit AVX2's and AVX-512's register
 // files). Tails use masked loads (LoadN), so any length works and no element
 // past the end is touched.
-#undef HWY_TARGET_INCLUDE
-#define HWY_TARGET_INCLUDE "ops/matvec.cc"
-#include "hwy/foreach_target.h"  // IWYU pragma: keep
+//
+// Per-target code, included by ops/kernels.cc; include after hwy/highway.h
+// inside a foreach_target translation unit.
+#if defined(LLMK_OPS_MATVEC_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef LLMK_OPS_MATVEC_INL_H_
+#undef LLMK_OPS_MATVEC_INL_H_
+#else
+#define LLMK_OPS_MATVEC_INL_H_
+#endif
 
 #include <cstdint>
 
@@ -64,11 +70,11 @@ HWY_INLINE void Tile(const float* HWY_RESTRICT w, size_t cols, const float* HWY_
 //
 // A matvec reads each weight once, so it runs at the speed one core can pull
 // from DRAM, and the hardware prefetchers alone leave much of that unused
-// (measured on a Zen 5 VM: 18–25 GB/s without software prefetch, 32–40 GB/s
-// with). Unless the caller says w is cache-resident (prefetches would only
-// take load slots), two patterns, by row length: a tile of short rows (≤ 16 KiB) asks
-// for the whole next tile at once; long rows are each prefetched 2 KiB ahead
-// of their loads.
+// (software prefetch raised it from 18–25 to 32–40 GB/s on a Zen 5 VM;
+// docs/performance.md). Unless the caller says w is cache-resident
+// (prefetches would only take load slots), two patterns, by row length: a
+// tile of short rows (≤ 16 KiB) asks for the whole next tile at once; long
+// rows are each prefetched 2 KiB ahead of their loads.
 void MatvecRows(const float* HWY_RESTRICT w, size_t cols, const float* HWY_RESTRICT x,
                 float* HWY_RESTRICT y, size_t row_begin, size_t row_end, bool stream) {
   constexpr size_t kBurstMaxBytes = 16384;
@@ -77,8 +83,7 @@ void MatvecRows(const float* HWY_RESTRICT w, size_t cols, const float* HWY_RESTR
   const auto* end = reinterpret_cast<const uint8_t*>(w + row_end * cols);
   size_t r = row_begin;
   if (!stream) {
-    // From cache the loads are the limit: 8 rows per x load (measured 25%
-    // faster than 4 on a 384×384 matrix).
+    // From cache the loads are the limit, so 8 rows share each x load.
     for (; r + 8 <= row_end; r += 8) Tile<8, 1>(w + r * cols, cols, x, y + r, 1);
     for (; r + 4 <= row_end; r += 4) Tile<4, 1>(w + r * cols, cols, x, y + r, 1);
   } else if (tile_bytes <= kBurstMaxBytes) {
@@ -114,37 +119,4 @@ void MatmulRows(const float* HWY_RESTRICT w, size_t rows, size_t cols,
 }  // namespace llmk
 HWY_AFTER_NAMESPACE();
 
-#if HWY_ONCE
-#include <algorithm>
-
-#include "hwy/contrib/thread_pool/thread_pool.h"
-#include "llmk/thread_pool.h"
-#include "ops/kernels.h"
-#include "util/parallel.h"
-
-namespace llmk::kernels {
-
-HWY_EXPORT(Dot);
-HWY_EXPORT(MatvecRows);
-HWY_EXPORT(MatmulRows);
-
-float dot(const float* a, const float* b, size_t n) { return HWY_DYNAMIC_DISPATCH(Dot)(a, b, n); }
-
-
-void matvec(const float* w, size_t rows, size_t cols, const float* x, float* y,
-            ThreadPool* pool, bool stream) {
-  const auto rows_fn = HWY_DYNAMIC_POINTER(MatvecRows);
-  internal::for_row_blocks(rows, rows * cols, pool,
-               [&](size_t begin, size_t end) { rows_fn(w, cols, x, y, begin, end, stream); });
-}
-
-void matmul(const float* w, size_t rows, size_t cols, const float* x, size_t batch, float* y,
-            ThreadPool* pool) {
-  const auto rows_fn = HWY_DYNAMIC_POINTER(MatmulRows);
-  internal::for_row_blocks(rows, rows * cols * batch, pool, [&](size_t begin, size_t end) {
-    rows_fn(w, rows, cols, x, batch, y, begin, end);
-  });
-}
-
-}  // namespace llmk::kernels
-#endif  // HWY_ONCE
+#endif  // LLMK_OPS_MATVEC_INL_H_ toggle

@@ -1,0 +1,12 @@
+// Element types of a weight tensor, shared by the kernels (llmk/quant.h)
+// and the file formats (llmk/gguf.h) without either depending on the other.
+#pragma once
+
+#include <cstdint>
+
+namespace llmk {
+
+// Tensor element types, numbered as in GGUF/ggml.
+enum class TensorType : uint32_t { kF32 = 0, kF16 = 1, kQ4_0 = 2, kQ8_0 = 8 };
+
+}  // namespace llmk

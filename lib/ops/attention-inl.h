@@ -1,0 +1,123 @@
+// Attention for one query and RoPE: the kernels that move data between
+// heads rather than along one vector. Per-target code, included by
+// ops/kernels.cc; include after hwy/highway.h inside a foreach_target
+// translation unit.
+#if defined(LLMK_OPS_ATTENTION_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef LLMK_OPS_ATTENTION_INL_H_
+#undef LLMK_OPS_ATTENTION_INL_H_
+#else
+#define LLMK_OPS_ATTENTION_INL_H_
+#endif
+
+#include "hwy/highway.h"
+#include "llmk/ops.h"  // RopeLayout
+#include "ops/dot-inl.h"
+#include "ops/elementwise-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace llmk {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// out[0, kVecs·N) (the last vector only `last` lanes) = Σ_t f[t]·v_t, held
+// in registers while the value rows stream past.
+template <size_t kVecs>
+HWY_INLINE void WeightedSum(const float* HWY_RESTRICT values, size_t kv_stride, size_t len,
+                            const float* HWY_RESTRICT f, size_t last, float* HWY_RESTRICT out) {
+  const DF d;
+  const size_t N = hn::Lanes(d);
+  hn::Vec<DF> acc[kVecs];
+  for (size_t k = 0; k < kVecs; ++k) acc[k] = hn::Zero(d);
+  for (size_t t = 0; t < len; ++t) {
+    const float* v = values + t * kv_stride;
+    const auto ft = hn::Set(d, f[t]);
+    for (size_t k = 0; k + 1 < kVecs; ++k) acc[k] = hn::MulAdd(hn::LoadU(d, v + k * N), ft, acc[k]);
+    acc[kVecs - 1] = hn::MulAdd(hn::LoadN(d, v + (kVecs - 1) * N, last), ft, acc[kVecs - 1]);
+  }
+  for (size_t k = 0; k + 1 < kVecs; ++k) hn::StoreU(acc[k], d, out + k * N);
+  hn::StoreN(acc[kVecs - 1], d, out + (kVecs - 1) * N, last);
+}
+
+// One head of attention for one query: scores[t] = q·k_t·scale for t < len,
+// softmax, then out = Σ scores[t]·v_t. Key/value rows are kv_stride floats
+// apart. The same operations in the same order as dot, softmax and a chain of
+// add_scaled calls into a zeroed `out` (so results are bit-identical to
+// them), but in one dispatched call.
+void AttendHead(const float* HWY_RESTRICT q, const float* HWY_RESTRICT keys,
+                const float* HWY_RESTRICT values, size_t kv_stride, size_t len, size_t hd,
+                float scale, float* HWY_RESTRICT scores, float* HWY_RESTRICT out) {
+  const DF d;
+  const size_t N = hn::Lanes(d);
+  for (size_t t = 0; t < len; ++t) scores[t] = DotInline(q, keys + t * kv_stride, hd) * scale;
+  Softmax(scores, len, scores);
+  for (size_t j = 0; j < hd; j += 4 * N) {
+    const size_t chunk = HWY_MIN(4 * N, hd - j);
+    const size_t vecs = (chunk + N - 1) / N, last = chunk - (vecs - 1) * N;
+    const float* v = values + j;
+    switch (vecs) {
+      case 1: WeightedSum<1>(v, kv_stride, len, scores, last, out + j); break;
+      case 2: WeightedSum<2>(v, kv_stride, len, scores, last, out + j); break;
+      case 3: WeightedSum<3>(v, kv_stride, len, scores, last, out + j); break;
+      default: WeightedSum<4>(v, kv_stride, len, scores, last, out + j); break;
+    }
+  }
+}
+
+// x[j]·cos_dup[j] + x[j^1]·sin_alt[j] for interleaved pairs; the split-halves
+// layout rotates x[i] with x[i + half].
+void RopeApply(float* x, size_t n, size_t head_dim, const float* cos_sin, RopeLayout layout) {
+  const DF d;
+  const size_t N = hn::Lanes(d);
+  const size_t half = head_dim / 2;
+  const float* cos = cos_sin;
+  const float* sin = cos_sin + half;
+  if (layout == RopeLayout::kSplitHalves) {
+    for (size_t h = 0; h < n; h += head_dim) {
+      float* lo = x + h;
+      float* hi = x + h + half;
+      for (size_t i = 0; i < half; i += N) {
+        const size_t c = HWY_MIN(N, half - i);
+        const auto a = Load(lo + i, c), b = Load(hi + i, c);
+        const auto vc = Load(cos + i, c), vs = Load(sin + i, c);
+        Store(hn::NegMulAdd(b, vs, hn::Mul(a, vc)), lo + i, c);
+        Store(hn::MulAdd(a, vs, hn::Mul(b, vc)), hi + i, c);
+      }
+    }
+    return;
+  }
+  // Interleaved: expand the tables to one value per element in a small
+  // on-stack buffer (head_dim ≤ 1024 is checked by the caller).
+  HWY_ALIGN float cos_dup[1024];
+  HWY_ALIGN float sin_alt[1024];
+  for (size_t i = 0; i < half; ++i) {
+    cos_dup[2 * i] = cos_dup[2 * i + 1] = cos[i];
+    sin_alt[2 * i] = -sin[i];
+    sin_alt[2 * i + 1] = sin[i];
+  }
+  for (size_t h = 0; h < n; h += head_dim) {
+    float* head = x + h;
+    // Whole vectors hold whole pairs (N is even, except N = 1 on the SCALAR
+    // target, which takes the pairwise loop for the entire head).
+    size_t j = 0;
+    if (N >= 2) {
+      for (; j + N <= head_dim; j += N) {
+        const auto v = hn::LoadU(d, head + j);
+        const auto swapped = hn::Reverse2(d, v);
+        const auto r = hn::MulAdd(swapped, hn::Load(d, sin_alt + j),
+                                  hn::Mul(v, hn::Load(d, cos_dup + j)));
+        hn::StoreU(r, d, head + j);
+      }
+    }
+    for (; j < head_dim; j += 2) {
+      const float a = head[j], b = head[j + 1];
+      head[j] = a * cos_dup[j] - b * sin[j / 2];
+      head[j + 1] = b * cos_dup[j] + a * sin[j / 2];
+    }
+  }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace llmk
+HWY_AFTER_NAMESPACE();
+
+#endif  // LLMK_OPS_ATTENTION_INL_H_ toggle

@@ -1,0 +1,84 @@
+// The f32 kernel table (kernels.h), filled once per Highway target from the
+// families' -inl.h files, and the drivers that split matrix products over
+// the thread pool.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "ops/kernels.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+
+#include "hwy/highway.h"
+#include "ops/attention-inl.h"
+#include "ops/elementwise-inl.h"
+#include "ops/kernels.h"
+#include "ops/matvec-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace llmk {
+namespace HWY_NAMESPACE {
+
+const kernels::F32Kernels* F32KernelTable() {
+  static constexpr kernels::F32Kernels kTable = {
+      .dot = Dot,
+      .matvec_rows = MatvecRows,
+      .matmul_rows = MatmulRows,
+      .layer_norm = LayerNorm,
+      .rms_norm = RmsNorm,
+      .softmax = Softmax,
+      .gelu = Gelu,
+      .silu = Silu,
+      .swiglu = Swiglu,
+      .add = Add,
+      .mul = Mul,
+      .scale = Scale,
+      .add_scaled = AddScaled,
+      .argmax = Argmax,
+      .rope_apply = RopeApply,
+      .attend_head = AttendHead,
+  };
+  return &kTable;
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace llmk
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+#include <cmath>
+
+#include "util/parallel.h"
+
+namespace llmk::kernels {
+
+HWY_EXPORT(F32KernelTable);
+
+const F32Kernels& f32() { return *HWY_DYNAMIC_DISPATCH(F32KernelTable)(); }
+
+void matvec(const float* w, size_t rows, size_t cols, const float* x, float* y,
+            ThreadPool* pool, bool stream) {
+  const auto rows_fn = f32().matvec_rows;
+  internal::for_row_blocks(rows, rows * cols, pool, [&](size_t begin, size_t end) {
+    rows_fn(w, cols, x, y, begin, end, stream);
+  });
+}
+
+void matmul(const float* w, size_t rows, size_t cols, const float* x, size_t batch, float* y,
+            ThreadPool* pool) {
+  const auto rows_fn = f32().matmul_rows;
+  internal::for_row_blocks(rows, rows * cols * batch, pool, [&](size_t begin, size_t end) {
+    rows_fn(w, rows, cols, x, batch, y, begin, end);
+  });
+}
+
+void rope_angles(size_t head_dim, size_t pos, float theta_base, float* cos_sin) {
+  // Same float arithmetic as llama2.c's run.c, so logits match it closely.
+  const size_t half = head_dim / 2;
+  for (size_t i = 0; i < half; ++i) {
+    const float freq =
+        1.0f / std::pow(theta_base, static_cast<float>(2 * i) / static_cast<float>(head_dim));
+    const float angle = static_cast<float>(pos) * freq;
+    cos_sin[i] = std::cos(angle);
+    cos_sin[half + i] = std::sin(angle);
+  }
+}
+
+}  // namespace llmk::kernels
+#endif  // HWY_ONCE
