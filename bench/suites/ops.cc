@@ -209,6 +209,12 @@ void add_ops(const BenchmarkConfig& config, std::vector<BenchmarkSpec>& out) {
 #ifdef LLMK_HAVE_OPENBLAS
   out.push_back(openblas_spec(384, 384, 1));
 #endif
+  // The classifier's shape (vocabulary × dim of stories15M), which the
+  // quantized matvec entries compare with.
+  out.push_back(matvec_spec(32000, 288, 1, 1.0 / 1.1));
+#ifdef LLMK_HAVE_OPENBLAS
+  out.push_back(openblas_spec(32000, 288, 1));
+#endif
   std::vector<size_t> thread_counts = {1};
   if (config.threads > 1) thread_counts.push_back(config.threads);
   for (size_t t : thread_counts) {
