@@ -220,8 +220,9 @@ int bench_main(int argc, char** argv) {
   if (options->db) {  // open before the run, so a bad path fails before a long run
     absl::StatusOr<std::string> path =
         options->db_path.empty() ? history::default_store_path() : options->db_path;
-    absl::StatusOr<std::unique_ptr<history::ResultStore>> opened = path.status();
-    if (path.ok()) opened = history::open_store(*path);
+    absl::StatusOr<std::unique_ptr<history::ResultStore>> opened =
+        path.ok() ? history::open_store(*path)
+                  : absl::StatusOr<std::unique_ptr<history::ResultStore>>(path.status());
     if (!opened.ok()) {
       std::fprintf(stderr, "llmk-bench: %s\n", std::string(opened.status().message()).c_str());
       return kExitUsage;

@@ -8,6 +8,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <random>
 #include <string>
 #include <vector>
@@ -541,6 +543,42 @@ TEST_CASE("llmk-bench's history flags parse") {
   REQUIRE(with_path.ok());
   CHECK(with_path->db_path == "/tmp/x.sqlite");
   CHECK_FALSE(parse_cli({}).value().db);
+}
+
+TEST_CASE("bench_main --db appends the run and --bmf writes its measures") {
+  static const bool registered = [] {
+    register_benchmark(summing_spec("history/cli/64", 64));
+    return true;
+  }();
+  REQUIRE(registered);
+  TempDb db("cli");
+  const std::string bmf = db.path.string() + ".bmf.json";
+  std::vector<std::string> args = {"llmk-bench", "--quick", "--filter", "history/cli",
+                                   "--db=" + db.path.string(), "--machine", "cli-box",
+                                   "--bmf", bmf};
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  CHECK(bench_main(static_cast<int>(argv.size()), argv.data()) == kExitOk);
+  auto store = open_store(db.path.string());
+  REQUIRE(store.ok());
+  auto runs = (*store)->list_runs({});
+  REQUIRE(runs.ok());
+  REQUIRE(runs->size() == 1);
+  CHECK((*runs)[0].metadata.machine == "cli-box");
+  CHECK((*runs)[0].entries == 1);
+  std::ifstream in(bmf);
+  std::stringstream text;
+  text << in.rdbuf();
+  auto doc = parse_json(text.str());
+  REQUIRE(doc.ok());
+  CHECK(doc->find("history/cli/64") != nullptr);
+  std::filesystem::remove(bmf);
+  // A database that cannot be opened fails before the run, as a usage error.
+  std::vector<std::string> bad = {"llmk-bench", "--quick", "--filter", "history/cli",
+                                  "--db=/nonexistent-dir/x.sqlite"};
+  std::vector<char*> bad_argv;
+  for (std::string& a : bad) bad_argv.push_back(a.data());
+  CHECK(bench_main(static_cast<int>(bad_argv.size()), bad_argv.data()) == kExitUsage);
 }
 
 TEST_CASE("the default location follows XDG_DATA_HOME, then HOME") {
