@@ -248,12 +248,32 @@ TEST_CASE("an older schema is migrated forward, a newer one is refused") {
   REQUIRE(sqlite3_step(q) == SQLITE_ROW);
   CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(q, 0))) == "1,2");
   sqlite3_finalize(q);
+  REQUIRE(sqlite3_prepare_v2(raw, "PRAGMA journal_mode", -1, &q, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(q) == SQLITE_ROW);
+  CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(q, 0))) == "wal");
+  sqlite3_finalize(q);
   REQUIRE(sqlite3_exec(raw, "INSERT INTO schema_version VALUES (99, 'x')", nullptr, nullptr,
                        nullptr) == SQLITE_OK);
   sqlite3_close(raw);
   auto newer = open_store(db.path.string());
   CHECK(newer.status().code() == absl::StatusCode::kFailedPrecondition);
   CHECK(newer.status().message().find("schema version 99") != std::string::npos);
+}
+
+// FNV-1a, a checksum that is the same on every platform.
+uint64_t fnv1a(std::string_view text) {
+  uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : text) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+TEST_CASE("released migrations are never edited") {
+  // Databases in the field were built by these exact statements; a changed
+  // one would leave them with a schema this code does not expect. A failure
+  // here means: restore the migration and append a new one to kMigrations.
+  REQUIRE(kSchemaVersion >= 2);
+  CHECK(fnv1a(kMigrations[0]) == 0xd4fdb6c4e367e73bull);
+  CHECK(fnv1a(kMigrations[1]) == 0xe0a10c31bdef5008ull);
 }
 
 TEST_CASE("concurrent writers in several processes all land") {
