@@ -105,8 +105,10 @@ void print_history(const std::vector<EntryHistory>& history, std::FILE* out) {
       const std::string commit =
           c.commit.substr(0, std::min<size_t>(12, c.commit.size() - (dirty ? 6 : 0))) +
           (dirty ? "+" : "");
-      std::fprintf(out, "  %-14s %-20s %5zu %10s %8s  %s\n", commit.c_str(), c.date.c_str(),
-                   c.run_ids.size(), format_ns(c.median_ns).c_str(), ratio.c_str(), mark.c_str());
+      std::string line = absl::StrFormat("  %-14s %-20s %5zu %10s %8s  %s", commit, c.date,
+                                         c.run_ids.size(), format_ns(c.median_ns), ratio, mark);
+      line.erase(line.find_last_not_of(' ') + 1);
+      std::fprintf(out, "%s\n", line.c_str());
     }
     std::fprintf(out, "\n");
   }
