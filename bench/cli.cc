@@ -10,6 +10,9 @@
 #include "cli/args.h"
 #include "harness/baseline.h"
 #include "harness/perf_counters.h"
+#include "history/bmf.h"
+#include "history/commands.h"
+#include "history/store.h"
 #include "llmk/bench_reporter.h"
 #include "report/report.h"
 #include "util/check.h"
@@ -62,6 +65,12 @@ void add_flags(llmk::cli::ArgParser& p, CliOptions& o) {
             "--repetitions 5 or more (10 recommended)")
       .text("--baseline", "FILE", &o.baseline_path,
             "compare each entry's repetition medians with the baseline's")
+      .optional_text("--db", "PATH", &o.db, &o.db_path,
+                     "append the run to the results history (SQLite); without\n"
+                     "PATH: $XDG_DATA_HOME/llmk/bench.sqlite, else\n"
+                     "~/.local/share/llmk/bench.sqlite (docs/history.md)")
+      .text("--machine", "NAME", &o.machine, "machine name in the history (default: the hostname)")
+      .text("--bmf", "FILE", &o.bmf_path, "Bencher Metric Format JSON (counters as extra measures)")
       .flag("--check-targets", &o.check_targets, "a speed target FAIL sets exit code 6")
       .unsigned_integer("--threads", "N", &c.threads, 1, 1024,
                         "threads of the multi-threaded entries (default 2)")
@@ -77,7 +86,10 @@ void add_flags(llmk::cli::ArgParser& p, CliOptions& o) {
       return absl::OkStatus();
     }, help);
   }
-  p.epilog("exit codes: 0 ok; 1 regression against --baseline; 2 inconclusive comparison;\n"
+  p.epilog("subcommands: llmk-bench history [--db PATH] [--filter RE] [--machine M]\n"
+           "             llmk-bench compare A B [--db PATH] [--machine M]  (run ids or commits;\n"
+           "             --help after either for its options)\n"
+           "exit codes: 0 ok; 1 regression against --baseline; 2 inconclusive comparison;\n"
            "  3 usage error; 4 an entry ended with an error (printed in its row);\n"
            "  5 an entry of the baseline missing or skipped in this run; 6 a target FAIL\n"
            "  under --check-targets. When several apply: 4, 1, 5, 6, then 2.\n");
@@ -163,6 +175,10 @@ absl::StatusOr<CliOptions> parse_cli(const std::vector<std::string>& args) {
 
 int bench_main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
+  if (!args.empty() && (args[0] == "history" || args[0] == "compare")) {
+    const std::vector<std::string> rest(args.begin() + 1, args.end());
+    return args[0] == "history" ? history::history_main(rest) : history::compare_main(rest);
+  }
   absl::StatusOr<CliOptions> options = parse_cli(args);
   if (!options.ok()) {
     std::fprintf(stderr, "llmk-bench: %s\n%s", std::string(options.status().message()).c_str(),
@@ -200,6 +216,19 @@ int bench_main(int argc, char** argv) {
       }
     }
   }
+  std::unique_ptr<history::ResultStore> store;
+  if (options->db) {  // open before the run, so a bad path fails before a long run
+    absl::StatusOr<std::string> path =
+        options->db_path.empty() ? history::default_store_path() : options->db_path;
+    absl::StatusOr<std::unique_ptr<history::ResultStore>> opened =
+        path.ok() ? history::open_store(*path)
+                  : absl::StatusOr<std::unique_ptr<history::ResultStore>>(path.status());
+    if (!opened.ok()) {
+      std::fprintf(stderr, "llmk-bench: %s\n", std::string(opened.status().message()).c_str());
+      return kExitUsage;
+    }
+    store = *std::move(opened);
+  }
   absl::StatusOr<SuiteResult> result = run_benchmark_suite(config);
   if (!result.ok()) {
     std::fprintf(stderr, "llmk-bench: %s\n", std::string(result.status().message()).c_str());
@@ -219,6 +248,23 @@ int bench_main(int argc, char** argv) {
       std::fprintf(stderr, "llmk-bench: %s\n", std::string(st.message()).c_str());
       return kExitUsage;
     }
+  }
+  if (!options->bmf_path.empty()) {
+    if (absl::Status st = write_text_file(options->bmf_path, history::format_bmf(*result));
+        !st.ok()) {
+      std::fprintf(stderr, "llmk-bench: --bmf: %s\n", std::string(st.message()).c_str());
+      return kExitUsage;
+    }
+  }
+  if (store) {
+    absl::StatusOr<int64_t> run_id = store->append(history::make_run_record(
+        *result, history::collect_run_metadata(*result, options->machine)));
+    if (!run_id.ok()) {
+      std::fprintf(stderr, "llmk-bench: --db: %s\n", std::string(run_id.status().message()).c_str());
+      return kExitUsage;  // as a report file that cannot be written
+    }
+    std::fprintf(stderr, "llmk-bench: run %lld appended to the history\n",
+                 static_cast<long long>(*run_id));
   }
   const int error_exit = entry_error_exit_code(*result);
   if (error_exit != kExitOk) {

@@ -18,6 +18,10 @@ struct CliOptions {
   bool repetitions_given = false;  // else --baseline runs as many as the baseline has
   std::string json_path, csv_path, save_baseline_path, baseline_path;
   std::string counter_list;        // --counters=LIST as given; parsed into config.counter_events
+  bool db = false;                 // --db[=PATH]: append the run to the history (docs/history.md)
+  std::string db_path;             // "" with db: the default location
+  std::string machine;             // --machine NAME: the history's machine name (default hostname)
+  std::string bmf_path;            // --bmf FILE: Bencher Metric Format JSON
 };
 
 // Errors name the flag. --quick sets short warm-up and sampling times and few
