@@ -203,18 +203,34 @@ void AddScaled(const float* x, float factor, size_t n, float* out) {
 template <size_t kVecs>
 HWY_INLINE void WeightedSum(const float* HWY_RESTRICT values, size_t kv_stride, size_t len,
                             const float* HWY_RESTRICT f, size_t last, float* HWY_RESTRICT out) {
+  static_assert(kVecs >= 1 && kVecs <= 4, "up to four accumulators");
   const DF d;
   const size_t N = hn::Lanes(d);
-  hn::Vec<DF> acc[kVecs];
-  for (size_t k = 0; k < kVecs; ++k) acc[k] = hn::Zero(d);
+  // Named accumulators, not an array: SVE vectors are sizeless types, which
+  // cannot be array elements.
+  auto acc0 = hn::Zero(d), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+  const auto load = [&](const float* v, size_t k) {
+    return k + 1 < kVecs ? hn::LoadU(d, v + k * N) : hn::LoadN(d, v + k * N, last);
+  };
+  const auto store = [&](hn::Vec<DF> acc, size_t k) {
+    if (k + 1 < kVecs) {
+      hn::StoreU(acc, d, out + k * N);
+    } else {
+      hn::StoreN(acc, d, out + k * N, last);
+    }
+  };
   for (size_t t = 0; t < len; ++t) {
     const float* v = values + t * kv_stride;
     const auto ft = hn::Set(d, f[t]);
-    for (size_t k = 0; k + 1 < kVecs; ++k) acc[k] = hn::MulAdd(hn::LoadU(d, v + k * N), ft, acc[k]);
-    acc[kVecs - 1] = hn::MulAdd(hn::LoadN(d, v + (kVecs - 1) * N, last), ft, acc[kVecs - 1]);
+    acc0 = hn::MulAdd(load(v, 0), ft, acc0);
+    if constexpr (kVecs > 1) acc1 = hn::MulAdd(load(v, 1), ft, acc1);
+    if constexpr (kVecs > 2) acc2 = hn::MulAdd(load(v, 2), ft, acc2);
+    if constexpr (kVecs > 3) acc3 = hn::MulAdd(load(v, 3), ft, acc3);
   }
-  for (size_t k = 0; k + 1 < kVecs; ++k) hn::StoreU(acc[k], d, out + k * N);
-  hn::StoreN(acc[kVecs - 1], d, out + (kVecs - 1) * N, last);
+  store(acc0, 0);
+  if constexpr (kVecs > 1) store(acc1, 1);
+  if constexpr (kVecs > 2) store(acc2, 2);
+  if constexpr (kVecs > 3) store(acc3, 3);
 }
 
 // One head of attention for one query: scores[t] = q·k_t·scale for t < len,

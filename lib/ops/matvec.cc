@@ -6,6 +6,12 @@
 // reused across the batch (16 accumulators fit AVX2's and AVX-512's register
 // files). Tails use masked loads (LoadN), so any length works and no element
 // past the end is touched.
+// Arrays and members of vectors (the register tiles below) cannot have SVE's
+// sizeless types, so on aarch64 this file is compiled without the SVE
+// targets: SVE CPUs run its NEON code (Highway dispatches per file).
+#if defined(__aarch64__) && !defined(HWY_DISABLED_TARGETS)
+#define HWY_DISABLED_TARGETS HWY_ALL_SVE
+#endif
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "ops/matvec.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep

@@ -16,6 +16,12 @@
 // tiles of 4 weight rows × up to 4 activation vectors (matvec and matmul);
 // SSE2–SSE4 128-bit vectors (one block = two vectors) row by row; HWY_SCALAR
 // plain C++.
+// Arrays and members of vectors (the register tiles below) cannot have SVE's
+// sizeless types and its blocks assume vectors of at most 16 floats, so on aarch64 this file is compiled without the SVE
+// targets: SVE CPUs run its NEON code (Highway dispatches per file).
+#if defined(__aarch64__) && !defined(HWY_DISABLED_TARGETS)
+#define HWY_DISABLED_TARGETS HWY_ALL_SVE
+#endif
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "quant/quant_simd.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
