@@ -685,8 +685,10 @@ TEST_CASE("the runner counts a threaded entry's workers, and hardware counters w
   CHECK(r.vector_bytes >= 1);
   CHECK(r.vector_bytes == current_vector_bytes());
   bool saw_page_faults = false;
+  std::string page_faults_missing;  // why, when software events cannot open (qemu-user: ENOSYS)
   for (const CounterResult& c : r.counters) {
     CAPTURE(c.event);
+    if (c.event == "page-faults" && !c.per_op) page_faults_missing = c.status;
     // Counted, or n/a with the reason; never a silent 0.
     CHECK((c.per_op.has_value() || (!c.status.empty() && c.status != "ok")));
     if (c.event == "page-faults" && c.per_op) {
@@ -696,6 +698,10 @@ TEST_CASE("the runner counts a threaded entry's workers, and hardware counters w
       // reads 512 on every operation.
       CHECK(*c.per_op == 512.0);
     }
+  }
+  if (!page_faults_missing.empty()) {
+    test::skip("software perf events unavailable here: page-faults " + page_faults_missing);
+    return;
   }
   CHECK(saw_page_faults);
 }

@@ -1,7 +1,10 @@
 // doctest main shared by every suite. Counts test cases as passed, failed or
 // skipped (llmk::test::skip) and ends with one machine-readable line,
 //   llmk-tests: N passed, M failed, K skipped
-// which .ci/run adds up over all suites.
+// which .ci/run adds up over all suites. Before it, one line names the
+// Highway targets this CPU runs (for_each_target's list), best first,
+//   llmk-targets: NEON, NEON_WITHOUT_AES, SCALAR
+// so a log from an emulated CPU shows which kernels were tested.
 #define DOCTEST_CONFIG_IMPLEMENT
 #include "doctest/doctest.h"
 
@@ -9,6 +12,8 @@
 #include <fstream>
 #include <iterator>
 
+#include "absl/strings/str_join.h"
+#include "llmk/target.h"
 #include "test_util.h"
 
 namespace llmk::test {
@@ -95,6 +100,7 @@ int main(int argc, char** argv) {
   context.applyCommandLine(argc, argv);
   const int rc = context.run();
   if (context.shouldExit()) return rc;
+  std::printf("llmk-targets: %s\n", absl::StrJoin(llmk::supported_targets(), ", ").c_str());
   std::printf("llmk-tests: %d passed, %d failed, %d skipped\n", llmk::test::g_passed,
               llmk::test::g_failed, llmk::test::g_skipped);
   return rc;

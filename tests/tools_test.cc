@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <sstream>
 #include <string>
@@ -31,6 +32,11 @@ RunResult run_tool(const std::string& tool, const std::string& args, const std::
   REQUIRE_MESSAGE(fs::exists(exe), exe.string() << " not built");
   // (absl::StrCat rather than operator+: GCC 12 raises a false -Wrestrict there.)
   std::string cmd = absl::StrCat("'", exe.string(), "' ", args);
+  // A cross build's tools run through the same emulator as this test (the
+  // shell that popen starts is the host's and cannot exec them itself).
+  if (const char* wrapper = std::getenv("LLMK_TEST_EXEC_WRAPPER"); wrapper && *wrapper) {
+    cmd = absl::StrCat(wrapper, " ", cmd);
+  }
   if (!stdin_text.empty()) {
     const fs::path in = fs::temp_directory_path() / ("llmk-tools-stdin-" + std::to_string(::getpid()));
     FILE* f = std::fopen(in.c_str(), "wb");

@@ -301,9 +301,10 @@ BenchmarkResult measure(const BenchmarkSpec& spec, const BenchmarkConfig& config
   while (r.samples_ns.size() < max_samples) {
     absl::StatusOr<double> ns = time_batch(*body, batch, spec.manual_time);
     if (!ns.ok()) [[unlikely]] {
-      return failed(std::move(r),
-                    absl::StrCat("sample ", r.samples_ns.size() + 1, " (batch of ", batch, ")"),
-                    ns.status());
+      // Named first: the order of evaluation of failed()'s arguments is
+      // unspecified, and moving r may empty samples_ns before it is counted.
+      std::string phase = absl::StrCat("sample ", r.samples_ns.size() + 1, " (batch of ", batch, ")");
+      return failed(std::move(r), phase, ns.status());
     }
     r.samples_ns.push_back(*ns * per_op_scale);
     if (energy_started) env.energy->poll(monotonic_ns());

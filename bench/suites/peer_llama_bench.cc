@@ -166,6 +166,11 @@ absl::StatusOr<std::string> run_captured(const std::vector<std::string>& argv,
                                          const std::vector<int>& cpus,
                                          const std::string& stderr_path) {
   if (argv.empty()) return absl::InvalidArgumentError("run_captured: empty argv");
+  // Checked before spawning: where vfork is emulated by fork (qemu-user), a
+  // failed exec shows only as the child's exit status 127.
+  if (access(argv[0].c_str(), X_OK) != 0) {
+    return absl::NotFoundError(absl::StrCat("cannot run ", argv[0], ": ", std::strerror(errno)));
+  }
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
     return absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno)));

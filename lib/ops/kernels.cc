@@ -1,6 +1,13 @@
 // The f32 kernel table (kernels.h), filled once per Highway target from the
 // families' -inl.h files, and the drivers that split matrix products over
 // the thread pool.
+// Arrays and members of vectors (the register tiles of the matvec and
+// quantized kernels) cannot have SVE's sizeless types, so on aarch64 this
+// unit is compiled without the SVE targets: SVE CPUs run its NEON code
+// (Highway dispatches per translation unit).
+#if defined(__aarch64__) && !defined(HWY_DISABLED_TARGETS)
+#define HWY_DISABLED_TARGETS HWY_ALL_SVE
+#endif
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "ops/kernels.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep

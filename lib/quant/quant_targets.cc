@@ -2,6 +2,13 @@
 // -inl.h files, the per-target row drivers that pick a kernel per weight
 // type, and the QuantTargetKernels table that exports them all
 // (quant_kernels.h). Threading and buffers are the caller's (matmul.cc).
+// Arrays and members of vectors (the register tiles of the matvec and
+// quantized kernels) cannot have SVE's sizeless types, so on aarch64 this
+// unit is compiled without the SVE targets: SVE CPUs run its NEON code
+// (Highway dispatches per translation unit).
+#if defined(__aarch64__) && !defined(HWY_DISABLED_TARGETS)
+#define HWY_DISABLED_TARGETS HWY_ALL_SVE
+#endif
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "quant/quant_targets.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
