@@ -66,8 +66,7 @@ if [ $arm64 -eq 1 ]; then
   fi
   arm64_missing=()
   for p in g++-aarch64-linux-gnu qemu-user-static; do installed "$p" || arm64_missing+=("$p"); done
-  for p in libhwy-dev libabsl-dev libspdlog-dev libfmt-dev libpfm4-dev libutf8proc-dev \
-           libsqlite3-dev; do
+  for p in libhwy-dev libabsl-dev libspdlog-dev libfmt-dev libpfm4-dev libutf8proc-dev; do
     installed "$p:arm64" && continue
     # Multi-Arch: same; asking for the host's exact version keeps apt from
     # upgrading the host's copy (Highway's arm64 1.2 alone would pull a newer libc).
