@@ -48,8 +48,8 @@ TEST_CASE("statistics match hand-computed values") {
   CHECK(s.p90 == doctest::Approx(61.6));   // rank 3.6: 4 + 0.6·96
   CHECK(s.p99 == doctest::Approx(96.16));  // rank 3.96: 4 + 0.96·96
   CHECK(s.mad == 1);                        // |x − 3| = 2 1 0 1 97
-  // (100 − 3) = 97 < 3·43.6: the seed's rule cannot fire for n ≤ 8 ...
-  CHECK(s.seed_outliers == 0);
+  // (100 − 3) = 97 < 3·43.6: the three-sigma rule cannot fire for n ≤ 8 ...
+  CHECK(s.three_sigma_outliers == 0);
   // ... while the robust rule (beyond 3 ± 5·1) flags the 100.
   CHECK(s.robust_outliers == 1);
 
@@ -65,7 +65,7 @@ TEST_CASE("seed outlier rule fires with enough samples; MAD = 0 guard") {
   const BenchmarkStats s = compute_stats(x);
   // mean 59.5, stddev sqrt(931095 / 19) = 221.4; 990 > 3·221.4.
   CHECK(s.stddev == doctest::Approx(std::sqrt(931095.0 / 19.0)));
-  CHECK(s.seed_outliers == 1);
+  CHECK(s.three_sigma_outliers == 1);
   CHECK(s.mad == 0);
   CHECK(s.robust_outliers == 0);  // MAD = 0: no robust outliers rather than 1 of 20
 }

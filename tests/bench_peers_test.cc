@@ -19,6 +19,7 @@
 #include "harness/json.h"
 #include "llmk/bench.h"
 #include "llmk/model.h"
+#include "llmk/model_tools.h"
 #include "suites/peer_llama_bench.h"
 #include "report/report.h"
 #include "harness/targets.h"

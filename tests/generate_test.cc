@@ -7,6 +7,7 @@
 #include "doctest/doctest.h"
 #include "llmk/generate.h"
 #include "llmk/model.h"
+#include "llmk/model_tools.h"
 #include "test_util.h"
 
 namespace llmk {

@@ -14,6 +14,7 @@
 #include "llmk/kv_cache.h"
 #include "llmk/llama2c.h"
 #include "llmk/model.h"
+#include "llmk/model_tools.h"
 #include "llmk/quant.h"
 #include "test_util.h"
 
@@ -933,7 +934,7 @@ TEST_CASE("synthetic models: named shapes") {
   REQUIRE(s15.ok());
   CHECK(s15->dim == 288);
   CHECK(s15->n_layers == 6);
-  auto g = synthetic_model_config("gpt2-seed");
+  auto g = synthetic_model_config("gpt2-spec");
   REQUIRE(g.ok());
   CHECK(g->arch == ModelArch::kGpt2);
   CHECK(g->dim == 384);

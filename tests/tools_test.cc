@@ -15,6 +15,7 @@
 #include "llmk/generate.h"
 #include "llmk/gguf.h"
 #include "llmk/model.h"
+#include "llmk/model_tools.h"
 #include "test_util.h"
 
 namespace {

@@ -11,6 +11,7 @@
 
 #include "llmk/gguf.h"
 #include "llmk/model.h"
+#include "llmk/model_tools.h"
 
 int main(int argc, char** argv) {
   std::string shape = "stories15M", type_name = "f32", out;

@@ -9,6 +9,7 @@
 
 #include "llmk/gguf.h"
 #include "llmk/model.h"
+#include "llmk/model_tools.h"
 
 int main(int argc, char** argv) {
   std::string in_path, out_path, type_name;

@@ -625,7 +625,7 @@ absl::StatusOr<SuiteResult> run_benchmarks(std::span<const BenchmarkSpec> specs,
                   "%.4g ns outliers seed %zu robust %zu cpu %.4g ns/op\n",
                   r.name.c_str(), r.stats.n, r.repetitions.size(),
                   static_cast<unsigned long long>(r.batch_size), r.stats.mean, r.stats.stddev,
-                  r.stats.p99, r.stats.max, r.stats.seed_outliers, r.stats.robust_outliers,
+                  r.stats.p99, r.stats.max, r.stats.three_sigma_outliers, r.stats.robust_outliers,
                   r.cpu_ns_per_op);
     }
   }

@@ -46,7 +46,7 @@ double mad_of(std::span<const double> x) {
   return median_of(dev);
 }
 
-size_t count_seed_outliers(std::span<const double> x, double median, double stddev) {
+size_t count_three_sigma_outliers(std::span<const double> x, double median, double stddev) {
   size_t n = 0;
   for (double v : x) n += (v - median) > 3.0 * stddev ? 1 : 0;
   return n;
@@ -108,7 +108,7 @@ BenchmarkStats compute_stats(std::span<const double> samples_ns) {
   s.p90 = quantile_sorted(sorted, 0.90);
   s.p99 = quantile_sorted(sorted, 0.99);
   s.mad = mad_of(sorted);
-  s.seed_outliers = count_seed_outliers(sorted, s.median, s.stddev);
+  s.three_sigma_outliers = count_three_sigma_outliers(sorted, s.median, s.stddev);
   s.robust_outliers = count_mad_outliers(sorted, s.median, s.mad, 5.0);
   return s;
 }

@@ -19,8 +19,8 @@ double median_of(std::span<const double> x);
 // Median of |x − median(x)| (unscaled).
 double mad_of(std::span<const double> x);
 
-// The seed's rule, per sample: x − median > 3·stddev, in floating point.
-size_t count_seed_outliers(std::span<const double> x, double median, double stddev);
+// The spec's three-sigma rule, per sample: x − median > 3·stddev, in floating point.
+size_t count_three_sigma_outliers(std::span<const double> x, double median, double stddev);
 // Samples outside median ± k·MAD; none when MAD is 0 (a constant majority
 // would otherwise make every other sample an outlier).
 size_t count_mad_outliers(std::span<const double> x, double median, double mad, double k = 5.0);

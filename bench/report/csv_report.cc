@@ -57,7 +57,7 @@ std::string format_csv(const SuiteResult& suite) {
   std::string out =
       "name,target,threads,repetitions,batch_size,samples,median_ns,mean_ns,min_ns,max_ns,stddev_ns,"
       "p90_ns,p99_ns,mad_ns,cpu_ns,tsc_cycles,items_per_second,bytes_per_second,"
-      "flops_per_second,seed_outliers,robust_outliers,energy_joules_per_op,"
+      "flops_per_second,three_sigma_outliers,robust_outliers,energy_joules_per_op,"
       "energy_joules_per_item,joules_per_token,tokens_per_joule,";
   absl::StrAppend(&out, kCounterCsvColumns,
                   ",item_latency_n,item_latency_p50_ns,item_latency_p90_ns,item_latency_p99_ns,"
@@ -82,7 +82,7 @@ std::string format_csv(const SuiteResult& suite) {
                     csv_number(r.items_per_second, ran), ",",
                     csv_number(r.bytes_per_second, ran && r.bytes_per_op > 0), ",",
                     csv_number(r.flops_per_second, ran && r.flops_per_op > 0), ",",
-                    s.seed_outliers, ",", s.robust_outliers, ",");
+                    s.three_sigma_outliers, ",", s.robust_outliers, ",");
     const std::optional<double> j_item = ran ? energy_joules_per_item(r) : std::nullopt;
     const bool measured = j_item.has_value();
     const double joules = j_item.value_or(0.0);

@@ -303,7 +303,7 @@ std::string format_json(const SuiteResult& suite) {
     if (!r.energy_status.empty()) { w.key("energy_status"); w.value(r.energy_status); }
     const BenchmarkStats& s = r.stats;
     write_stats_fields(w, s, "");
-    w.key("seed_outliers"); w.value(static_cast<unsigned long long>(s.seed_outliers));
+    w.key("three_sigma_outliers"); w.value(static_cast<unsigned long long>(s.three_sigma_outliers));
     w.key("robust_outliers"); w.value(static_cast<unsigned long long>(s.robust_outliers));
     if (r.target != "-" && r.vector_bytes > 0) {
       w.key("vector_bytes"); w.value(static_cast<unsigned long long>(r.vector_bytes));

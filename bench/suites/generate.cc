@@ -56,6 +56,7 @@
 #include "llmk/bench.h"
 #include "llmk/kv_cache.h"
 #include "llmk/model.h"
+#include "llmk/model_tools.h"
 #include "llmk/ops.h"
 #include "harness/affinity.h"
 #include "harness/timer.h"
@@ -626,7 +627,7 @@ void add_generate(const BenchmarkConfig& config, std::vector<BenchmarkSpec>& out
         if (std::string(shape) != "tinyllama-1.1B") {
           compare_with_llama_cpp(config, std::move(tg), src, PeerTest::kGeneration, out);
         } else {
-          // Issue 6: its weights must stream at ≥ 80% of the bandwidth the
+          // The spec's target: its weights must stream at ≥ 80% of the bandwidth the
           // read probe measures with as many threads.
           tg.ratio_targets = {RatioTarget{
               absl::StrCat("memory/bandwidth/read/256MiB", t > 1 ? absl::StrCat("/threads:", t) : ""),

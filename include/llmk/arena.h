@@ -8,6 +8,8 @@
 // LockedArena below. Memory handed out is not zeroed.
 #pragma once
 
+#include "llmk/export.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -16,7 +18,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
-namespace llmk {
+namespace llmk LLMK_API {
 
 class Arena {
  public:

@@ -184,7 +184,7 @@ struct BenchmarkStats {
   size_t n = 0;
   double min = 0, max = 0, mean = 0, median = 0, stddev = 0;
   double p90 = 0, p99 = 0, mad = 0;
-  size_t seed_outliers = 0;    // samples with x − median > 3·stddev (the seed's rule)
+  size_t three_sigma_outliers = 0;    // samples with x − median > 3·stddev (the spec's rule)
   size_t robust_outliers = 0;  // samples outside median ± 5·MAD (none when MAD = 0)
 };
 BenchmarkStats compute_stats(std::span<const double> samples_ns);

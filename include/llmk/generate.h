@@ -3,6 +3,8 @@
 // tokenizer.h); this loop works on ids so it serves every vocabulary.
 #pragma once
 
+#include "llmk/export.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -13,7 +15,7 @@
 #include "llmk/model.h"
 #include "llmk/sampler.h"
 
-namespace llmk {
+namespace llmk LLMK_API {
 
 struct GenerateOptions {
   size_t max_new_tokens = 128;

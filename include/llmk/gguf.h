@@ -26,6 +26,8 @@
 // NotFoundError. A parse allocates at most a small multiple of the input size.
 #pragma once
 
+#include "llmk/export.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -39,7 +41,7 @@
 #include "absl/status/statusor.h"
 #include "llmk/tensor_type.h"
 
-namespace llmk {
+namespace llmk LLMK_API {
 
 // Bytes taken by `elements` values of `type` (elements a multiple of the
 // block size for quantized types), or an error on overflow / bad count.
@@ -86,6 +88,8 @@ struct GgufTensorInfo {
   uint64_t elements = 0;
   uint64_t bytes = 0;
 };
+
+class LLMK_HIDDEN GgufParser;  // lib/gguf: fills a GgufFile
 
 class GgufFile {
  public:

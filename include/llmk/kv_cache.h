@@ -12,6 +12,8 @@
 // wrong size and bad sizes at create() are InvalidArgumentError.
 #pragma once
 
+#include "llmk/export.h"
+
 #include <cstddef>
 #include <memory>
 #include <span>
@@ -20,7 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
-namespace llmk {
+namespace llmk LLMK_API {
 
 class KVCache {
  public:

@@ -24,6 +24,8 @@
 // - the weight data 4-byte aligned in memory (always true for a mapping).
 #pragma once
 
+#include "llmk/export.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -32,7 +34,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace llmk {
+namespace llmk LLMK_API {
 
 inline constexpr int64_t kLlama2cMaxDim = int64_t{1} << 16;
 inline constexpr int64_t kLlama2cMaxHiddenDim = int64_t{1} << 18;

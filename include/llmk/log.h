@@ -2,7 +2,9 @@
 // silent (level off) until a program turns it on.
 #pragma once
 
-namespace llmk {
+#include "llmk/export.h"
+
+namespace llmk LLMK_API {
 
 enum class LogLevel { kTrace, kDebug, kInfo, kWarn, kError, kOff };
 

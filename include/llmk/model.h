@@ -1,5 +1,6 @@
 // A transformer model in memory: its hyperparameters, views of its weights,
-// and the forward pass (Transformer).
+// and the forward pass (Transformer): the runtime API. Synthetic models,
+// GGUF export and quantization are tooling, in llmk/model_tools.h.
 //
 // load_model() reads llama2.c checkpoints (see llama2c.h) and GGUF files
 // (architectures "llama" and "gpt2", llama.cpp's key and tensor names),
@@ -17,6 +18,9 @@
 // special-token ids (bos/eos/unk/pad/sep) below the vocabulary size.
 #pragma once
 
+#include "llmk/export.h"
+
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -29,10 +33,9 @@
 #include "llmk/ops.h"    // RopeLayout
 #include "llmk/quant.h"  // WeightView, TensorType, ActivationMode
 
-namespace llmk {
+namespace llmk LLMK_API {
 
 class GgufFile;
-class GgufWriter;
 class ThreadPool;
 class KVCache;
 
@@ -75,6 +78,14 @@ struct LayerWeights {
   std::span<const float> ffn_norm, ffn_norm_bias;  // [dim]
   WeightView ffn_gate, ffn_up, ffn_down;
   std::span<const float> ffn_up_bias, ffn_down_bias;
+
+  // Every weight-matrix slot, in one list (absent ones have null data).
+  std::array<WeightView*, 8> matrices() {
+    return {&attn_q, &attn_k, &attn_v, &attn_qkv, &attn_output, &ffn_gate, &ffn_up, &ffn_down};
+  }
+  std::array<const WeightView*, 8> matrices() const {
+    return {&attn_q, &attn_k, &attn_v, &attn_qkv, &attn_output, &ffn_gate, &ffn_up, &ffn_down};
+  }
 };
 
 struct ModelWeights {
@@ -85,7 +96,7 @@ struct ModelWeights {
   WeightView output;  // vocab × dim; == token_embedding when tied
 };
 
-struct ModelStorage;  // mapping and owned buffers (lib/model)
+struct LLMK_HIDDEN ModelStorage;  // mapping and owned buffers (lib/model)
 
 struct Model {
   ModelConfig config;
@@ -107,33 +118,6 @@ struct LoadConfig {
 absl::StatusOr<Model> load_model(const std::string& path, const LoadConfig& config = {});
 absl::StatusOr<Model> model_from_gguf(std::shared_ptr<const GgufFile> file,
                                       const LoadConfig& config = {});
-
-// Named shapes (stories15M, stories42M, stories110M, tinyllama-1.1B, gpt2-seed,
-// and the tiny test shapes tiny-llama / tiny-gpt2) with vocab 32000 unless
-// tiny; the matrices of a Model made by make_synthetic_model.
-absl::StatusOr<ModelConfig> synthetic_model_config(const std::string& shape_name);
-std::vector<std::string> synthetic_model_shapes();
-// Random weights (uniform, scaled by 1/sqrt(cols), norms near 1) of a named
-// shape, matrices stored as `type` (F32, F16, Q8_0 or Q4_0), with a separate
-// output matrix. Deterministic in `seed`.
-absl::StatusOr<Model> make_synthetic_model(const std::string& shape_name, TensorType type,
-                                           uint64_t seed);
-
-// Serialises a model as GGUF with llama.cpp's key and tensor names and a
-// placeholder tokenizer vocabulary (SentencePiece-style for llama: <unk>,
-// <s>, </s>, 256 byte tokens, filler pieces; byte-level BPE with merges for
-// gpt2), so llama.cpp loads it. Tensors keep their types.
-absl::StatusOr<std::vector<uint8_t>> model_to_gguf(const Model& model,
-                                                   const std::string& name = "llmk-synthetic");
-absl::Status write_model_gguf(const Model& model, const std::string& path,
-                              const std::string& name = "llmk-synthetic");
-
-// Re-encodes a GGUF model like llama.cpp's `llama-quantize --pure`: every 2-D
-// F32/F16 tensor whose rows are a multiple of 32 becomes `to` (Q8_0 or
-// Q4_0, quantized exactly as quantize_q8_0 / quantize_q4_0 do); 1-D tensors
-// (norms, biases) and everything else are copied unchanged, as is the
-// metadata (general.file_type updated).
-absl::Status quantize_gguf(const GgufFile& in, TensorType to, GgufWriter& out);
 
 // ---------------------------------------------------------------- forward
 
@@ -184,7 +168,7 @@ class Transformer {
 
  private:
   Transformer();
-  struct State;
+  struct LLMK_HIDDEN State;
   std::unique_ptr<State> s_;
 };
 

@@ -11,13 +11,15 @@
 //   CPU (see target.h); llmk/reference.h holds the plain scalar versions.
 #pragma once
 
+#include "llmk/export.h"
+
 #include <cstddef>
 #include <span>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
-namespace llmk {
+namespace llmk LLMK_API {
 
 class ThreadPool;
 

@@ -8,6 +8,8 @@
 // - Q8_0: fp16 scale d, then 32 int8; value = q·d.
 #pragma once
 
+#include "llmk/export.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -16,7 +18,7 @@
 #include "absl/status/statusor.h"
 #include "llmk/tensor_type.h"
 
-namespace llmk {
+namespace llmk LLMK_API {
 
 class ThreadPool;
 

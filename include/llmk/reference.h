@@ -3,11 +3,14 @@
 // Slow by design; no size checks (callers pass consistent sizes).
 #pragma once
 
+#include "llmk/export.h"
+
 #include <cstddef>
 
 #include "llmk/ops.h"
 
-namespace llmk::ref {
+namespace llmk LLMK_API {
+namespace ref {
 
 float dot(const float* a, const float* b, size_t n);
 void matvec(const float* w, size_t rows, size_t cols, const float* x, float* y);
@@ -26,4 +29,5 @@ size_t argmax(const float* x, size_t n);
 void rope(float* x, size_t n, size_t head_dim, size_t pos, float theta_base,
           RopeLayout layout);
 
-}  // namespace llmk::ref
+}  // namespace ref
+}  // namespace llmk

@@ -8,6 +8,8 @@
 // standard library. A Sampler is not thread-safe; use one per sequence.
 #pragma once
 
+#include "llmk/export.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -16,7 +18,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
-namespace llmk {
+namespace llmk LLMK_API {
 
 struct SamplerConfig {
   float temperature = 1.0f;          // ≥ 0; 0 => greedy (argmax)

@@ -5,6 +5,8 @@
 // there because of a GCC bug).
 #pragma once
 
+#include "llmk/export.h"
+
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -12,7 +14,7 @@
 
 #include "absl/status/status.h"
 
-namespace llmk {
+namespace llmk LLMK_API {
 
 // Name of the target the next kernel call will use, e.g. "AVX3_ZEN4".
 std::string current_target();

@@ -2,9 +2,11 @@
 // and the file formats (llmk/gguf.h) without either depending on the other.
 #pragma once
 
+#include "llmk/export.h"
+
 #include <cstdint>
 
-namespace llmk {
+namespace llmk LLMK_API {
 
 // Tensor element types, numbered as in GGUF/ggml.
 enum class TensorType : uint32_t { kF32 = 0, kF16 = 1, kQ4_0 = 2, kQ8_0 = 8 };

@@ -2,6 +2,8 @@
 // attention heads). Wraps hwy::ThreadPool without exposing Highway types.
 #pragma once
 
+#include "llmk/export.h"
+
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -10,7 +12,7 @@ namespace hwy {
 class ThreadPool;
 }
 
-namespace llmk {
+namespace llmk LLMK_API {
 
 class ThreadPool {
  public:

@@ -27,6 +27,8 @@
 // cache of recently encoded pieces.
 #pragma once
 
+#include "llmk/export.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -38,7 +40,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
-namespace llmk {
+namespace llmk LLMK_API {
 
 class GgufFile;
 

@@ -37,10 +37,8 @@ struct ModelStorage {
   // A zeroed, 64-byte aligned buffer owned by this storage (nullptr when the
   // allocation fails), carved from a slab made by allocate_weight_buffer: a
   // model's many small matrices (a stories15M layer's are 0.3–0.9 MB) then
-  // share huge pages too. Measured on stories15M F32 tg64, one thread,
-  // against a buffer per tensor: +4.5% on the median of 8 alternating bench
-  // runs of the two builds (7 of 8 pairs faster); +12–17% with both models
-  // in one process, interleaved.
+  // share huge pages too, which saves TLB misses on every token (stories15M
+  // F32 tg64 +4.5% against a buffer per tensor; docs/performance.md).
   uint8_t* allocate(size_t bytes);
   static constexpr size_t kMinSlabBytes = size_t{64} << 10;
   static constexpr size_t kMaxSlabBytes = size_t{32} << 20;

@@ -12,6 +12,7 @@
 #include "llmk/llama2c.h"
 #include "llmk/model.h"
 #include "llmk/quant.h"
+#include "model/arch.h"
 #include "model/mapped_file.h"
 #include "quant/quant_kernels.h"
 #include "model/model_internal.h"
@@ -373,14 +374,13 @@ absl::StatusOr<Model> model_from_gguf(std::shared_ptr<const GgufFile> file,
   }
   Model m;
   ModelConfig& c = m.config;
-  if (*arch_name == "llama") {
-    c.arch = ModelArch::kLlama;
-  } else if (*arch_name == "gpt2") {
-    c.arch = ModelArch::kGpt2;
-  } else {
-    return absl::UnimplementedError(absl::StrCat("GGUF model: architecture '", *arch_name,
-                                                 "' is not supported (llama, gpt2)"));
+  const internal::ArchDescription* arch = internal::find_arch(*arch_name);
+  if (arch == nullptr) {
+    return absl::UnimplementedError(
+        absl::StrCat("GGUF model: architecture '", *arch_name, "' is not supported (",
+                     internal::to_absl(internal::supported_arch_names()), ")"));
   }
+  c.arch = arch->arch;
   const std::string p = *arch_name + ".";
   auto storage = std::make_shared<ModelStorage>();
   GgufModelReader r(f, load, *storage);
@@ -390,19 +390,17 @@ absl::StatusOr<Model> model_from_gguf(std::shared_ptr<const GgufFile> file,
   LLMK_ASSIGN_OR_RETURN(c.n_heads, r.size_key(p + "attention.head_count", std::nullopt));
   LLMK_ASSIGN_OR_RETURN(c.n_kv_heads, r.size_key(p + "attention.head_count_kv", c.n_heads));
   LLMK_ASSIGN_OR_RETURN(c.max_seq_len, r.size_key(p + "context_length", std::nullopt));
-  if (c.arch == ModelArch::kLlama) {
+  if (arch->rope) {
     LLMK_ASSIGN_OR_RETURN(c.rope_theta, r.float_key(p + "rope.freq_base", 10000.0f));
-    LLMK_ASSIGN_OR_RETURN(c.norm_eps, r.float_key(p + "attention.layer_norm_rms_epsilon", 1e-5f));
-  } else {
-    LLMK_ASSIGN_OR_RETURN(c.norm_eps, r.float_key(p + "attention.layer_norm_epsilon", 1e-5f));
   }
+  LLMK_ASSIGN_OR_RETURN(c.norm_eps, r.float_key(p + arch->norm_eps_key, 1e-5f));
   if (c.n_heads == 0 || c.n_heads > kMaxModelHeads) {
     return absl::InvalidArgumentError(absl::StrCat("GGUF model: ", p,
                                                    "attention.head_count = ", c.n_heads,
                                                    " is outside [1, ", kMaxModelHeads, "]"));
   }
   c.head_dim = c.dim / c.n_heads;
-  if (c.arch == ModelArch::kLlama && f.find(p + "rope.dimension_count") != nullptr) {
+  if (arch->rope && f.find(p + "rope.dimension_count") != nullptr) {
     size_t rope_dims;
     LLMK_ASSIGN_OR_RETURN(rope_dims, r.size_key(p + "rope.dimension_count", std::nullopt));
     if (rope_dims != c.head_dim) {
@@ -438,10 +436,10 @@ absl::StatusOr<Model> model_from_gguf(std::shared_ptr<const GgufFile> file,
   const size_t model_ctx = c.max_seq_len;
   LLMK_RETURN_IF_ERROR(internal::validate_config(c));
   if (load.max_seq_len != 0) {
-    if (c.arch == ModelArch::kGpt2 && load.max_seq_len > model_ctx) {
+    if (!arch->rope && load.max_seq_len > model_ctx) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "LoadConfig.max_seq_len ", load.max_seq_len,
-          " exceeds the gpt2 model's learned positions (", model_ctx, ")"));
+          "LoadConfig.max_seq_len ", load.max_seq_len, " exceeds the ", arch->name,
+          " model's learned positions (", model_ctx, ")"));
     }
     if (load.max_seq_len > kMaxModelSeqLen) {
       return absl::InvalidArgumentError("LoadConfig.max_seq_len is too large");
@@ -449,12 +447,14 @@ absl::StatusOr<Model> model_from_gguf(std::shared_ptr<const GgufFile> file,
     c.max_seq_len = load.max_seq_len;
   }
 
-  const size_t d = c.dim, h = c.hidden_dim, kv = c.kv_dim(), V = c.vocab_size;
+  const size_t d = c.dim, V = c.vocab_size;
   ModelWeights& w = m.weights;
   LLMK_ASSIGN_OR_RETURN(w.token_embedding, r.matrix("token_embd.weight", V, d));
   LLMK_ASSIGN_OR_RETURN(w.output_norm, r.vector("output_norm.weight", d));
-  if (c.arch == ModelArch::kGpt2) {
+  if (arch->norm == internal::NormKind::kLayerNorm) {
     LLMK_ASSIGN_OR_RETURN(w.output_norm_bias, r.vector("output_norm.bias", d));
+  }
+  if (!arch->rope) {
     LLMK_ASSIGN_OR_RETURN(w.position_embedding, r.matrix("position_embd.weight", model_ctx, d));
   }
   if (c.tied_output) {
@@ -466,24 +466,14 @@ absl::StatusOr<Model> model_from_gguf(std::shared_ptr<const GgufFile> file,
   for (size_t l = 0; l < c.n_layers; ++l) {
     const std::string b = absl::StrCat("blk.", l, ".");
     LayerWeights& L = w.layers[l];
-    LLMK_ASSIGN_OR_RETURN(L.attn_norm, r.vector(b + "attn_norm.weight", d));
-    LLMK_ASSIGN_OR_RETURN(L.ffn_norm, r.vector(b + "ffn_norm.weight", d));
-    LLMK_ASSIGN_OR_RETURN(L.attn_output, r.matrix(b + "attn_output.weight", d, d));
-    LLMK_ASSIGN_OR_RETURN(L.ffn_up, r.matrix(b + "ffn_up.weight", h, d));
-    LLMK_ASSIGN_OR_RETURN(L.ffn_down, r.matrix(b + "ffn_down.weight", d, h));
-    if (c.arch == ModelArch::kLlama) {
-      LLMK_ASSIGN_OR_RETURN(L.attn_q, r.matrix(b + "attn_q.weight", d, d));
-      LLMK_ASSIGN_OR_RETURN(L.attn_k, r.matrix(b + "attn_k.weight", kv, d));
-      LLMK_ASSIGN_OR_RETURN(L.attn_v, r.matrix(b + "attn_v.weight", kv, d));
-      LLMK_ASSIGN_OR_RETURN(L.ffn_gate, r.matrix(b + "ffn_gate.weight", h, d));
-    } else {
-      LLMK_ASSIGN_OR_RETURN(L.attn_norm_bias, r.vector(b + "attn_norm.bias", d));
-      LLMK_ASSIGN_OR_RETURN(L.ffn_norm_bias, r.vector(b + "ffn_norm.bias", d));
-      LLMK_ASSIGN_OR_RETURN(L.attn_qkv, r.matrix(b + "attn_qkv.weight", 3 * d, d));
-      LLMK_ASSIGN_OR_RETURN(L.attn_qkv_bias, r.vector(b + "attn_qkv.bias", 3 * d));
-      LLMK_ASSIGN_OR_RETURN(L.attn_output_bias, r.vector(b + "attn_output.bias", d));
-      LLMK_ASSIGN_OR_RETURN(L.ffn_up_bias, r.vector(b + "ffn_up.bias", h));
-      LLMK_ASSIGN_OR_RETURN(L.ffn_down_bias, r.vector(b + "ffn_down.bias", d));
+    for (const internal::LayerTensor& t : arch->layer_tensors) {
+      const size_t rows = internal::extent_size(t.rows, c);
+      if (t.matrix != nullptr) {
+        LLMK_ASSIGN_OR_RETURN(L.*t.matrix,
+                              r.matrix(b + t.name, rows, internal::extent_size(t.cols, c)));
+      } else {
+        LLMK_ASSIGN_OR_RETURN(L.*t.vector, r.vector(b + t.name, rows));
+      }
     }
   }
   storage->gguf = std::move(file);

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "llmk/gguf.h"
 #include "llmk/model.h"
+#include "llmk/model_tools.h"
 #include "llmk/quant.h"
 #include "quant/quant_kernels.h"
 #include "util/check.h"

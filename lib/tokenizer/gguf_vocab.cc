@@ -45,6 +45,9 @@ absl::Status read_id(const GgufFile& file, std::string_view key, size_t n_tokens
                      TokenId* id) {
   if (file.find(key) == nullptr) return absl::OkStatus();
   LLMK_ASSIGN_OR_RETURN(auto value, file.get_uint(key));
+  // llama.cpp's converter writes −1 as a uint32 for "no such token" (the
+  // model loader reads it the same way).
+  if (value == 0xFFFFFFFFu) return absl::OkStatus();
   if (value >= n_tokens) {
     return field_error(key, absl::StrCat("token id ", value, " is outside the vocabulary (",
                                          n_tokens, " tokens)"));

@@ -19,8 +19,8 @@ namespace {
 using internal::to_absl;
 
 // A GPT-2-style byte-level vocabulary: the 256 bytes and merges for common
-// English, enough that the seed benchmark's "Hello World, Hello World, Hello
-// World" becomes whole-word tokens.
+// English, enough that the spec's tokenizer benchmark text ("Hello World,
+// Hello World, Hello World") becomes whole-word tokens.
 constexpr std::string_view kBuiltin = R"(# llmk built-in vocabulary: GPT-2-style byte-level BPE
 model gpt2
 bytes

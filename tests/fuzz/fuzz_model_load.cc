@@ -44,10 +44,7 @@ uint64_t touch_model(const llmk::Model& m) {
                  touch(m.weights.output) + touch(m.weights.output_norm) +
                  touch(m.weights.output_norm_bias);
   for (const llmk::LayerWeights& l : m.weights.layers) {
-    for (const llmk::WeightView* w : {&l.attn_q, &l.attn_k, &l.attn_v, &l.attn_qkv,
-                                      &l.attn_output, &l.ffn_gate, &l.ffn_up, &l.ffn_down}) {
-      sum += touch(*w);
-    }
+    for (const llmk::WeightView* w : l.matrices()) sum += touch(*w);
     for (std::span<const float> v : {l.attn_norm, l.attn_norm_bias, l.attn_qkv_bias,
                                      l.attn_output_bias, l.ffn_norm, l.ffn_norm_bias,
                                      l.ffn_up_bias, l.ffn_down_bias}) {

@@ -1,0 +1,95 @@
+// The forward pass's shared steps: activation quantization, matmul and
+// row-split matvec, KV-cache writes and attention over the cache.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <utility>
+
+#include "model/transformer_state.h"
+#include "ops/kernels.h"
+#include "quant/quant_kernels.h"
+#include "util/check.h"
+
+namespace llmk {
+
+
+// Quantizes n rows of `in` to Q8_0 when some user of it has block-quantized
+// weights and the activation mode asks for it; otherwise null (f32 path).
+bool Transformer::State::wants_q8(size_t cols,
+                                   std::initializer_list<const WeightView*> users) const {
+  if (!quantize_activations || cols % kQuantBlock != 0) return false;
+  bool needed = false;
+  for (const WeightView* w : users) needed |= is_block_quantized(*w);
+  return needed;
+}
+
+const Q8_0Block* Transformer::State::quantize(const float* in, size_t cols, size_t n,
+                                              std::initializer_list<const WeightView*> users) {
+  if (!wants_q8(cols, users)) return nullptr;
+  // Rows are cols floats / cols/32 blocks each, so n rows quantize as one run.
+  kernels::quantize_q8_0_ties_even(in, n * cols, xq);
+  return xq;
+}
+
+void Transformer::State::matmul(const WeightView& w, const float* in, const Q8_0Block* in_q,
+                                size_t n, float* out) {
+  const Q8_0Block* use_q = is_block_quantized(w) ? in_q : nullptr;
+  if (n == 1) {
+    kernels::matvec_weights(w, in, use_q, out, &pool);
+  } else {
+    kernels::matmul_weights(w, in, use_q, n, out, &pool);
+  }
+}
+
+// Copies keys/values from k, v into the cache rows of each token, unless
+// they were written there directly (contiguous prompt batch).
+void Transformer::State::write_kv(size_t layer, size_t n, bool contiguous) {
+  if (contiguous) return;
+  const size_t kv_dim = model.config.kv_dim();
+  for (size_t i = 0; i < n; ++i) {
+    std::memcpy(cache.key_row(layer, positions[i], seqs[i]), k + i * kv_dim,
+                kv_dim * sizeof(float));
+    std::memcpy(cache.value_row(layer, positions[i], seqs[i]), v + i * kv_dim,
+                kv_dim * sizeof(float));
+  }
+}
+
+// out[i] = softmax(q_i·K/√d)·V per head, over positions [0, positions[i]].
+void Transformer::State::attention(size_t layer, size_t n, float* out) {
+  const ModelConfig& c = model.config;
+  const size_t hd = c.head_dim, kv_dim = c.kv_dim();
+  const size_t group = c.n_heads / c.n_kv_heads;
+  const size_t q_stride = internal::has_fused_qkv(*arch) ? 3 * c.dim : c.dim;
+  const float inv_sqrt = 1.0f / std::sqrt(static_cast<float>(hd));
+  const size_t max_len = cache.max_ctx();
+  auto one = [&](size_t task, size_t thread) {
+    const size_t i = task / c.n_heads, h = task % c.n_heads;
+    const size_t kv_off = (h / group) * hd;
+    kernels::f32().attend_head(q + i * q_stride + h * hd, cache.key_rows(layer, seqs[i]) + kv_off,
+                         cache.value_rows(layer, seqs[i]) + kv_off, kv_dim, positions[i] + 1,
+                         hd, inv_sqrt, scores + thread * max_len, out + i * c.dim + h * hd);
+  };
+  size_t work = 0;
+  for (size_t i = 0; i < n; ++i) work += (positions[i] + 1) * c.dim;
+  const size_t tasks = n * c.n_heads;
+  if (pool.num_threads() > 1 && work * 2 >= kMinParallelAttention) {
+    pool.hwy_pool().Run(0, tasks, [&](uint64_t task, size_t thread) {
+      one(static_cast<size_t>(task), thread);
+    });
+  } else {
+    for (size_t t = 0; t < tasks; ++t) one(t, 0);
+  }
+}
+
+// Rows [first, second) of out = W·in for one token, on the calling thread.
+void Transformer::State::matvec_rows(const WeightView& w, const float* in, const Q8_0Block* in_q,
+                                     float* out, std::pair<size_t, size_t> rows) {
+  if (rows.first >= rows.second) return;
+  WeightView part = w;
+  part.data = static_cast<const uint8_t*>(w.data) + rows.first * w.row_bytes();
+  part.rows = rows.second - rows.first;
+  kernels::matvec_weights(part, in, is_block_quantized(w) ? in_q : nullptr, out + rows.first,
+                          nullptr);
+}
+
+}  // namespace llmk
