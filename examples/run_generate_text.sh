@@ -7,15 +7,18 @@ exe=$1
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 (cd "$work" && "$exe" > synthetic.txt)
-grep -q '^Once upon a time' "$work/synthetic.txt" || { echo "synthetic: no text"; exit 1; }
+# Result lines as the doctest suites print them, for .ci/summarize.py.
+fail() { echo "$1"; echo "llmk-tests: 0 passed, 1 failed, 0 skipped"; exit 1; }
+grep -q '^Once upon a time' "$work/synthetic.txt" || fail "synthetic: no text"
 shared=${LLMK_SHARED:-$PWD/../shared}
 model=$shared/models/stories260K-f32.gguf
 if [[ ! -f $model ]]; then
-  echo "SKIP: $model absent (set LLMK_SHARED)"
+  echo "SKIP: $model absent (set LLMK_SHARED)"  # counted as skipped from meson's result
   exit 77
 fi
 "$exe" "$model" > "$work/stories.txt"
 text=$(cat "$work/stories.txt")
 echo "$text"
 prompt="Once upon a time"
-[[ $text == "$prompt"* && ${#text} -gt ${#prompt} ]] || { echo "stories260K: no new text"; exit 1; }
+[[ $text == "$prompt"* && ${#text} -gt ${#prompt} ]] || fail "stories260K: no new text"
+echo "llmk-tests: 2 passed, 0 failed, 0 skipped"
