@@ -527,6 +527,8 @@ WeightBuffer make_weights(TensorType type, size_t rows, size_t cols, uint32_t se
       std::memcpy(out, q.data(), q.size() * sizeof(Q8_0Block));
       break;
     }
+    default:
+      FAIL("make_weights: no quantizer for type ", static_cast<uint32_t>(type));
   }
   return w;
 }
@@ -541,8 +543,9 @@ const char* type_name(TensorType t) {
       return "Q4_0";
     case TensorType::kQ8_0:
       return "Q8_0";
+    default:
+      return "?";
   }
-  return "?";
 }
 
 }  // namespace

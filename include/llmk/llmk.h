@@ -13,6 +13,7 @@
 #include "llmk/log.h"
 #include "llmk/model.h"
 #include "llmk/ops.h"
+#include "llmk/kquant.h"
 #include "llmk/quant.h"
 #include "llmk/sampler.h"
 #include "llmk/target.h"

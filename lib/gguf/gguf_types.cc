@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "gguf/gguf_format.h"
 #include "llmk/gguf.h"
+#include "llmk/kquant.h"
 #include "util/check.h"
 
 namespace llmk {
@@ -35,6 +36,12 @@ absl::StatusOr<uint64_t> tensor_bytes(TensorType type, uint64_t elements) {
     case TensorType::kF16: unit_bytes = 2; break;
     case TensorType::kQ4_0: unit_bytes = kQ4_0BlockBytes; unit_elements = 32; break;
     case TensorType::kQ8_0: unit_bytes = kQ8_0BlockBytes; unit_elements = 32; break;
+    case TensorType::kBF16: unit_bytes = 2; break;
+    case TensorType::kQ2_K: unit_bytes = sizeof(Q2_KBlock); unit_elements = kSuperBlock; break;
+    case TensorType::kQ3_K: unit_bytes = sizeof(Q3_KBlock); unit_elements = kSuperBlock; break;
+    case TensorType::kQ4_K: unit_bytes = sizeof(Q4_KBlock); unit_elements = kSuperBlock; break;
+    case TensorType::kQ5_K: unit_bytes = sizeof(Q5_KBlock); unit_elements = kSuperBlock; break;
+    case TensorType::kQ6_K: unit_bytes = sizeof(Q6_KBlock); unit_elements = kSuperBlock; break;
     default:
       return absl::InvalidArgumentError(absl::StrCat(
           "tensor_bytes: unsupported tensor type ", static_cast<uint32_t>(type)));
@@ -60,6 +67,13 @@ std::string_view tensor_type_name(TensorType type) {
     case TensorType::kF16: return "F16";
     case TensorType::kQ4_0: return "Q4_0";
     case TensorType::kQ8_0: return "Q8_0";
+    case TensorType::kQ2_K: return "Q2_K";
+    case TensorType::kQ3_K: return "Q3_K";
+    case TensorType::kQ4_K: return "Q4_K";
+    case TensorType::kQ5_K: return "Q5_K";
+    case TensorType::kQ6_K: return "Q6_K";
+    case TensorType::kQ8_K: return "Q8_K";
+    case TensorType::kBF16: return "BF16";
   }
   return "unknown";
 }

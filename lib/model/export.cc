@@ -124,6 +124,13 @@ uint32_t llama_file_type(TensorType type) {
     case TensorType::kF16: return 1;   // MOSTLY_F16
     case TensorType::kQ4_0: return 2;  // MOSTLY_Q4_0
     case TensorType::kQ8_0: return 7;  // MOSTLY_Q8_0
+    case TensorType::kQ2_K: return 10;  // MOSTLY_Q2_K
+    case TensorType::kQ3_K: return 11;  // MOSTLY_Q3_K_S (every matrix Q3_K)
+    case TensorType::kQ4_K: return 14;  // MOSTLY_Q4_K_S
+    case TensorType::kQ5_K: return 16;  // MOSTLY_Q5_K_S
+    case TensorType::kQ6_K: return 18;  // MOSTLY_Q6_K
+    case TensorType::kBF16: return 32;  // MOSTLY_BF16
+    case TensorType::kQ8_K: return 0;   // never a weight type
   }
   return 0;
 }
@@ -131,31 +138,28 @@ uint32_t llama_file_type(TensorType type) {
 // The type most weight matrices have (llama.cpp guesses general.file_type
 // the same way when a file lacks it).
 TensorType main_matrix_type(const ModelWeights& mw) {
-  size_t count[4] = {};
-  auto index = [](TensorType t) -> size_t {
-    switch (t) {
-      case TensorType::kF32: return 0;
-      case TensorType::kF16: return 1;
-      case TensorType::kQ4_0: return 2;
-      case TensorType::kQ8_0: return 3;
-    }
-    return 0;
-  };
+  constexpr TensorType kTypes[] = {TensorType::kF32,  TensorType::kF16,  TensorType::kQ4_0,
+                                   TensorType::kQ8_0, TensorType::kQ2_K, TensorType::kQ3_K,
+                                   TensorType::kQ4_K, TensorType::kQ5_K, TensorType::kQ6_K,
+                                   TensorType::kBF16};
+  constexpr size_t kTypeCount = std::size(kTypes);
+  size_t count[kTypeCount] = {};
   auto add = [&](const WeightView& m) {
-    if (m.data != nullptr) ++count[index(m.type)];
+    if (m.data == nullptr) return;
+    for (size_t i = 0; i < kTypeCount; ++i) {
+      if (kTypes[i] == m.type) ++count[i];
+    }
   };
   add(mw.token_embedding);
   add(mw.output);
   for (const LayerWeights& L : mw.layers) {
     for (const WeightView* m : L.matrices()) add(*m);
   }
-  constexpr TensorType kByIndex[4] = {TensorType::kF32, TensorType::kF16, TensorType::kQ4_0,
-                                      TensorType::kQ8_0};
   size_t best = 0;
-  for (size_t i = 1; i < 4; ++i) {
+  for (size_t i = 1; i < kTypeCount; ++i) {
     if (count[i] > count[best]) best = i;
   }
-  return kByIndex[best];
+  return kTypes[best];
 }
 
 absl::Status fill_writer(const Model& model, const std::string& name, GgufWriter& w) {

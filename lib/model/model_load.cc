@@ -110,8 +110,8 @@ absl::StatusOr<WeightView> convert_matrix(const WeightView& w, const LoadConfig&
         LLMK_RETURN_IF_ERROR(quantize_q4_0(
             row, {reinterpret_cast<Q4_0Block*>(drow), w.cols / kQuantBlock}));
         break;
-      case TensorType::kF16:
-        break;  // not a target
+      default:
+        break;  // not a target (checked above)
     }
   }
   return out;

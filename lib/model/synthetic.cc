@@ -98,6 +98,8 @@ class SyntheticBuilder {
           LLMK_RETURN_IF_ERROR(
               quantize_q4_0(row_, {reinterpret_cast<Q4_0Block*>(out), cols / kQuantBlock}));
           break;
+        default:
+          return absl::InvalidArgumentError("make_synthetic_model: unsupported tensor type");
       }
     }
     return w;

@@ -62,6 +62,8 @@ void dequantize_row(const WeightView& w, size_t row, float* out) {
     case TensorType::kQ8_0:
       dequantize_q8_0(reinterpret_cast<const Q8_0Block*>(bytes), w.cols / kQuantBlock, out);
       return;
+    default:
+      return;  // callers accept only the types above
   }
 }
 

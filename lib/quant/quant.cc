@@ -79,8 +79,9 @@ bool row_bytes_for(TensorType type, size_t cols, size_t* bytes) {
     case TensorType::kQ8_0:
       *bytes = cols / kQuantBlock * sizeof(Q8_0Block);
       return true;
+    default:
+      return false;
   }
-  return false;
 }
 
 // Validates w and the activation / output sizes of a matmul over `batch`

@@ -61,8 +61,9 @@ std::vector<double> dequantize_row(const WeightView& w, size_t row) {
       return dequantize_q4_0(reinterpret_cast<const Q4_0Block*>(bytes), w.cols / kQuantBlock);
     case TensorType::kQ8_0:
       return dequantize_q8_0(reinterpret_cast<const Q8_0Block*>(bytes), w.cols / kQuantBlock);
+    default:
+      return {};  // types without a row kernel yet
   }
-  return {};
 }
 
 DotResult dot(const std::vector<double>& a, const float* b) {
