@@ -246,9 +246,8 @@ size_t count_bit_differences(const std::vector<float>& ours, const std::vector<f
   for (size_t i = 0; i < ours.size(); ++i) {
     if (bits_of(ours[i]) != bits_of(theirs[i])) {
       if (differences == 0) {
-        INFO("first difference at value " << i << " (block " << i / kSuperBlock << "): ours "
-                                         << ours[i] << ", ggml " << theirs[i]);
-        CHECK(bits_of(ours[i]) == bits_of(theirs[i]));
+        FAIL_CHECK("first difference at value " << i << " (block " << i / kSuperBlock
+                                                << "): ours " << ours[i] << ", ggml " << theirs[i]);
       }
       ++differences;
     }
@@ -302,9 +301,9 @@ TEST_CASE("ggml_kquant: quantizers are byte-identical to ggml's reference quanti
           if (differing_blocks == 0) {
             size_t byte = 0;
             while (our_bytes[offset + byte] == ggml_bytes[offset + byte]) ++byte;
-            INFO("first differing block " << b << ", byte " << byte << ": ours "
-                 << int{our_bytes[offset + byte]} << ", ggml " << int{ggml_bytes[offset + byte]});
-            CHECK(differing_blocks != 0);
+            FAIL_CHECK("first differing block " << b << ", byte " << byte << ": ours "
+                       << int{our_bytes[offset + byte]} << ", ggml "
+                       << int{ggml_bytes[offset + byte]});
           }
           ++differing_blocks;
         }
@@ -345,8 +344,8 @@ TEST_CASE("ggml_kquant: f32_to_bf16 matches ggml_fp32_to_bf16_row_ref") {
   for (size_t i = 0; i < values.size(); ++i) {
     if (llmk::f32_to_bf16(values[i]) != theirs[i]) {
       if (differences == 0) {
-        INFO("first difference for f32 bits 0x" << std::hex << bits_of(values[i]));
-        CHECK(llmk::f32_to_bf16(values[i]) == theirs[i]);
+        FAIL_CHECK("first difference for f32 bits 0x" << std::hex << bits_of(values[i]) << ": ours 0x"
+                   << llmk::f32_to_bf16(values[i]) << ", ggml 0x" << theirs[i]);
       }
       ++differences;
     }
