@@ -58,7 +58,11 @@ void scale_min_6bit(const uint8_t* s, int j, int* scale, int* min) {
   }
 }
 
-// Per-type traits: the API, and the grids of one block.
+// Per-type traits: the API, the grid of each sub-block and the level q of
+// element e (0…255), decoded from the layouts llmk/kquant.h describes: 2-bit
+// quants fill each 32-byte run four times over (shifts 0, 2, 4, 6) per half
+// of 128 elements, nibbles fill 32 bytes twice per 64 elements, and a high
+// bit for element e is bit e / 32 of byte e % 32.
 template <class Block>
 struct Format;
 
@@ -72,6 +76,9 @@ struct Format<llmk::Q2_KBlock> {
     return {f16_to_f32(b.d) * static_cast<float>(b.scales[sub] & 15),
             f16_to_f32(b.dmin) * static_cast<float>(b.scales[sub] >> 4), 0, 3};
   }
+  static int level(const llmk::Q2_KBlock& b, int e) {
+    return (b.qs[(e / 128) * 32 + e % 32] >> (2 * ((e % 128) / 32))) & 3;
+  }
 };
 template <>
 struct Format<llmk::Q3_KBlock> {
@@ -83,6 +90,10 @@ struct Format<llmk::Q3_KBlock> {
     const int low = sub < 8 ? b.scales[sub] & 15 : b.scales[sub - 8] >> 4;
     const int high = (b.scales[8 + sub % 4] >> (2 * (sub / 4))) & 3;
     return {f16_to_f32(b.d) * static_cast<float>((low | (high << 4)) - 32), 0.0f, -4, 3};
+  }
+  static int level(const llmk::Q3_KBlock& b, int e) {
+    const int low = (b.qs[(e / 128) * 32 + e % 32] >> (2 * ((e % 128) / 32))) & 3;
+    return ((b.hmask[e % 32] >> (e / 32)) & 1) ? low : low - 4;
   }
 };
 template <>
@@ -97,6 +108,9 @@ struct Format<llmk::Q4_KBlock> {
     return {f16_to_f32(b.d) * static_cast<float>(scale),
             f16_to_f32(b.dmin) * static_cast<float>(min), 0, 15};
   }
+  static int level(const llmk::Q4_KBlock& b, int e) {
+    return (b.qs[(e / 64) * 32 + e % 32] >> (4 * ((e % 64) / 32))) & 15;
+  }
 };
 template <>
 struct Format<llmk::Q5_KBlock> {
@@ -110,6 +124,10 @@ struct Format<llmk::Q5_KBlock> {
     return {f16_to_f32(b.d) * static_cast<float>(scale),
             f16_to_f32(b.dmin) * static_cast<float>(min), 0, 31};
   }
+  static int level(const llmk::Q5_KBlock& b, int e) {
+    const int low = (b.qs[(e / 64) * 32 + e % 32] >> (4 * ((e % 64) / 32))) & 15;
+    return low | (((b.qh[e % 32] >> (e / 32)) & 1) << 4);
+  }
 };
 template <>
 struct Format<llmk::Q6_KBlock> {
@@ -119,6 +137,12 @@ struct Format<llmk::Q6_KBlock> {
   static constexpr auto dequantize = &llmk::dequantize_q6_k;
   static Grid grid(const llmk::Q6_KBlock& b, int sub) {
     return {f16_to_f32(b.d) * static_cast<float>(b.scales[sub]), 0.0f, -32, 31};
+  }
+  static int level(const llmk::Q6_KBlock& b, int e) {
+    const int half = e / 128, run = (e % 128) / 32, l = e % 32;
+    const int low = (b.ql[half * 64 + (run % 2) * 32 + l] >> (4 * (run / 2))) & 15;
+    const int high = (b.qh[half * 32 + l] >> (2 * run)) & 3;
+    return (low | (high << 4)) - 32;
   }
 };
 
@@ -223,6 +247,39 @@ std::vector<float> uniform(size_t blocks, uint32_t seed, float amplitude = 1.0f)
   SUBCASE("Q6_K") { body(llmk::Q6_KBlock{}); }
 
 }  // namespace
+
+TEST_CASE("kquant: dequantizers decode arbitrary blocks as the format describes") {
+  auto body = [](auto tag) {
+    using Block = decltype(tag);
+    using F = Format<Block>;
+    // Random bytes, then finite random fp16 scales in ±2^-8…2^7: every
+    // scale, min and level pattern, values that are exact to compare.
+    std::vector<Block> blocks(256);
+    std::mt19937 rng(31);
+    for (Block& b : blocks) {
+      auto* bytes = reinterpret_cast<uint8_t*>(&b);
+      for (size_t i = 0; i < sizeof b; ++i) bytes[i] = static_cast<uint8_t>(rng());
+      auto random_half = [&] {
+        const auto exponent = static_cast<uint16_t>(7 + rng() % 16);  // 2^-8 … 2^7
+        return static_cast<uint16_t>((rng() & 0x8000u) | (exponent << 10) | (rng() & 0x3FFu));
+      };
+      b.d = random_half();
+      if constexpr (requires { b.dmin; }) b.dmin = random_half();
+    }
+    std::vector<float> values(blocks.size() * kSuperBlock);
+    REQUIRE(F::dequantize(blocks, values).ok());
+    for (size_t k = 0; k < blocks.size(); ++k) {
+      for (int e = 0; e < static_cast<int>(kSuperBlock); ++e) {
+        const Grid g = F::grid(blocks[k], e / F::kSubBlock);
+        // ggml's operation order: (d·scale)·q − dmin·min, each in f32.
+        const float want = g.step * static_cast<float>(F::level(blocks[k], e)) - g.offset;
+        INFO(F::kName << " block " << k << " element " << e);
+        REQUIRE(bits_of(values[k * kSuperBlock + static_cast<size_t>(e)]) == bits_of(want));
+      }
+    }
+  };
+  FOR_EACH_KQUANT(body);
+}
 
 TEST_CASE("kquant: uniform data round-trips to the nearest grid point within the RMS bound") {
   auto body = [](auto tag) {
