@@ -219,19 +219,18 @@ double relative_rms_error(const std::vector<float>& x, const std::vector<float>&
   return std::sqrt(err / sum);
 }
 
-// Uniform noise on [−1, 1] quantized with a step of 2/levels has RMS error
-// step/√12; over RMS(x) = 1/√3 that is 1/levels. The fits clip a little and
-// the 4- to 8-bit sub-block scales round, so each bound is 1.5/levels with
-// levels = the number of quant values minus one (min-offset types) or half
-// the number (symmetric types, whose grid must reach the extreme of either
-// sign from one side).
+// Uniform data on [−1, 1] quantized with a step h has RMS error h/√12;
+// over RMS(x) = 1/√3 that is h/2. The offset types span the range with
+// levels 0…nmax (h = 2/nmax, error 1/nmax); the symmetric types span it
+// with −nmax…nmax−1 (h = 1/nmax, error 1/(2·nmax)). Each bound allows 1.5×
+// that for the fits' clipping and the rounding of the sub-block scales.
 template <class Block>
 double uniform_rms_bound();
 template <> double uniform_rms_bound<llmk::Q2_KBlock>() { return 1.5 / 3; }
-template <> double uniform_rms_bound<llmk::Q3_KBlock>() { return 1.5 / 4; }
+template <> double uniform_rms_bound<llmk::Q3_KBlock>() { return 1.5 / 8; }
 template <> double uniform_rms_bound<llmk::Q4_KBlock>() { return 1.5 / 15; }
 template <> double uniform_rms_bound<llmk::Q5_KBlock>() { return 1.5 / 31; }
-template <> double uniform_rms_bound<llmk::Q6_KBlock>() { return 1.5 / 32; }
+template <> double uniform_rms_bound<llmk::Q6_KBlock>() { return 1.5 / 64; }
 
 std::vector<float> uniform(size_t blocks, uint32_t seed, float amplitude = 1.0f) {
   std::vector<float> x(blocks * kSuperBlock);
