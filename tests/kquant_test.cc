@@ -361,8 +361,8 @@ TEST_CASE("kquant: a block whose extreme is negative keeps its sign and bound") 
       const float extreme = r.values[b * kSuperBlock + 37 * b + 5];
       CHECK(extreme < -2.0f);  // not clipped toward zero by more than half
     }
-    // All-negative data: no element may come back positive by more than a
-    // grid step's worth of rounding; the offset types' grid starts at −offset.
+    // Data in [−2.5, −1.5]: every value must come back negative (a sign flip
+    // would need an error above 1.5, far beyond any grid step here).
     std::vector<float> negative = uniform(4, 26);
     for (float& v : negative) v = -1.5f - std::fabs(v);
     const auto rn = round_trip<Block>(negative);
