@@ -22,6 +22,14 @@
 #include "llmk/quant.h"
 #include "test_util.h"
 
+// The expected dequantized values are computed here in ggml's operation
+// order and compared bit for bit, so, like the library, no FMA contraction.
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
 using llmk::f16_to_f32;
 using llmk::kSuperBlock;
 
