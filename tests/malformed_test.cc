@@ -547,8 +547,13 @@ TEST_CASE("GGUF malformed: tensor type 3 (Q4_1, unsupported)") {
   expect_rejected(one_tensor({32}, 3), "tensor type 3 (Q4_1) is not supported");
 }
 
-TEST_CASE("GGUF malformed: tensor type 12 (Q4_K, unsupported)") {
-  expect_rejected(one_tensor({256}, 12), "tensor type 12 (Q4_K) is not supported");
+TEST_CASE("GGUF malformed: tensor type 20 (IQ4_NL, unsupported)") {
+  expect_rejected(one_tensor({256}, 20), "tensor type 20 (IQ4_NL) is not supported");
+}
+
+TEST_CASE("GGUF malformed: K-quant rows that are not whole 256-value blocks") {
+  expect_rejected(one_tensor({32}, 12), "Q4_K row length dims[0] = 32 is not a multiple of 256");
+  expect_rejected(one_tensor({288}, 14), "Q6_K row length dims[0] = 288 is not a multiple of 256");
 }
 
 TEST_CASE("GGUF malformed: tensor type 4 (a removed ggml type)") {

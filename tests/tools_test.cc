@@ -91,7 +91,7 @@ TEST_CASE("llmk-mkmodel, llmk-quantize and llmk-run agree with the library") {
 
   REQUIRE(run_tool("llmk-mkmodel", absl::StrCat("--shape tiny-llama --type f32 --seed 7 --out ", quoted(f32)))
               .exit_code == 0);
-  REQUIRE(run_tool("llmk-quantize", absl::StrCat(quoted(f32), " ", quoted(q4), " q4_0")).exit_code == 0);
+  REQUIRE(run_tool("llmk-quantize", absl::StrCat("--pure ", quoted(f32), " ", quoted(q4), " q4_0")).exit_code == 0);
 
   // The written model equals the synthetic one built in memory.
   auto from_file = llmk::load_model(f32.string());

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -38,11 +39,47 @@ absl::StatusOr<std::vector<uint8_t>> model_to_gguf(const Model& model,
 absl::Status write_model_gguf(const Model& model, const std::string& path,
                               const std::string& name = "llmk-synthetic");
 
-// Re-encodes a GGUF model like llama.cpp's `llama-quantize --pure`: every 2-D
-// F32/F16 tensor whose rows are a multiple of 32 becomes `to` (Q8_0 or
-// Q4_0, quantized exactly as quantize_q8_0 / quantize_q4_0 do); 1-D tensors
-// (norms, biases) and everything else are copied unchanged, as is the
-// metadata (general.file_type updated).
+// llama.cpp's quantized file types (llama_ftype, the number stored in
+// general.file_type): the type most weight matrices get and, unless pure,
+// llama.cpp's per-tensor choices (docs/quantization.md). _S/_M/_L differ only
+// in how many matrices get more bits.
+enum class QuantFileType : uint32_t {
+  kF32 = 0,
+  kF16 = 1,
+  kQ4_0 = 2,
+  kQ8_0 = 7,
+  kQ2_K = 10,
+  kQ3_K_S = 11,
+  kQ3_K_M = 12,
+  kQ3_K_L = 13,
+  kQ4_K_S = 14,
+  kQ4_K_M = 15,
+  kQ5_K_S = 16,
+  kQ5_K_M = 17,
+  kQ6_K = 18,
+  kBF16 = 32,
+};
+// "Q4_K_M", "q8_0", "bf16", … (case-insensitive); the names llama-quantize
+// takes. InvalidArgumentError listing the valid names otherwise.
+absl::StatusOr<QuantFileType> parse_quant_file_type(std::string_view name);
+std::string_view quant_file_type_name(QuantFileType type);
+std::vector<QuantFileType> quant_file_types();
+
+struct QuantizeOptions {
+  QuantFileType file_type = QuantFileType::kQ8_0;
+  // Every matrix gets the file type's main type (llama-quantize --pure).
+  bool pure = false;
+};
+
+// Re-encodes a GGUF model like llama.cpp's llama-quantize: each weight
+// matrix (2-D, named *weight; not norms or learned position embeddings)
+// stored as F32, F16 or BF16 becomes the type `options` chooses for it,
+// quantized exactly as ggml's reference quantizers do; everything else
+// (1-D tensors, already-quantized matrices) and the metadata are copied,
+// general.file_type updated. A matrix whose rows don't fit the chosen type's
+// blocks is an error, except where llama.cpp substitutes a type llmk writes.
+absl::Status quantize_gguf(const GgufFile& in, const QuantizeOptions& options, GgufWriter& out);
+// The same with {file type Q8_0 or Q4_0, pure}: every matrix becomes `to`.
 absl::Status quantize_gguf(const GgufFile& in, TensorType to, GgufWriter& out);
 
 }  // namespace llmk

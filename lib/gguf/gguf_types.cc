@@ -22,8 +22,22 @@ namespace {
 constexpr uint64_t kQ4_0BlockBytes = 2 + 16;  // f16 scale + 32 nibbles
 constexpr uint64_t kQ8_0BlockBytes = 2 + 32;  // f16 scale + 32 int8
 
-bool is_quantized(TensorType type) {
-  return type == TensorType::kQ4_0 || type == TensorType::kQ8_0;
+// Elements per block: quantized rows hold whole blocks.
+uint64_t block_elements(TensorType type) {
+  switch (type) {
+    case TensorType::kQ4_0:
+    case TensorType::kQ8_0:
+      return kQuantBlockElements;
+    case TensorType::kQ2_K:
+    case TensorType::kQ3_K:
+    case TensorType::kQ4_K:
+    case TensorType::kQ5_K:
+    case TensorType::kQ6_K:
+    case TensorType::kQ8_K:
+      return kSuperBlock;
+    default:
+      return 1;
+  }
 }
 
 }  // namespace
@@ -136,6 +150,12 @@ std::optional<TensorType> supported_tensor_type(uint32_t raw) {
     case 1: return TensorType::kF16;
     case 2: return TensorType::kQ4_0;
     case 8: return TensorType::kQ8_0;
+    case 10: return TensorType::kQ2_K;
+    case 11: return TensorType::kQ3_K;
+    case 12: return TensorType::kQ4_K;
+    case 13: return TensorType::kQ5_K;
+    case 14: return TensorType::kQ6_K;
+    case 30: return TensorType::kBF16;
     default: return std::nullopt;
   }
 }
@@ -229,12 +249,13 @@ absl::Status check_tensor_shape(std::string_view what, uint32_t raw_type,
   if (!type) {
     return absl::InvalidArgumentError(
         absl::StrCat(where(), "tensor type ", raw_type, " (", raw_tensor_type_name(raw_type),
-                     ") is not supported (F32, F16, Q4_0 and Q8_0 are)"));
+                     ") is not supported (F32, F16, BF16, Q8_0, Q4_0, Q2_K, Q3_K, Q4_K, Q5_K "
+                     "and Q6_K are)"));
   }
-  if (is_quantized(*type) && info->dims[0] % kQuantBlockElements != 0) {
+  if (const uint64_t block = block_elements(*type); info->dims[0] % block != 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         where(), to_absl(tensor_type_name(*type)), " row length dims[0] = ", info->dims[0],
-        " is not a multiple of ", kQuantBlockElements));
+        " is not a multiple of ", block));
   }
   absl::StatusOr<uint64_t> bytes = tensor_bytes(*type, elements);
   if (!bytes.ok()) {

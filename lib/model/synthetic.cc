@@ -13,6 +13,7 @@
 #include "llmk/quant.h"
 #include "model/arch.h"
 #include "model/model_internal.h"
+#include "model/quant_mix.h"
 #include "util/check.h"
 
 namespace llmk {
@@ -40,6 +41,10 @@ constexpr NamedShape kShapes[] = {
     // Small shapes for tests (dims multiples of 32 so every type applies).
     {"tiny-llama", ModelArch::kLlama, 64, 160, 2, 4, 2, 320, 64},
     {"tiny-gpt2", ModelArch::kGpt2, 64, 256, 2, 4, 4, 320, 64},
+    // K-quant test shape: rows of 256 values, 8 layers so llama.cpp's
+    // per-layer mix rules (first/last eighth, every third) all apply, and
+    // 4 query heads per kv head (its GQA rule).
+    {"tiny-llama-256", ModelArch::kLlama, 256, 512, 8, 4, 1, 512, 64},
 };
 
 // splitmix64: a small, portable, seedable generator.
@@ -80,27 +85,7 @@ class SyntheticBuilder {
     for (size_t r = 0; r < rows; ++r) {
       for (float& v : row_) v = rng_.uniform(-scale, scale);
       uint8_t* out = dst + r * w.row_bytes();
-      switch (type_) {
-        case TensorType::kF32:
-          std::memcpy(out, row_.data(), cols * sizeof(float));
-          break;
-        case TensorType::kF16:
-          for (size_t i = 0; i < cols; ++i) {
-            const uint16_t h = f32_to_f16(row_[i]);
-            std::memcpy(out + 2 * i, &h, 2);
-          }
-          break;
-        case TensorType::kQ8_0:
-          LLMK_RETURN_IF_ERROR(
-              quantize_q8_0(row_, {reinterpret_cast<Q8_0Block*>(out), cols / kQuantBlock}));
-          break;
-        case TensorType::kQ4_0:
-          LLMK_RETURN_IF_ERROR(
-              quantize_q4_0(row_, {reinterpret_cast<Q4_0Block*>(out), cols / kQuantBlock}));
-          break;
-        default:
-          return absl::InvalidArgumentError("make_synthetic_model: unsupported tensor type");
-      }
+      LLMK_RETURN_IF_ERROR(internal::encode_weight_row(type_, row_, out));
     }
     return w;
   }
@@ -155,9 +140,8 @@ absl::StatusOr<ModelConfig> synthetic_model_config(const std::string& shape_name
 absl::StatusOr<Model> make_synthetic_model(const std::string& shape_name, TensorType type,
                                            uint64_t seed) {
   LLMK_ASSIGN_OR_RETURN(auto config, synthetic_model_config(shape_name));
-  if (type != TensorType::kF32 && type != TensorType::kF16 && type != TensorType::kQ8_0 &&
-      type != TensorType::kQ4_0) {
-    return absl::InvalidArgumentError("make_synthetic_model: unsupported tensor type");
+  if (type == TensorType::kQ8_K) {
+    return absl::InvalidArgumentError("make_synthetic_model: Q8_K is not a weight type");
   }
   Model m;
   m.config = config;
