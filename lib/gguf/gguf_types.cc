@@ -27,7 +27,7 @@ uint64_t block_elements(TensorType type) {
   switch (type) {
     case TensorType::kQ4_0:
     case TensorType::kQ8_0:
-      return kQuantBlockElements;
+      return gguf_internal::kQuantBlockElements;
     case TensorType::kQ2_K:
     case TensorType::kQ3_K:
     case TensorType::kQ4_K:

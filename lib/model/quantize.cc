@@ -81,13 +81,13 @@ absl::Status internal::encode_weight_row(TensorType type, std::span<const float>
 }
 
 absl::StatusOr<QuantFileType> parse_quant_file_type(std::string_view name) {
-  const std::string upper = absl::AsciiStrToUpper(name);
-  std::vector<std::string_view> names;
+  const std::string upper = absl::AsciiStrToUpper(internal::to_absl(name));
+  std::vector<std::string> names;
   for (const FileTypeName& f : kFileTypeNames) {
     if (f.name == upper) return f.type;
-    names.push_back(f.name);
+    names.emplace_back(f.name);
   }
-  return absl::InvalidArgumentError(absl::StrCat("unknown quantization type '", name,
+  return absl::InvalidArgumentError(absl::StrCat("unknown quantization type '", internal::to_absl(name),
                                                  "' (one of ", absl::StrJoin(names, ", "), ")"));
 }
 
