@@ -80,11 +80,12 @@ echo "bench_history_test: ${line:-no result line}"
 
 # 2. End to end through llmk-bench, as docs/history.md shows it.
 bench=$build/bench/llmk-bench
-for run in 1 2; do
-  check "llmk-bench --db (run $run)" \
-    "$bench" --filter ops/dot --repetitions 2 --db "$url" --machine ci-postgres \
-      > "$dir/run$run.txt" 2>&1
-done
+bench_run() {  # N: one stored run, its output in run-N.txt
+  "$bench" --filter ops/dot --repetitions 2 --db "$url" --machine ci-postgres > "$dir/run-$1.txt" 2>&1 &&
+    grep -q "run $1 appended" "$dir/run-$1.txt"
+}
+check "llmk-bench --db URL appends run 1" bench_run 1
+check "llmk-bench --db URL appends run 2" bench_run 2
 check "history lists ops/dot over the two runs" bash -c \
   "'$bench' history --db '$url' --filter ops/dot > '$dir/history.txt' 2>&1 &&
    grep -q '^ops/dot/.*(machine ci-postgres)' '$dir/history.txt'"
@@ -93,7 +94,7 @@ check "compare 1 2" bash -c \
   "'$bench' compare 1 2 --db '$url' > '$dir/compare.txt' 2>&1; rc=\$?;
    [ \$rc -eq 0 ] || [ \$rc -eq 2 ] || [ \$rc -eq 1 ]; ok=\$?;
    grep -q '^A: 1, 1 run' '$dir/compare.txt' && grep -q '^ops/dot/' '$dir/compare.txt' && [ \$ok -eq 0 ]"
-[ $failed -eq 0 ] || cat "$dir"/run*.txt "$dir/history.txt" "$dir/compare.txt" 2>/dev/null | tail -n 30
+[ $failed -eq 0 ] || cat "$dir"/run-*.txt "$dir/history.txt" "$dir/compare.txt" 2>/dev/null | tail -n 30
 echo "(postgres stage: $((SECONDS - start)) s)"
 echo "postgres: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
