@@ -220,6 +220,13 @@ class PostgresConnection {
   absl::Status lock_for_migration() {
     return statement("SELECT pg_advisory_xact_lock(?)").bind(kMigrationLockKey).run();
   }
+  // Resolved as an unqualified name in a statement is, through search_path.
+  absl::StatusOr<bool> has_table(const char* name) {
+    Statement q = statement("SELECT CASE WHEN to_regclass(?) IS NULL THEN 0 ELSE 1 END");
+    absl::StatusOr<bool> row = q.bind(name).step();
+    if (!row.ok()) return row.status();
+    return *row && q.integer(0) == 1;
+  }
   std::string dialect(std::string_view ddl) const { return postgres_ddl(ddl); }
   const std::string& location() const { return location_; }
 

@@ -11,6 +11,7 @@
 //   absl::Status exec(std::string_view sql)     statements without values;
 //   absl::Status begin_write()                  a transaction that writes;
 //   absl::Status lock_for_migration()           inside it: one migrator at once;
+//   absl::StatusOr<bool> has_table(const char* name)  in the current schema;
 //   std::string dialect(std::string_view ddl)   schema.h's DDL in its dialect;
 //   const std::string& location()               for messages.
 #pragma once
@@ -100,10 +101,17 @@ class SqlResultStore final : public ResultStore {
   }
 
   absl::Status migrate_locked(int to_version) {
-    absl::Status st = conn_.exec(conn_.dialect(
-        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, "
-        "applied_at TEXT NOT NULL)"));
-    if (!st.ok()) return st;
+    // Created only when missing, so a role that may only read (PostgreSQL
+    // needs CREATE even for CREATE TABLE IF NOT EXISTS) can open a database
+    // that is up to date.
+    absl::StatusOr<bool> exists = conn_.has_table("schema_version");
+    if (!exists.ok()) return exists.status();
+    absl::Status st;
+    if (!*exists) {
+      st = conn_.exec(conn_.dialect(
+          "CREATE TABLE schema_version (version INTEGER NOT NULL, applied_at TEXT NOT NULL)"));
+      if (!st.ok()) return st;
+    }
     absl::StatusOr<int> version = read_version();
     if (!version.ok()) return version.status();
     if (*version > kSchemaVersion) {

@@ -118,6 +118,13 @@ class SqliteConnection {
   absl::Status begin_write() { return exec("BEGIN IMMEDIATE"); }
   // The IMMEDIATE transaction already excludes every other writer.
   absl::Status lock_for_migration() { return absl::OkStatus(); }
+  absl::StatusOr<bool> has_table(const char* name) {
+    Statement q(db_, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?");
+    LLMK_RETURN_IF_ERROR(q.prepared());
+    absl::StatusOr<bool> row = q.bind(name).step();
+    if (!row.ok()) return row.status();
+    return *row && q.integer(0) > 0;
+  }
   std::string dialect(std::string_view ddl) const { return std::string(ddl); }
   const std::string& location() const { return path_; }
 
