@@ -1,20 +1,31 @@
-// The results history: the SQLite store (round trip of a real run, forward
+// The results history: the stores (round trip of a real run, forward
 // migration, concurrent writers), change-point detection on synthetic
 // histories, compare's verdicts, and the Bencher Metric Format export.
+//
+// Every storage test runs once per backend: on an SQLite file always, and
+// on a fresh schema of the PostgreSQL server named by
+// $LLMK_TEST_POSTGRES_URL when it is set (skipped otherwise; .ci/postgres.sh
+// starts a server and sets it).
 #include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#ifdef LLMK_HAVE_POSTGRESQL
+#include <libpq-fe.h>
+#endif
 
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "cli.h"
 #include "harness/baseline.h"
 #include "harness/json.h"
@@ -23,6 +34,7 @@
 #include "history/changepoint.h"
 #include "history/commands.h"
 #include "history/metadata.h"
+#include "history/postgres_store.h"
 #include "history/schema.h"
 #include "history/sqlite_store.h"
 #include "history/store.h"
@@ -47,6 +59,175 @@ struct TempDb {
     }
   }
 };
+
+// A column as both backends can state it: name, value kind (int64, double,
+// text, bytes) and whether it may be NULL.
+using ColumnList = std::vector<std::string>;
+
+// The storage tests' SQLite backend: a fresh file per test.
+class SqliteBackend {
+ public:
+  explicit SqliteBackend(const std::string& tag) : db_("sqlite-" + tag) {}
+  bool ready() const { return true; }
+  std::string location() const { return db_.path.string(); }
+  // A location whose store cannot be opened.
+  static std::string bad_location() { return "/nonexistent-dir/x.sqlite"; }
+  absl::StatusOr<std::unique_ptr<ResultStore>> open(int schema_version) const {
+    return open_sqlite_store(location(), schema_version);
+  }
+  // The first column of the first row as text ("" when NULL or no row).
+  std::string query(const std::string& sql) const {
+    sqlite3* raw = nullptr;
+    REQUIRE(sqlite3_open(db_.path.c_str(), &raw) == SQLITE_OK);
+    sqlite3_stmt* q = nullptr;
+    REQUIRE(sqlite3_prepare_v2(raw, sql.c_str(), -1, &q, nullptr) == SQLITE_OK);
+    std::string out;
+    const int rc = sqlite3_step(q);
+    CHECK((rc == SQLITE_ROW || rc == SQLITE_DONE));
+    if (rc == SQLITE_ROW && sqlite3_column_text(q, 0) != nullptr) {
+      out = reinterpret_cast<const char*>(sqlite3_column_text(q, 0));
+    }
+    sqlite3_finalize(q);
+    sqlite3_close(raw);
+    return out;
+  }
+  std::string applied_versions() const {
+    return query("SELECT group_concat(version) FROM (SELECT version FROM schema_version "
+                 "ORDER BY version)");
+  }
+  ColumnList columns(const std::string& table) const {
+    const std::map<std::string, std::string> kinds = {
+        {"INTEGER", "int64"}, {"REAL", "double"}, {"TEXT", "text"}, {"BLOB", "bytes"}};
+    ColumnList out;
+    sqlite3* raw = nullptr;
+    REQUIRE(sqlite3_open(db_.path.c_str(), &raw) == SQLITE_OK);
+    sqlite3_stmt* q = nullptr;
+    REQUIRE(sqlite3_prepare_v2(raw, "SELECT name, type, \"notnull\" OR pk > 0 "
+                               "FROM pragma_table_info(?) ORDER BY cid", -1, &q, nullptr) == SQLITE_OK);
+    sqlite3_bind_text(q, 1, table.c_str(), -1, SQLITE_TRANSIENT);
+    while (sqlite3_step(q) == SQLITE_ROW) {
+      const std::string type = reinterpret_cast<const char*>(sqlite3_column_text(q, 1));
+      out.push_back(std::string(reinterpret_cast<const char*>(sqlite3_column_text(q, 0))) + " " +
+                    (kinds.count(type) ? kinds.at(type) : type) +
+                    (sqlite3_column_int(q, 2) ? " NOT NULL" : " NULL"));
+    }
+    sqlite3_finalize(q);
+    sqlite3_close(raw);
+    return out;
+  }
+
+ private:
+  TempDb db_;
+};
+
+// The storage tests' PostgreSQL backend: a uniquely named schema on the
+// server of $LLMK_TEST_POSTGRES_URL, created for one test and dropped after
+// it, the store reaching it through the URL's search_path.
+class PostgresBackend {
+ public:
+  explicit PostgresBackend(const std::string& tag) {
+#ifdef LLMK_HAVE_POSTGRESQL
+    const char* url = std::getenv("LLMK_TEST_POSTGRES_URL");
+    if (url == nullptr || url[0] == '\0') {
+      skip_reason_ = "LLMK_TEST_POSTGRES_URL is not set (.ci/postgres.sh starts a server and sets it)";
+      return;
+    }
+    admin_ = PQconnectdb(url);
+    REQUIRE_MESSAGE(PQstatus(admin_) == CONNECTION_OK,
+                    "LLMK_TEST_POSTGRES_URL: ", PQerrorMessage(admin_));
+    PQsetNoticeProcessor(admin_, [](void*, const char*) {}, nullptr);  // DROP's cascade list
+    std::random_device entropy;
+    schema_ = "llmk_test_" + tag + "_" + std::to_string(getpid()) + "_" +
+              std::to_string(entropy() % 1000000);
+    exec("CREATE SCHEMA " + schema_);  // an identifier: not a parameter; ours, [a-z0-9_]
+    const std::string base = url;
+    location_ = base + (base.find('?') == std::string::npos ? "?" : "&") +
+                "options=-csearch_path%3D" + schema_;
+#else
+    (void)tag;
+    skip_reason_ = "this build has no PostgreSQL backend (libpq-dev, -Dpostgresql=enabled)";
+#endif
+  }
+  ~PostgresBackend() {
+#ifdef LLMK_HAVE_POSTGRESQL
+    if (admin_ != nullptr) {
+      if (!schema_.empty()) PQclear(PQexec(admin_, ("DROP SCHEMA " + schema_ + " CASCADE").c_str()));
+      PQfinish(admin_);
+    }
+#endif
+  }
+  PostgresBackend(const PostgresBackend&) = delete;
+  PostgresBackend& operator=(const PostgresBackend&) = delete;
+
+  // False (the test case marked skipped) when there is no server to test on.
+  bool ready() const {
+    if (skip_reason_.empty()) return true;
+    llmk::test::skip(skip_reason_);
+    return false;
+  }
+  std::string location() const { return location_; }
+  // Port 1 refuses at once: no server listens there.
+  static std::string bad_location() { return "postgresql://127.0.0.1:1/llmk"; }
+  absl::StatusOr<std::unique_ptr<ResultStore>> open(int schema_version) const {
+    return open_postgres_store(location_, schema_version);
+  }
+  std::string query(const std::string& sql) const {
+#ifdef LLMK_HAVE_POSTGRESQL
+    const std::string scoped = "SET search_path TO " + schema_ + "; " + sql;
+    PGresult* r = PQexec(admin_, scoped.c_str());
+    CHECK_MESSAGE(PQresultStatus(r) == PGRES_TUPLES_OK, PQresultErrorMessage(r));
+    std::string out;
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0)) {
+      out = PQgetvalue(r, 0, 0);
+    }
+    PQclear(r);
+    return out;
+#else
+    (void)sql;
+    return "";
+#endif
+  }
+  std::string applied_versions() const {
+    return query("SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_version");
+  }
+  ColumnList columns(const std::string& table) const {
+    // One row: the table's columns in order, each "name kind NULL|NOT NULL", '|' joined.
+    const std::string joined = query(
+        "SELECT string_agg(column_name || ' ' || CASE data_type WHEN 'bigint' THEN 'int64' "
+        "WHEN 'double precision' THEN 'double' WHEN 'bytea' THEN 'bytes' ELSE data_type END || "
+        "CASE is_nullable WHEN 'NO' THEN ' NOT NULL' ELSE ' NULL' END, '|' "
+        "ORDER BY ordinal_position) FROM information_schema.columns "
+        "WHERE table_schema = current_schema() AND table_name = '" + table + "'");
+    ColumnList out;
+    for (absl::string_view c : absl::StrSplit(joined, '|', absl::SkipEmpty())) out.emplace_back(c);
+    return out;
+  }
+
+ private:
+#ifdef LLMK_HAVE_POSTGRESQL
+  void exec(const std::string& sql) {
+    PGresult* r = PQexec(admin_, sql.c_str());
+    const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    const std::string why = PQresultErrorMessage(r);
+    PQclear(r);
+    REQUIRE_MESSAGE(ok, sql, ": ", why);
+  }
+  PGconn* admin_ = nullptr;
+#endif
+  std::string schema_;
+  std::string location_;
+  std::string skip_reason_;
+};
+
+}  // namespace
+}  // namespace llmk::bench::history
+
+// Test case names end in <sqlite> or <postgresql>.
+TYPE_TO_STRING_AS("sqlite", llmk::bench::history::SqliteBackend);
+TYPE_TO_STRING_AS("postgresql", llmk::bench::history::PostgresBackend);
+
+namespace llmk::bench::history {
+namespace {
 
 BenchmarkConfig short_config() {
   BenchmarkConfig c;
@@ -119,11 +300,13 @@ RunRecord synthetic_run(const std::vector<std::pair<std::string, std::vector<dou
   return make_run_record(suite, std::move(metadata));
 }
 
-TEST_CASE("a real suite run twice is stored and read back whole") {
-  TempDb db("roundtrip");
+TEST_CASE_TEMPLATE("a real suite run twice is stored and read back whole", Backend,
+                   SqliteBackend, PostgresBackend) {
+  Backend db("roundtrip");
+  if (!db.ready()) return;
   const std::vector<BenchmarkSpec> specs = {summing_spec("history/sum/256", 256),
                                             summing_spec("history/sum/4096", 4096)};
-  auto store = open_store(db.path.string());
+  auto store = open_store(db.location());
   REQUIRE(store.ok());
   std::vector<SuiteResult> runs;
   std::vector<int64_t> ids;
@@ -137,9 +320,9 @@ TEST_CASE("a real suite run twice is stored and read back whole") {
     runs.push_back(*std::move(run));
   }
   CHECK(ids[1] > ids[0]);
-  store->reset();  // reopen: what comes back is what the file holds
+  store->reset();  // reopen: what comes back is what the database holds
 
-  store = open_store(db.path.string());
+  store = open_store(db.location());
   REQUIRE(store.ok());
   CHECK(*(*store)->schema_version() == kSchemaVersion);
   for (int i = 0; i < 2; ++i) {
@@ -209,16 +392,18 @@ TEST_CASE("a real suite run twice is stored and read back whole") {
   CHECK((*store)->load_run(ids[1] + 100).status().code() == absl::StatusCode::kNotFound);
 }
 
-TEST_CASE("an older schema is migrated forward, a newer one is refused") {
-  TempDb db("migrate");
+TEST_CASE_TEMPLATE("an older schema is migrated forward, a newer one is refused", Backend,
+                   SqliteBackend, PostgresBackend) {
+  Backend db("migrate");
+  if (!db.ready()) return;
   {
-    auto v1 = open_sqlite_store(db.path.string(), 1);
+    auto v1 = db.open(1);
     REQUIRE(v1.ok());
     CHECK(*(*v1)->schema_version() == 1);
     REQUIRE((*v1)->append(synthetic_run({{"old/entry", {10, 11, 12}}},
                                         fake_metadata("aaaa1111", false, "m"))).ok());
   }
-  auto current = open_store(db.path.string());
+  auto current = open_store(db.location());
   REQUIRE(current.ok());
   CHECK(*(*current)->schema_version() == kSchemaVersion);
   CHECK(kSchemaVersion == 2);
@@ -240,22 +425,13 @@ TEST_CASE("an older schema is migrated forward, a newer one is refused") {
   current->reset();
 
   // Every migration is recorded once, in order.
-  sqlite3* raw = nullptr;
-  REQUIRE(sqlite3_open(db.path.c_str(), &raw) == SQLITE_OK);
-  sqlite3_stmt* q = nullptr;
-  REQUIRE(sqlite3_prepare_v2(raw, "SELECT group_concat(version) FROM schema_version", -1, &q,
-                             nullptr) == SQLITE_OK);
-  REQUIRE(sqlite3_step(q) == SQLITE_ROW);
-  CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(q, 0))) == "1,2");
-  sqlite3_finalize(q);
-  REQUIRE(sqlite3_prepare_v2(raw, "PRAGMA journal_mode", -1, &q, nullptr) == SQLITE_OK);
-  REQUIRE(sqlite3_step(q) == SQLITE_ROW);
-  CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(q, 0))) == "wal");
-  sqlite3_finalize(q);
-  REQUIRE(sqlite3_exec(raw, "INSERT INTO schema_version VALUES (99, 'x')", nullptr, nullptr,
-                       nullptr) == SQLITE_OK);
-  sqlite3_close(raw);
-  auto newer = open_store(db.path.string());
+  CHECK(db.applied_versions() == "1,2");
+  if constexpr (std::is_same_v<Backend, SqliteBackend>) {
+    CHECK(db.query("PRAGMA journal_mode") == "wal");
+  }
+  db.query("INSERT INTO schema_version VALUES (99, 'x') RETURNING version");
+  CHECK(db.applied_versions() == "1,2,99");
+  auto newer = open_store(db.location());
   CHECK(newer.status().code() == absl::StatusCode::kFailedPrecondition);
   CHECK(newer.status().message().find("schema version 99") != std::string::npos);
 }
@@ -276,16 +452,19 @@ TEST_CASE("released migrations are never edited") {
   CHECK(fnv1a(kMigrations[1]) == 0xe0a10c31bdef5008ull);
 }
 
-TEST_CASE("concurrent writers in several processes all land") {
-  TempDb db("concurrent");
+TEST_CASE_TEMPLATE("concurrent writers in several processes all land", Backend, SqliteBackend,
+                   PostgresBackend) {
+  Backend db("concurrent");
+  if (!db.ready()) return;
   constexpr int kProcesses = 4, kRunsEach = 15;
   std::vector<pid_t> children;
   for (int p = 0; p < kProcesses; ++p) {
     const pid_t pid = fork();
     REQUIRE(pid >= 0);
     if (pid == 0) {
-      // Each process opens the file itself (the first ones create it at once).
-      auto store = open_store(db.path.string());
+      // Each process opens the database itself (the first ones create and
+      // migrate it at once).
+      auto store = open_store(db.location());
       if (!store.ok()) _exit(10);
       for (int r = 0; r < kRunsEach; ++r) {
         const std::string machine = "writer-" + std::to_string(p);
@@ -305,7 +484,7 @@ TEST_CASE("concurrent writers in several processes all land") {
     CHECK(WIFEXITED(status));
     CHECK(WEXITSTATUS(status) == 0);
   }
-  auto store = open_store(db.path.string());
+  auto store = open_store(db.location());
   REQUIRE(store.ok());
   auto runs = (*store)->list_runs({});
   REQUIRE(runs.ok());
@@ -318,6 +497,68 @@ TEST_CASE("concurrent writers in several processes all land") {
     CHECK(points->size() == 2 * kRunsEach);  // no run lost or half written
   }
   CHECK(*(*store)->schema_version() == kSchemaVersion);
+  CHECK(db.applied_versions() == "1,2");  // each migration applied once, though four raced
+}
+
+TEST_CASE("both backends create the same columns") {
+  PostgresBackend postgres("columns");
+  if (!postgres.ready()) return;
+  SqliteBackend sqlite("columns");
+  REQUIRE(sqlite.open(kSchemaVersion).ok());
+  REQUIRE(postgres.open(kSchemaVersion).ok());
+  for (const char* table : {"runs", "entries", "repetitions", "counters", "target_verdicts",
+                            "item_latency", "schema_version"}) {
+    INFO("table " << table);
+    const ColumnList want = sqlite.columns(table);
+    CHECK(want.size() >= 2);
+    CHECK(postgres.columns(table) == want);
+  }
+}
+
+TEST_CASE("PostgreSQL's spelling of the schema changes type words only") {
+  const std::string ddl = postgres_ddl(
+      "CREATE TABLE t (\n"
+      "  id INTEGER PRIMARY KEY,\n"
+      "  parent_id INTEGER PRIMARY KEY REFERENCES p (id),\n"
+      "  real_count INTEGER NOT NULL,  -- REALLY an INTEGER\n"
+      "  x REAL,\n"
+      "  samples BLOB NOT NULL\n"
+      ");\n");
+  CHECK(ddl ==
+        "CREATE TABLE t (\n"
+        "  id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,\n"
+        "  parent_id BIGINT PRIMARY KEY REFERENCES p (id),\n"
+        "  real_count BIGINT NOT NULL,  -- REALLY an BIGINT\n"
+        "  x DOUBLE PRECISION,\n"
+        "  samples BYTEA NOT NULL\n"
+        ");\n");
+  for (std::string_view migration : kMigrations) {
+    const std::string pg = postgres_ddl(migration);
+    for (const char* sqlite_only : {" INTEGER", " REAL", " BLOB"}) {
+      CHECK(pg.find(sqlite_only) == std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("a PostgreSQL location never shows its password") {
+  CHECK(redact_password("postgresql://bench:s3cret@db.example:5432/llmk") ==
+        "postgresql://bench:***@db.example:5432/llmk");
+  CHECK(redact_password("postgres://bench@db/llmk?sslmode=require&password=s3cret&x=1") ==
+        "postgres://bench@db/llmk?sslmode=require&password=***&x=1");
+  CHECK(redact_password("postgresql://db.example/llmk") == "postgresql://db.example/llmk");
+  CHECK(redact_password("postgresql://a:b@c@host/db") == "postgresql://a:***@host/db");
+  auto refused = open_store("postgresql://bench:s3cret@127.0.0.1:1/llmk");
+  REQUIRE_FALSE(refused.ok());
+  const std::string message(refused.status().message());
+  CHECK(message.find("s3cret") == std::string::npos);
+  CHECK(message.find("postgresql://bench:***@127.0.0.1:1/llmk") != std::string::npos);
+  if (postgres_built()) {
+    CHECK(refused.status().code() == absl::StatusCode::kUnavailable);
+    CHECK(message.find("cannot connect") != std::string::npos);  // then libpq's reason
+  } else {
+    CHECK(refused.status().code() == absl::StatusCode::kUnimplemented);
+    CHECK(message.find("-Dpostgresql=enabled") != std::string::npos);
+  }
 }
 
 // Gaussian noise around `level` with relative spread `cv`.
@@ -431,9 +672,11 @@ TEST_CASE("history groups runs by commit and marks the change point") {
   CHECK(build_history(points, "(", {}, 0.05).status().message().find("--filter") == 0);
 }
 
-TEST_CASE("compare pools runs and applies the baseline rule") {
-  TempDb db("compare");
-  auto store = open_store(db.path.string());
+TEST_CASE_TEMPLATE("compare pools runs and applies the baseline rule", Backend, SqliteBackend,
+                   PostgresBackend) {
+  Backend db("compare");
+  if (!db.ready()) return;
+  auto store = open_store(db.location());
   REQUIRE(store.ok());
   std::mt19937_64 rng(11);
   // Commit a: two runs of 5 repetitions; commit b: dot 20% slower, axpy the same.
@@ -479,10 +722,12 @@ TEST_CASE("compare pools runs and applies the baseline rule") {
   CHECK(run_exit_code(small, 0) == kExitInconclusive);
 }
 
-TEST_CASE("the subcommands read the database and return the verdict's exit code") {
-  TempDb db("subcommands");
+TEST_CASE_TEMPLATE("the subcommands read the database and return the verdict's exit code",
+                   Backend, SqliteBackend, PostgresBackend) {
+  Backend db("subcommands");
+  if (!db.ready()) return;
   {
-    auto store = open_store(db.path.string());
+    auto store = open_store(db.location());
     REQUIRE(store.ok());
     std::mt19937_64 rng(5);
     REQUIRE((*store)->append(synthetic_run({{"dot", noise(rng, 5, 100, 0.01)}},
@@ -490,7 +735,7 @@ TEST_CASE("the subcommands read the database and return the verdict's exit code"
     REQUIRE((*store)->append(synthetic_run({{"dot", noise(rng, 5, 130, 0.01)}},
                                            fake_metadata("2222bbbb", true, "m"))).ok());
   }
-  const std::string path = db.path.string();
+  const std::string path = db.location();
   CHECK(compare_main({"1", "2", "--db", path}) == kExitRegression);
   CHECK(compare_main({"2", "2", "--db", path}) == kExitOk);
   CHECK(compare_main({"1", "77", "--db", path}) == kExitUsage);  // no such run
@@ -565,21 +810,29 @@ TEST_CASE("llmk-bench's history flags parse") {
   CHECK_FALSE(parse_cli({}).value().db);
 }
 
-TEST_CASE("bench_main --db appends the run and --bmf writes its measures") {
+// Registers history/cli/64 once per process, whichever test asks first.
+bool register_cli_entry() {
   static const bool registered = [] {
     register_benchmark(summing_spec("history/cli/64", 64));
     return true;
   }();
-  REQUIRE(registered);
-  TempDb db("cli");
-  const std::string bmf = db.path.string() + ".bmf.json";
+  return registered;
+}
+
+TEST_CASE_TEMPLATE("bench_main --db appends the run and --bmf writes its measures", Backend,
+                   SqliteBackend, PostgresBackend) {
+  REQUIRE(register_cli_entry());
+  Backend db("cli");
+  if (!db.ready()) return;
+  TempDb bmf_file("cli-bmf");
+  const std::string bmf = bmf_file.path.string() + ".bmf.json";
   std::vector<std::string> args = {"llmk-bench", "--quick", "--filter", "history/cli",
-                                   "--db=" + db.path.string(), "--machine", "cli-box",
+                                   "--db=" + db.location(), "--machine", "cli-box",
                                    "--bmf", bmf};
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   CHECK(bench_main(static_cast<int>(argv.size()), argv.data()) == kExitOk);
-  auto store = open_store(db.path.string());
+  auto store = open_store(db.location());
   REQUIRE(store.ok());
   auto runs = (*store)->list_runs({});
   REQUIRE(runs.ok());
@@ -595,7 +848,7 @@ TEST_CASE("bench_main --db appends the run and --bmf writes its measures") {
   std::filesystem::remove(bmf);
   // A database that cannot be opened fails before the run, as a usage error.
   std::vector<std::string> bad = {"llmk-bench", "--quick", "--filter", "history/cli",
-                                  "--db=/nonexistent-dir/x.sqlite"};
+                                  "--db=" + Backend::bad_location()};
   std::vector<char*> bad_argv;
   for (std::string& a : bad) bad_argv.push_back(a.data());
   CHECK(bench_main(static_cast<int>(bad_argv.size()), bad_argv.data()) == kExitUsage);
@@ -615,8 +868,6 @@ TEST_CASE("the default location follows XDG_DATA_HOME, then HOME") {
     CHECK(*default_store_path() == std::string(home) + "/.local/share/llmk/bench.sqlite");
   }
   std::filesystem::remove_all(dir);
-  CHECK(open_store("postgresql://localhost/llmk").status().code() ==
-        absl::StatusCode::kUnimplemented);
 }
 
 TEST_CASE("run metadata: cpuinfo, microarchitecture, git describe") {

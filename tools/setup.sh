@@ -21,7 +21,7 @@ shift || true
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 packages=(g++ python3 meson ninja-build pkg-config cmake libabsl-dev libspdlog-dev libfmt-dev
-          doctest-dev libpfm4-dev libutf8proc-dev libopenblas-dev libsqlite3-dev)
+          doctest-dev libpfm4-dev libutf8proc-dev libopenblas-dev libsqlite3-dev libpq-dev)
 
 sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi

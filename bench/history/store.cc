@@ -2,12 +2,14 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "history/postgres_store.h"
 #include "history/schema.h"
 #include "history/sqlite_store.h"
 #include "util/check.h"
@@ -32,11 +34,34 @@ RunRecord make_run_record(const SuiteResult& suite, RunMetadata metadata) {
 
 absl::StatusOr<std::unique_ptr<ResultStore>> open_store(const std::string& location) {
   if (absl::StartsWith(location, "postgresql://") || absl::StartsWith(location, "postgres://")) {
-    return absl::UnimplementedError(
-        absl::StrCat("--db ", location, ": this llmk-bench has no PostgreSQL backend"));
+    return open_postgres_store(location, kSchemaVersion);
   }
   if (location.empty()) return absl::InvalidArgumentError("--db: empty path");
   return open_sqlite_store(location, kSchemaVersion);
+}
+
+std::string redact_password(std::string_view url) {
+  std::string out(url);
+  // user:PASSWORD@ in the authority, which ends at the first '/' or '?'.
+  const size_t scheme_end = out.find("://");
+  if (scheme_end != std::string::npos) {
+    const size_t authority = scheme_end + 3;
+    const size_t authority_end = std::min(out.find_first_of("/?", authority), out.size());
+    const size_t at = out.rfind('@', authority_end == 0 ? 0 : authority_end - 1);
+    if (at != std::string::npos && at >= authority) {
+      const size_t colon = out.find(':', authority);
+      if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
+    }
+  }
+  // password=VALUE among the query parameters.
+  for (size_t key = out.find("password="); key != std::string::npos;
+       key = out.find("password=", key + 1)) {
+    if (key == 0 || (out[key - 1] != '?' && out[key - 1] != '&')) continue;
+    const size_t value = key + 9;
+    const size_t value_end = std::min(out.find('&', value), out.size());
+    out.replace(value, value_end - value, "***");
+  }
+  return out;
 }
 
 namespace {

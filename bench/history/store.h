@@ -2,9 +2,9 @@
 // for `llmk-bench history` and `llmk-bench compare`.
 //
 // The storage layer is the ResultStore interface; open_store() picks the
-// backend from the location. SQLite (a file path) is the one built here; a
-// PostgreSQL backend ("postgresql://...") implements the same interface with
-// the same tables (schema.h) and runs the same tests.
+// backend from the location: an SQLite file (a path) or a PostgreSQL server
+// ("postgresql://..."), the same tables (schema.h) and the same statements
+// (sql_store.h) in both.
 #pragma once
 
 #include <cstdint>
@@ -80,8 +80,8 @@ class ResultStore {
   virtual absl::StatusOr<int> schema_version() = 0;
 };
 
-// "postgresql://..." or "postgres://...": not built yet (Unimplemented);
-// anything else is an SQLite file, created with the current schema when new
+// "postgresql://..." or "postgres://...": the PostgreSQL server there
+// (postgres_store.h; Unimplemented in a build without libpq); anything else is an SQLite file, created with the current schema when new
 // and migrated forward when older. A schema newer than this program is an
 // error (never downgraded).
 absl::StatusOr<std::unique_ptr<ResultStore>> open_store(const std::string& location);
