@@ -9,18 +9,21 @@
 // the converted buffers) alive, and copies of a Model share them.
 //
 // GGUF limits, beyond those of gguf.h (each an InvalidArgumentError naming
-// the key or tensor): required hyperparameter keys present with integer /
-// float types (keys the loader does not know are ignored); every size ≥ 1
-// and ≤ the kMaxModel* bounds; n_heads divides dim, n_kv_heads divides
-// n_heads, head_dim even; rope.dimension_count even and ≤ head_dim;
-// rope.scaling.type "none" or "linear" (yarn and longrope: Unimplemented),
-// its factor finite and ≥ 0 (0 = none, as llama.cpp reads it);
-// rope_freqs.weight [rotary_dims/2] of positive finite divisors; every tensor
-// present with exactly the shape the hyperparameters imply (llama's biases
-// optional); norms and biases F32 or F16;
+// the key or tensor): required hyperparameter keys (the norm epsilon
+// included) present with integer / float types; keys the loader does not
+// know are ignored; every size ≥ 1 and ≤ the kMaxModel* bounds; n_heads
+// divides dim, n_kv_heads divides n_heads, head_dim even;
+// rope.dimension_count even and ≤ head_dim; rope.scaling.type "none" or
+// "linear", its factor (or rope.scale_linear) finite and ≥ 0, 0 meaning none
+// as in llama.cpp; rope_freqs.weight [rotary_dims/2] of positive finite
+// divisors; every tensor present with exactly the shape the hyperparameters
+// imply (llama's biases optional); norms and biases F32 or F16;
 // tokenizer.ggml.tokens / scores / token_type, when present, of the right
 // element type and exactly one entry per token of the model's vocabulary;
 // special-token ids (bos/eos/unk/pad/sep) below the vocabulary size.
+// Keys asking for what the forward pass lacks are an UnimplementedError
+// naming the key: rope.scaling.type yarn / longrope, rope.scaling.attn_factor
+// ≠ 1, attention.key_length / value_length ≠ head_dim, expert_count > 0.
 #pragma once
 
 #include "llmk/export.h"
