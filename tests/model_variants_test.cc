@@ -204,7 +204,7 @@ void expect_error(const absl::Status& st, absl::StatusCode code, const std::stri
 std::vector<float> llama_reference(const Model& m, const std::vector<int32_t>& tokens) {
   const ModelConfig& c = m.config;
   const ModelWeights& mw = m.weights;
-  const size_t d = c.dim, hd = c.head_dim, kvd = c.kv_dim(), hid = c.hidden_dim;
+  const size_t d = c.dim, hd = c.head_dim, hid = c.hidden_dim;
   const size_t rot = c.rotary_dims(), group = c.n_heads / c.n_kv_heads;
   using Vec = std::vector<double>;
   auto matvec = [](const WeightView& w, const Vec& x, std::span<const float> bias) {
@@ -285,7 +285,6 @@ std::vector<float> llama_reference(const Model& m, const std::vector<int32_t>& t
     const Vec y = matvec(mw.output, rms_norm(x, mw.output_norm), {});
     for (double v : y) logits.push_back(static_cast<float>(v));
   }
-  (void)kvd;
   return logits;
 }
 
