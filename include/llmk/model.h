@@ -9,13 +9,21 @@
 // the converted buffers) alive, and copies of a Model share them.
 //
 // GGUF limits, beyond those of gguf.h (each an InvalidArgumentError naming
-// the key or tensor): required hyperparameter keys present with integer /
-// float types; every size ≥ 1 and ≤ the kMaxModel* bounds; n_heads divides
-// dim, n_kv_heads divides n_heads, head_dim even; every tensor present with
-// exactly the shape the hyperparameters imply; norms and biases F32 or F16;
+// the key or tensor): required hyperparameter keys (the norm epsilon
+// included) present with integer / float types; keys the loader does not
+// know are ignored; every size ≥ 1 and ≤ the kMaxModel* bounds; n_heads
+// divides dim, n_kv_heads divides n_heads, head_dim even;
+// rope.dimension_count even and ≤ head_dim; rope.scaling.type "none" or
+// "linear", its factor (or rope.scale_linear) finite and ≥ 0, 0 meaning none
+// as in llama.cpp; rope_freqs.weight [rotary_dims/2] of positive finite
+// divisors; every tensor present with exactly the shape the hyperparameters
+// imply (llama's biases optional); norms and biases F32 or F16;
 // tokenizer.ggml.tokens / scores / token_type, when present, of the right
 // element type and exactly one entry per token of the model's vocabulary;
 // special-token ids (bos/eos/unk/pad/sep) below the vocabulary size.
+// Keys asking for what the forward pass lacks are an UnimplementedError
+// naming the key: rope.scaling.type yarn / longrope, rope.scaling.attn_factor
+// ≠ 1, attention.key_length / value_length ≠ head_dim, expert_count > 0.
 #pragma once
 
 #include "llmk/export.h"
@@ -59,25 +67,34 @@ struct ModelConfig {
   size_t vocab_size = 0;
   size_t max_seq_len = 0;
   float rope_theta = 10000.0f;
+  // Rotated elements at the start of each head (rope.dimension_count); the
+  // rest of the head passes through RoPE unchanged. 0 means all head_dim.
+  size_t rope_dims = 0;
+  // Linear RoPE scaling (rope.scaling.factor): every angle is multiplied by
+  // 1/rope_scale_factor, as if positions were divided by it.
+  float rope_scale_factor = 1.0f;
   float norm_eps = 1e-5f;
   RopeLayout rope_layout = RopeLayout::kAdjacentPairs;
   bool tied_output = false;  // the classifier is the token embedding
   int32_t bos_id = 1;        // −1 when the model has none
   int32_t eos_id = 2;
   size_t kv_dim() const { return head_dim * n_kv_heads; }
+  size_t rotary_dims() const { return rope_dims != 0 ? rope_dims : head_dim; }
 };
 
 // One block's weights. Matrices are rows × cols = out × in. llama uses
-// attn_q/k/v and ffn_gate/up/down; gpt2 uses attn_qkv (3·dim rows: q, k, v)
-// and ffn_up/down, and the biases. Spans of norms/biases are empty when the
-// architecture has none.
+// attn_q/k/v and ffn_gate/up/down, and biases where the file has them; gpt2
+// uses attn_qkv (3·dim rows: q, k, v) and ffn_up/down, and its biases. A
+// bias has one entry per row of its matrix. Spans of norms/biases are empty
+// when the model has none.
 struct LayerWeights {
   std::span<const float> attn_norm, attn_norm_bias;  // [dim]
   WeightView attn_q, attn_k, attn_v, attn_qkv, attn_output;
+  std::span<const float> attn_q_bias, attn_k_bias, attn_v_bias;
   std::span<const float> attn_qkv_bias, attn_output_bias;
   std::span<const float> ffn_norm, ffn_norm_bias;  // [dim]
   WeightView ffn_gate, ffn_up, ffn_down;
-  std::span<const float> ffn_up_bias, ffn_down_bias;
+  std::span<const float> ffn_gate_bias, ffn_up_bias, ffn_down_bias;
 
   // Every weight-matrix slot, in one list (absent ones have null data).
   std::array<WeightView*, 8> matrices() {
@@ -94,6 +111,9 @@ struct ModelWeights {
   std::vector<LayerWeights> layers;
   std::span<const float> output_norm, output_norm_bias;
   WeightView output;  // vocab × dim; == token_embedding when tied
+  // Llama 3's RoPE scaling (rope_freqs.weight): [rotary_dims/2] divisors of
+  // each pair's frequency, shared by every layer; empty when the model has none.
+  std::span<const float> rope_freq_factors;
 };
 
 struct LLMK_HIDDEN ModelStorage;  // mapping and owned buffers (lib/model)

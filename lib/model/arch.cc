@@ -9,25 +9,37 @@ namespace {
 using L = LayerWeights;
 
 constexpr LayerTensor matrix(const char* name, WeightView L::*field, Extent rows, Extent cols) {
-  return {name, field, nullptr, rows, cols, false};
+  return {name, field, nullptr, rows, cols, false, false};
 }
 constexpr LayerTensor norm(const char* name, std::span<const float> L::*field) {
-  return {name, nullptr, field, Extent::kDim, Extent::kDim, false};
+  return {name, nullptr, field, Extent::kDim, Extent::kDim, false, false};
 }
 constexpr LayerTensor bias(const char* name, std::span<const float> L::*field, Extent n) {
-  return {name, nullptr, field, n, n, true};
+  return {name, nullptr, field, n, n, true, false};
+}
+constexpr LayerTensor optional_bias(const char* name, std::span<const float> L::*field,
+                                    Extent n) {
+  return {name, nullptr, field, n, n, true, true};
 }
 
+// The biases are the ones llama.cpp's llama architecture loads when present.
 constexpr LayerTensor kLlamaLayer[] = {
     norm("attn_norm.weight", &L::attn_norm),
     matrix("attn_q.weight", &L::attn_q, Extent::kDim, Extent::kDim),
+    optional_bias("attn_q.bias", &L::attn_q_bias, Extent::kDim),
     matrix("attn_k.weight", &L::attn_k, Extent::kKvDim, Extent::kDim),
+    optional_bias("attn_k.bias", &L::attn_k_bias, Extent::kKvDim),
     matrix("attn_v.weight", &L::attn_v, Extent::kKvDim, Extent::kDim),
+    optional_bias("attn_v.bias", &L::attn_v_bias, Extent::kKvDim),
     matrix("attn_output.weight", &L::attn_output, Extent::kDim, Extent::kDim),
+    optional_bias("attn_output.bias", &L::attn_output_bias, Extent::kDim),
     norm("ffn_norm.weight", &L::ffn_norm),
     matrix("ffn_gate.weight", &L::ffn_gate, Extent::kHidden, Extent::kDim),
+    optional_bias("ffn_gate.bias", &L::ffn_gate_bias, Extent::kHidden),
     matrix("ffn_up.weight", &L::ffn_up, Extent::kHidden, Extent::kDim),
+    optional_bias("ffn_up.bias", &L::ffn_up_bias, Extent::kHidden),
     matrix("ffn_down.weight", &L::ffn_down, Extent::kDim, Extent::kHidden),
+    optional_bias("ffn_down.bias", &L::ffn_down_bias, Extent::kDim),
 };
 
 constexpr LayerTensor kGpt2Layer[] = {

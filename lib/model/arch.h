@@ -43,6 +43,10 @@ struct LayerTensor {
   Extent rows;
   Extent cols;  // matrices only
   bool is_bias;  // a bias (synthetic values near 0) rather than a norm weight (near 1)
+  // Files may leave it out (llama's biases, as llama.cpp loads them): the
+  // loader then leaves the span empty, the exporter writes it only when set,
+  // and synthetic models have none.
+  bool optional;
 };
 
 struct ArchDescription {

@@ -190,8 +190,12 @@ absl::Status fill_writer(const Model& model, const std::string& name, GgufWriter
   w.add_uint32(p + "attention.head_count", static_cast<uint32_t>(c.n_heads));
   if (arch.rope) {
     w.add_uint32(p + "attention.head_count_kv", static_cast<uint32_t>(c.n_kv_heads));
-    w.add_uint32(p + "rope.dimension_count", static_cast<uint32_t>(c.head_dim));
+    w.add_uint32(p + "rope.dimension_count", static_cast<uint32_t>(c.rotary_dims()));
     w.add_float32(p + "rope.freq_base", c.rope_theta);
+    if (c.rope_scale_factor != 1.0f) {
+      w.add_string(p + "rope.scaling.type", "linear");
+      w.add_float32(p + "rope.scaling.factor", c.rope_scale_factor);
+    }
   }
   w.add_float32(p + arch.norm_eps_key, c.norm_eps);
   if (arch.vocab == internal::VocabKind::kSentencePiece) {
@@ -208,13 +212,16 @@ absl::Status fill_writer(const Model& model, const std::string& name, GgufWriter
     LLMK_RETURN_IF_ERROR(add_vector(w, "output_norm.bias", mw.output_norm_bias));
   }
   if (!c.tied_output) LLMK_RETURN_IF_ERROR(add_matrix(w, "output.weight", mw.output));
+  if (arch.rope && !mw.rope_freq_factors.empty()) {
+    LLMK_RETURN_IF_ERROR(add_vector(w, "rope_freqs.weight", mw.rope_freq_factors));
+  }
   for (size_t l = 0; l < mw.layers.size(); ++l) {
     const LayerWeights& L = mw.layers[l];
     const std::string b = absl::StrCat("blk.", l, ".");
     for (const internal::LayerTensor& t : arch.layer_tensors) {
       if (t.matrix != nullptr) {
         LLMK_RETURN_IF_ERROR(add_matrix(w, b + t.name, L.*t.matrix));
-      } else {
+      } else if (!t.optional || !(L.*t.vector).empty()) {
         LLMK_RETURN_IF_ERROR(add_vector(w, b + t.name, L.*t.vector));
       }
     }

@@ -2,11 +2,13 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "llmk/gguf.h"
 #include "llmk/llama2c.h"
@@ -155,6 +157,15 @@ absl::Status validate_config(const ModelConfig& c) {
     return absl::InvalidArgumentError(
         absl::StrCat("model: rope.freq_base ", c.rope_theta, " is outside (1, 1e12)"));
   }
+  if (c.rope_dims % 2 != 0 || c.rope_dims > c.head_dim) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("model: rope.dimension_count = ", c.rope_dims,
+                     " must be even and at most the head size ", c.head_dim));
+  }
+  if (!std::isfinite(c.rope_scale_factor) || !(c.rope_scale_factor > 0.0f)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "model: rope.scaling.factor ", c.rope_scale_factor, " must be positive and finite"));
+  }
   if (c.bos_id >= 0 && static_cast<size_t>(c.bos_id) >= c.vocab_size) {
     return absl::InvalidArgumentError(absl::StrCat("model: bos id ", c.bos_id,
                                                    " ≥ vocab_size ", c.vocab_size));
@@ -252,11 +263,26 @@ class GgufModelReader {
     return static_cast<size_t>(*v);
   }
 
-  absl::StatusOr<float> float_key(const std::string& key, float fallback) {
+  absl::StatusOr<float> float_key(const std::string& key, std::optional<float> fallback) {
     auto v = f_.get_float(key);
-    if (v.status().code() == absl::StatusCode::kNotFound) return fallback;
+    if (v.status().code() == absl::StatusCode::kNotFound) {
+      if (fallback) return *fallback;
+      return absl::InvalidArgumentError(
+          absl::StrCat("GGUF model: missing hyperparameter key '", key, "'"));
+    }
     if (!v.ok()) return v.status();
     return static_cast<float>(*v);
+  }
+
+  bool has_key(const std::string& key) const { return f_.find(key) != nullptr; }
+
+  absl::StatusOr<std::string> string_key(const std::string& key) {
+    auto v = f_.get_string(key);
+    if (!v.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("GGUF model: ", key, ": ",
+                                                     v.status().message()));
+    }
+    return std::string(*v);
   }
 
   const GgufTensorInfo* find(const std::string& name) { return f_.find_tensor(name); }
@@ -361,6 +387,109 @@ absl::Status check_tokenizer_metadata(const GgufFile& f, ModelConfig& c) {
   return absl::OkStatus();
 }
 
+// Keys that change the computation in ways the forward pass lacks: refused
+// by name rather than run with wrong logits.
+absl::Status check_unsupported_keys(GgufModelReader& r, const std::string& p,
+                                    const ModelConfig& c) {
+  for (const char* name : {"attention.key_length", "attention.value_length"}) {
+    const std::string key = p + name;
+    if (!r.has_key(key)) continue;
+    LLMK_ASSIGN_OR_RETURN(const size_t length, r.size_key(key, std::nullopt));
+    if (length != c.head_dim) {
+      return absl::UnimplementedError(absl::StrCat("GGUF model: ", key, " = ", length,
+                                                   " differs from embedding_length / "
+                                                   "head_count = ", c.head_dim));
+    }
+  }
+  const std::string experts_key = p + "expert_count";
+  if (r.has_key(experts_key)) {
+    LLMK_ASSIGN_OR_RETURN(const size_t experts, r.size_key(experts_key, std::nullopt));
+    if (experts != 0) {
+      return absl::UnimplementedError(absl::StrCat("GGUF model: ", experts_key, " = ", experts,
+                                                   " (mixture of experts) is not supported"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// A string value for an error message: escaped and cut short, since it
+// comes from the file.
+std::string quoted(std::string_view value) {
+  constexpr size_t kMaxShown = 48;
+  const std::string out =
+      absl::CEscape(absl::string_view(value.data(), std::min(value.size(), kMaxShown)));
+  return absl::StrCat("'", out, value.size() > kMaxShown ? "…'" : "'");
+}
+
+// RoPE hyperparameters as llama.cpp reads them: rope.scaling.type defaults
+// to "linear" and its factor to 0 (no scaling), so a factor alone scales
+// linearly; the factor may sit under its older name rope.scale_linear; type
+// "none" ignores the factor.
+absl::Status read_rope_keys(GgufModelReader& r, const std::string& p, ModelConfig& c) {
+  LLMK_ASSIGN_OR_RETURN(c.rope_theta, r.float_key(p + "rope.freq_base", 10000.0f));
+  const std::string dims_key = p + "rope.dimension_count";
+  if (r.has_key(dims_key)) {
+    LLMK_ASSIGN_OR_RETURN(const size_t dims, r.size_key(dims_key, std::nullopt));
+    if (dims == 0 || dims % 2 != 0 || dims > c.head_dim) {
+      return absl::InvalidArgumentError(absl::StrCat("GGUF model: ", dims_key, " = ", dims,
+                                                     " must be even and in [2, head size ",
+                                                     c.head_dim, "]"));
+    }
+    c.rope_dims = dims;
+  }
+  const std::string type_key = p + "rope.scaling.type";
+  std::string type = "linear";
+  if (r.has_key(type_key)) {
+    LLMK_ASSIGN_OR_RETURN(type, r.string_key(type_key));
+  }
+  std::string factor_key = p + "rope.scaling.factor";
+  if (!r.has_key(factor_key) && r.has_key(p + "rope.scale_linear")) {
+    factor_key = p + "rope.scale_linear";
+  }
+  LLMK_ASSIGN_OR_RETURN(const float factor, r.float_key(factor_key, 0.0f));
+  if (!std::isfinite(factor) || factor < 0.0f) {
+    return absl::InvalidArgumentError(absl::StrCat("GGUF model: ", factor_key, " = ", factor,
+                                                   " must be finite and ≥ 0"));
+  }
+  if (type == "none") {
+    c.rope_scale_factor = 1.0f;
+  } else if (type == "linear") {
+    c.rope_scale_factor = factor == 0.0f ? 1.0f : factor;
+  } else if (type == "yarn" || type == "longrope") {
+    return absl::UnimplementedError(absl::StrCat("GGUF model: ", type_key, " = ", quoted(type),
+                                                 " is not supported (none, linear)"));
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("GGUF model: ", type_key, " = ", quoted(type),
+                     " is not a RoPE scaling type (none, linear, yarn, longrope)"));
+  }
+  // llama.cpp multiplies every cos and sin by it, scaling q and k.
+  const std::string attn_key = p + "rope.scaling.attn_factor";
+  if (r.has_key(attn_key)) {
+    LLMK_ASSIGN_OR_RETURN(const float attn_factor, r.float_key(attn_key, std::nullopt));
+    if (attn_factor != 1.0f) {
+      return absl::UnimplementedError(absl::StrCat("GGUF model: ", attn_key, " = ", attn_factor,
+                                                   " is not supported (only 1)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// rope_freqs.weight: one positive finite divisor per rotated pair.
+absl::StatusOr<std::span<const float>> read_rope_freq_factors(GgufModelReader& r,
+                                                              const ModelConfig& c) {
+  constexpr const char* kName = "rope_freqs.weight";
+  LLMK_ASSIGN_OR_RETURN(auto factors, r.vector(kName, c.rotary_dims() / 2));
+  for (size_t i = 0; i < factors.size(); ++i) {
+    if (!std::isfinite(factors[i]) || !(factors[i] > 0.0f)) {
+      return absl::InvalidArgumentError(absl::StrCat("GGUF model: tensor '", kName,
+                                                     "' element ", i, " = ", factors[i],
+                                                     " is not a positive finite divisor"));
+    }
+  }
+  return factors;
+}
+
 }  // namespace
 
 absl::StatusOr<Model> model_from_gguf(std::shared_ptr<const GgufFile> file,
@@ -390,25 +519,17 @@ absl::StatusOr<Model> model_from_gguf(std::shared_ptr<const GgufFile> file,
   LLMK_ASSIGN_OR_RETURN(c.n_heads, r.size_key(p + "attention.head_count", std::nullopt));
   LLMK_ASSIGN_OR_RETURN(c.n_kv_heads, r.size_key(p + "attention.head_count_kv", c.n_heads));
   LLMK_ASSIGN_OR_RETURN(c.max_seq_len, r.size_key(p + "context_length", std::nullopt));
-  if (arch->rope) {
-    LLMK_ASSIGN_OR_RETURN(c.rope_theta, r.float_key(p + "rope.freq_base", 10000.0f));
-  }
-  LLMK_ASSIGN_OR_RETURN(c.norm_eps, r.float_key(p + arch->norm_eps_key, 1e-5f));
+  // Required, as llama.cpp requires it: a default would be silently wrong
+  // for the models trained with another epsilon.
+  LLMK_ASSIGN_OR_RETURN(c.norm_eps, r.float_key(p + arch->norm_eps_key, std::nullopt));
   if (c.n_heads == 0 || c.n_heads > kMaxModelHeads) {
     return absl::InvalidArgumentError(absl::StrCat("GGUF model: ", p,
                                                    "attention.head_count = ", c.n_heads,
                                                    " is outside [1, ", kMaxModelHeads, "]"));
   }
   c.head_dim = c.dim / c.n_heads;
-  if (arch->rope && f.find(p + "rope.dimension_count") != nullptr) {
-    size_t rope_dims;
-    LLMK_ASSIGN_OR_RETURN(rope_dims, r.size_key(p + "rope.dimension_count", std::nullopt));
-    if (rope_dims != c.head_dim) {
-      return absl::UnimplementedError(absl::StrCat("GGUF model: ", p, "rope.dimension_count = ",
-                                                   rope_dims, " (partial RoPE) differs from head size ",
-                                                   c.head_dim));
-    }
-  }
+  LLMK_RETURN_IF_ERROR(check_unsupported_keys(r, p, c));
+  if (arch->rope) LLMK_RETURN_IF_ERROR(read_rope_keys(r, p, c));
   const GgufTensorInfo* emb = r.find("token_embd.weight");
   if (emb == nullptr) return absl::InvalidArgumentError("GGUF model: tensor 'token_embd.weight' missing");
   if (emb->dims.size() != 2) {
@@ -462,6 +583,9 @@ absl::StatusOr<Model> model_from_gguf(std::shared_ptr<const GgufFile> file,
   } else {
     LLMK_ASSIGN_OR_RETURN(w.output, r.matrix("output.weight", V, d));
   }
+  if (arch->rope && r.find("rope_freqs.weight") != nullptr) {
+    LLMK_ASSIGN_OR_RETURN(w.rope_freq_factors, read_rope_freq_factors(r, c));
+  }
   w.layers.resize(c.n_layers);
   for (size_t l = 0; l < c.n_layers; ++l) {
     const std::string b = absl::StrCat("blk.", l, ".");
@@ -471,7 +595,7 @@ absl::StatusOr<Model> model_from_gguf(std::shared_ptr<const GgufFile> file,
       if (t.matrix != nullptr) {
         LLMK_ASSIGN_OR_RETURN(L.*t.matrix,
                               r.matrix(b + t.name, rows, internal::extent_size(t.cols, c)));
-      } else {
+      } else if (!t.optional || r.find(b + t.name) != nullptr) {
         LLMK_ASSIGN_OR_RETURN(L.*t.vector, r.vector(b + t.name, rows));
       }
     }

@@ -158,6 +158,7 @@ absl::StatusOr<Model> make_synthetic_model(const std::string& shape_name, Tensor
   w.layers.resize(c.n_layers);
   for (LayerWeights& L : w.layers) {
     for (const internal::LayerTensor& t : arch.layer_tensors) {
+      if (t.optional) continue;
       const size_t rows = internal::extent_size(t.rows, c);
       if (t.matrix != nullptr) {
         LLMK_ASSIGN_OR_RETURN(L.*t.matrix, b.matrix(rows, internal::extent_size(t.cols, c)));

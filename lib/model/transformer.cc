@@ -72,7 +72,10 @@ absl::Status Transformer::State::run(const int32_t* tokens, size_t n, size_t log
   for (size_t i = 0; i < n; ++i) {
     kernels::dequantize_row(w.token_embedding, static_cast<size_t>(tokens[i]), x + i * d);
     if (arch->rope) {
-      kernels::rope_angles(c.head_dim, positions[i], c.rope_theta, rope + i * c.head_dim);
+      kernels::rope_angles(c.rotary_dims(), positions[i], c.rope_theta,
+                           1.0f / c.rope_scale_factor,
+                           w.rope_freq_factors.empty() ? nullptr : w.rope_freq_factors.data(),
+                           rope + i * c.head_dim);
     } else {
       kernels::dequantize_row(w.position_embedding, positions[i], xb);
       kernels::f32().add(x + i * d, xb, d, x + i * d);
@@ -138,6 +141,12 @@ absl::StatusOr<std::unique_ptr<Transformer>> Transformer::create(
   LLMK_RETURN_IF_ERROR(internal::validate_config(c));
   if (model.weights.layers.size() != c.n_layers) {
     return absl::InvalidArgumentError("Transformer::create: model has no weights for its layers");
+  }
+  if (!model.weights.rope_freq_factors.empty() &&
+      model.weights.rope_freq_factors.size() != c.rotary_dims() / 2) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Transformer::create: rope_freq_factors has ", model.weights.rope_freq_factors.size(),
+        " entries, expected rotary_dims / 2 = ", c.rotary_dims() / 2));
   }
   if (options.n_threads == 0 || options.n_threads > 1024) {
     return absl::InvalidArgumentError("Transformer::create: n_threads must be in [1, 1024]");

@@ -1,4 +1,5 @@
-// The llama layer: RMSNorm, RoPE, grouped-query attention, SwiGLU; and a
+// The llama layer: RMSNorm, RoPE (partial, scaled), grouped-query attention,
+// SwiGLU, and the projections' biases where the model has them; and a
 // single token's whole forward pass in one parallel region.
 #include <algorithm>
 #include <cmath>
@@ -33,6 +34,7 @@ void Transformer::State::llama_token(size_t part, size_t parts) {
   const ModelConfig& c = model.config;
   const ModelWeights& mw = model.weights;
   const size_t d = c.dim, kv_dim = c.kv_dim(), hid = c.hidden_dim, hd = c.head_dim;
+  const size_t rot = c.rotary_dims();
   const size_t pos = positions[0], seq = seqs[0];
   auto sync = [&] { barrier.arrive_and_wait(parts); };
   float* my_x = tok_x + part * d;
@@ -67,18 +69,25 @@ void Transformer::State::llama_token(size_t part, size_t parts) {
       matvec_rows(w.attn_q, my_xb, xbq, q, q_rows);
       matvec_rows(w.attn_k, my_xb, xbq, kout, kv_rows);
       matvec_rows(w.attn_v, my_xb, xbq, vout, kv_rows);
-      kernels::f32().rope_apply(q + q_rows.first, q_rows.second - q_rows.first, hd, rope,
-                          c.rope_layout);
-      kernels::f32().rope_apply(kout + kv_rows.first, kv_rows.second - kv_rows.first, hd, rope,
-                          c.rope_layout);
+      add_bias_rows(w.attn_q_bias, q_rows, q);
+      add_bias_rows(w.attn_k_bias, kv_rows, kout);
+      add_bias_rows(w.attn_v_bias, kv_rows, vout);
+      kernels::f32().rope_apply(q + q_rows.first, q_rows.second - q_rows.first, hd, rot, rope,
+                                c.rope_layout);
+      kernels::f32().rope_apply(kout + kv_rows.first, kv_rows.second - kv_rows.first, hd, rot,
+                                rope, c.rope_layout);
     } else {
-      matvec_rows(w.attn_q, my_xb, xbq, q, share(d, part, parts));
-      matvec_rows(w.attn_k, my_xb, xbq, kout, share(kv_dim, part, parts));
-      matvec_rows(w.attn_v, my_xb, xbq, vout, share(kv_dim, part, parts));
+      const auto q_rows = share(d, part, parts), kv_rows = share(kv_dim, part, parts);
+      matvec_rows(w.attn_q, my_xb, xbq, q, q_rows);
+      matvec_rows(w.attn_k, my_xb, xbq, kout, kv_rows);
+      matvec_rows(w.attn_v, my_xb, xbq, vout, kv_rows);
+      add_bias_rows(w.attn_q_bias, q_rows, q);
+      add_bias_rows(w.attn_k_bias, kv_rows, kout);
+      add_bias_rows(w.attn_v_bias, kv_rows, vout);
       sync();
       if (part == 0) {
-        kernels::f32().rope_apply(q, d, hd, rope, c.rope_layout);
-        kernels::f32().rope_apply(kout, kv_dim, hd, rope, c.rope_layout);
+        kernels::f32().rope_apply(q, d, hd, rot, rope, c.rope_layout);
+        kernels::f32().rope_apply(kout, kv_dim, hd, rot, rope, c.rope_layout);
       }
       sync();
     }
@@ -90,7 +99,9 @@ void Transformer::State::llama_token(size_t part, size_t parts) {
     }
     sync();  // xb2 complete
     const Q8_0Block* attq = quantized(xb2, d, {&w.attn_output});
-    matvec_rows(w.attn_output, xb2, attq, xb, share(d, part, parts));
+    const auto d_rows = share(d, part, parts);
+    matvec_rows(w.attn_output, xb2, attq, xb, d_rows);
+    add_bias_rows(w.attn_output_bias, d_rows, xb);
     sync();  // xb complete
     kernels::f32().add(my_x, xb, d, my_x);
     rms_norm_ggml(my_x, w.ffn_norm.data(), c.norm_eps, d, my_xb);
@@ -98,10 +109,13 @@ void Transformer::State::llama_token(size_t part, size_t parts) {
     const auto rows = share(hid, part, parts);
     matvec_rows(w.ffn_gate, my_xb, ffq, hb, rows);
     matvec_rows(w.ffn_up, my_xb, ffq, hb2, rows);
+    add_bias_rows(w.ffn_gate_bias, rows, hb);
+    add_bias_rows(w.ffn_up_bias, rows, hb2);
     kernels::f32().swiglu(hb + rows.first, hb2 + rows.first, rows.second - rows.first, hb + rows.first);
     sync();  // hb complete (and every part is done reading xb)
     const Q8_0Block* hbq = quantized(hb, hid, {&w.ffn_down});
-    matvec_rows(w.ffn_down, hb, hbq, xb, share(d, part, parts));
+    matvec_rows(w.ffn_down, hb, hbq, xb, d_rows);
+    add_bias_rows(w.ffn_down_bias, d_rows, xb);
     sync();  // xb complete
     kernels::f32().add(my_x, xb, d, my_x);
   }
@@ -115,6 +129,7 @@ void Transformer::State::llama_layer(size_t l, size_t n, bool contiguous) {
   const ModelConfig& c = model.config;
   const LayerWeights& w = model.weights.layers[l];
   const size_t d = c.dim, kv_dim = c.kv_dim(), hd = c.head_dim, hid = c.hidden_dim;
+  const size_t rot = c.rotary_dims();
   const size_t d_blocks = d / kQuantBlock, hid_blocks = hid / kQuantBlock;
   // Quantizes rows [i0, i1) of `in` (cols each) into xq's same rows.
   auto quantize_rows = [&](const float* in, size_t cols, size_t blocks, size_t i0, size_t i1) {
@@ -136,9 +151,13 @@ void Transformer::State::llama_layer(size_t l, size_t n, bool contiguous) {
   matmul(w.attn_k, xb, xbq, n, kout);
   matmul(w.attn_v, xb, xbq, n, vout);
   for_tokens(n, d, [&](size_t i0, size_t i1) {
+    add_bias_tokens(w.attn_q_bias, i0, i1, q);
+    add_bias_tokens(w.attn_k_bias, i0, i1, kout);
+    add_bias_tokens(w.attn_v_bias, i0, i1, vout);
     for (size_t i = i0; i < i1; ++i) {
-      kernels::f32().rope_apply(q + i * d, d, hd, rope + i * hd, c.rope_layout);
-      kernels::f32().rope_apply(kout + i * kv_dim, kv_dim, hd, rope + i * hd, c.rope_layout);
+      kernels::f32().rope_apply(q + i * d, d, hd, rot, rope + i * hd, c.rope_layout);
+      kernels::f32().rope_apply(kout + i * kv_dim, kv_dim, hd, rot, rope + i * hd,
+                                c.rope_layout);
     }
   });
   write_kv(l, n, contiguous);
@@ -149,6 +168,7 @@ void Transformer::State::llama_layer(size_t l, size_t n, bool contiguous) {
 
   const bool q_ffn = wants_q8(d, {&w.ffn_gate, &w.ffn_up});
   for_tokens(n, d, [&](size_t i0, size_t i1) {
+    add_bias_tokens(w.attn_output_bias, i0, i1, xb);
     kernels::f32().add(x + i0 * d, xb + i0 * d, (i1 - i0) * d, x + i0 * d);
     for (size_t i = i0; i < i1; ++i) {
       rms_norm_ggml(x + i * d, w.ffn_norm.data(), c.norm_eps, d, xb + i * d);
@@ -159,10 +179,15 @@ void Transformer::State::llama_layer(size_t l, size_t n, bool contiguous) {
   matmul(w.ffn_up, xb, q_ffn ? xq : nullptr, n, hb2);
   const bool q_down = wants_q8(hid, {&w.ffn_down});
   for_tokens(n, hid, [&](size_t i0, size_t i1) {
+    add_bias_tokens(w.ffn_gate_bias, i0, i1, hb);
+    add_bias_tokens(w.ffn_up_bias, i0, i1, hb2);
     kernels::f32().swiglu(hb + i0 * hid, hb2 + i0 * hid, (i1 - i0) * hid, hb + i0 * hid);
     if (q_down) quantize_rows(hb, hid, hid_blocks, i0, i1);
   });
   matmul(w.ffn_down, hb, q_down ? xq : nullptr, n, xb);
+  if (!w.ffn_down_bias.empty()) {
+    for_tokens(n, d, [&](size_t i0, size_t i1) { add_bias_tokens(w.ffn_down_bias, i0, i1, xb); });
+  }
   kernels::f32().add(x, xb, n * d, x);
 }
 

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstddef>
 #include <initializer_list>
+#include <span>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -41,6 +42,12 @@ inline void rms_norm_ggml(const float* x, const float* w, float eps, size_t n, f
   const float scale = 1.0f / std::sqrt(mean + eps);
   for (size_t i = 0; i < n; ++i) out[i] = (x[i] * scale) * w[i];
 }
+
+// out[rows) += bias[rows) when the model has the bias (an empty span costs
+// one branch); rows of one token's projection.
+void add_bias_rows(std::span<const float> bias, std::pair<size_t, size_t> rows, float* out);
+// Rows [i0, i1) of a batch of projections (bias.size() floats each) += bias.
+void add_bias_tokens(std::span<const float> bias, size_t i0, size_t i1, float* out);
 
 // Below this many weight elements, a single-token parallel region (one or
 // more matvecs split by rows) stays on the calling thread: a fork/join costs
@@ -91,7 +98,7 @@ struct Transformer::State {
   float* hb = nullptr;        // [B][hidden]
   float* hb2 = nullptr;       // [B][hidden]
   Q8_0Block* xq = nullptr;    // [B][max(dim, hidden)/32] quantized activations
-  float* rope = nullptr;      // [B][head_dim] cos then sin per token
+  float* rope = nullptr;      // [B][head_dim] cos then sin (rotary_dims/2 each) per token
   float* scores = nullptr;    // [n_threads][max_seq_len] attention weights
   float* logits = nullptr;    // [B][vocab]
 

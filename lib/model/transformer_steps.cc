@@ -12,6 +12,17 @@
 
 namespace llmk {
 
+void add_bias_rows(std::span<const float> bias, std::pair<size_t, size_t> rows, float* out) {
+  if (bias.empty() || rows.first >= rows.second) return;
+  kernels::f32().add(out + rows.first, bias.data() + rows.first, rows.second - rows.first,
+                     out + rows.first);
+}
+
+void add_bias_tokens(std::span<const float> bias, size_t i0, size_t i1, float* out) {
+  if (bias.empty()) return;
+  const size_t n = bias.size();
+  for (size_t i = i0; i < i1; ++i) kernels::f32().add(out + i * n, bias.data(), n, out + i * n);
+}
 
 // Quantizes n rows of `in` to Q8_0 when some user of it has block-quantized
 // weights and the activation mode asks for it; otherwise null (f32 path).

@@ -64,11 +64,13 @@ void AttendHead(const float* HWY_RESTRICT q, const float* HWY_RESTRICT keys,
 }
 
 // x[j]·cos_dup[j] + x[j^1]·sin_alt[j] for interleaved pairs; the split-halves
-// layout rotates x[i] with x[i + half].
-void RopeApply(float* x, size_t n, size_t head_dim, const float* cos_sin, RopeLayout layout) {
+// layout rotates x[i] with x[i + rot_dims/2]. Only the first rot_dims
+// elements of a head turn; the rest pass through (partial RoPE).
+void RopeApply(float* x, size_t n, size_t head_dim, size_t rot_dims, const float* cos_sin,
+               RopeLayout layout) {
   const DF d;
   const size_t N = hn::Lanes(d);
-  const size_t half = head_dim / 2;
+  const size_t half = rot_dims / 2;
   const float* cos = cos_sin;
   const float* sin = cos_sin + half;
   if (layout == RopeLayout::kSplitHalves) {
@@ -86,7 +88,7 @@ void RopeApply(float* x, size_t n, size_t head_dim, const float* cos_sin, RopeLa
     return;
   }
   // Interleaved: expand the tables to one value per element in a small
-  // on-stack buffer (head_dim ≤ 1024 is checked by the caller).
+  // on-stack buffer (rot_dims ≤ head_dim ≤ 1024 is checked by the caller).
   HWY_ALIGN float cos_dup[1024];
   HWY_ALIGN float sin_alt[1024];
   for (size_t i = 0; i < half; ++i) {
@@ -100,7 +102,7 @@ void RopeApply(float* x, size_t n, size_t head_dim, const float* cos_sin, RopeLa
     // target, which takes the pairwise loop for the entire head).
     size_t j = 0;
     if (N >= 2) {
-      for (; j + N <= head_dim; j += N) {
+      for (; j + N <= rot_dims; j += N) {
         const auto v = hn::LoadU(d, head + j);
         const auto swapped = hn::Reverse2(d, v);
         const auto r = hn::MulAdd(swapped, hn::Load(d, sin_alt + j),
@@ -108,7 +110,7 @@ void RopeApply(float* x, size_t n, size_t head_dim, const float* cos_sin, RopeLa
         hn::StoreU(r, d, head + j);
       }
     }
-    for (; j < head_dim; j += 2) {
+    for (; j < rot_dims; j += 2) {
       const float a = head[j], b = head[j + 1];
       head[j] = a * cos_dup[j] - b * sin[j / 2];
       head[j + 1] = b * cos_dup[j] + a * sin[j / 2];

@@ -75,13 +75,17 @@ void matmul(const float* w, size_t rows, size_t cols, const float* x, size_t bat
   });
 }
 
-void rope_angles(size_t head_dim, size_t pos, float theta_base, float* cos_sin) {
-  // Same float arithmetic as llama2.c's run.c, so logits match it closely.
-  const size_t half = head_dim / 2;
+void rope_angles(size_t rot_dims, size_t pos, float theta_base, float freq_scale,
+                 const float* freq_factors, float* cos_sin) {
+  // Same float arithmetic as llama2.c's run.c, so logits match it closely;
+  // freq_scale = 1 leaves every angle bit-identical.
+  const size_t half = rot_dims / 2;
   for (size_t i = 0; i < half; ++i) {
     const float freq =
-        1.0f / std::pow(theta_base, static_cast<float>(2 * i) / static_cast<float>(head_dim));
-    const float angle = static_cast<float>(pos) * freq;
+        1.0f / std::pow(theta_base, static_cast<float>(2 * i) / static_cast<float>(rot_dims));
+    float angle = static_cast<float>(pos) * freq;
+    if (freq_factors != nullptr) angle /= freq_factors[i];
+    angle *= freq_scale;
     cos_sin[i] = std::cos(angle);
     cos_sin[half + i] = std::sin(angle);
   }

@@ -47,9 +47,11 @@ struct F32Kernels {
   // out += factor·x (attention's weighted sum of values).
   void (*add_scaled)(const float* x, float factor, size_t n, float* out);
   size_t (*argmax)(const float* x, size_t n);
-  // Rotates every head_dim-sized head of x[0, n) by the angles rope_angles
-  // wrote to cos_sin (head_dim ≤ 1024).
-  void (*rope_apply)(float* x, size_t n, size_t head_dim, const float* cos_sin,
+  // Rotates the first rot_dims elements of every head_dim-sized head of
+  // x[0, n) by the angles rope_angles wrote to cos_sin; the other elements
+  // pass through, as in ggml's rope with n_dims < head size (rot_dims even,
+  // rot_dims ≤ head_dim ≤ 1024).
+  void (*rope_apply)(float* x, size_t n, size_t head_dim, size_t rot_dims, const float* cos_sin,
                      RopeLayout layout);
   // One attention head for one query over `len` cached positions: out[0,
   // head_dim) = softmax(q·Kᵀ·scale)·V, where key and value rows are
@@ -74,8 +76,13 @@ void matmul(const float* w, size_t rows, size_t cols, const float* x, size_t bat
             ThreadPool* pool);
 
 // RoPE in two steps so a forward pass computes the angles once per position
-// and applies them to every head of q and k: cos_sin holds head_dim/2 cos
-// values then head_dim/2 sin values.
-void rope_angles(size_t head_dim, size_t pos, float theta_base, float* cos_sin);
+// and applies them to every head of q and k: cos_sin holds rot_dims/2 cos
+// values then rot_dims/2 sin values. Pair i turns by
+// freq_scale·(pos·theta_base^(−2i/rot_dims) / freq_factors[i]), ggml's
+// order of operations: freq_scale < 1 is linear position scaling, and
+// freq_factors (null for none, else rot_dims/2 divisors) Llama 3's
+// per-frequency scaling.
+void rope_angles(size_t rot_dims, size_t pos, float theta_base, float freq_scale,
+                 const float* freq_factors, float* cos_sin);
 
 }  // namespace llmk::kernels

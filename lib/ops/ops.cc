@@ -146,8 +146,9 @@ absl::Status rope(std::span<float> x, size_t head_dim, size_t pos, float theta_b
     return absl::InvalidArgumentError("rope: theta_base must be positive");
   }
   float cos_sin[1024];
-  kernels::rope_angles(head_dim, pos, theta_base, cos_sin);
-  kernels::f32().rope_apply(x.data(), x.size(), head_dim, cos_sin, layout);
+  kernels::rope_angles(head_dim, pos, theta_base, /*freq_scale=*/1.0f, /*freq_factors=*/nullptr,
+                       cos_sin);
+  kernels::f32().rope_apply(x.data(), x.size(), head_dim, head_dim, cos_sin, layout);
   return absl::OkStatus();
 }
 
