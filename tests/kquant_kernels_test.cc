@@ -178,8 +178,10 @@ TEST_CASE("quantize_q8_k: every target writes the bytes of the scalar ggml trans
   block(4)[100] = 0.75f;
   // 5: a lone negative value in the last element.
   block(5)[255] = -7.0f;
-  // 6: subnormals. 7: large values. 8: NaN and 9: infinity (defined only).
-  for (size_t j = 0; j < kSuperBlock; ++j) block(6)[j] = std::ldexp(static_cast<float>(j) - 128, -140);
+  // 6: tiny values, some subnormal, with the largest (2^-120) just big
+  // enough for a finite iscale. 7: large values. 8: NaN and 9: infinity
+  // (defined only).
+  for (size_t j = 0; j < kSuperBlock; ++j) block(6)[j] = std::ldexp(static_cast<float>(j) - 128, -127);
   fill_uniform(block(7), 17, -1e30f, 1e30f);
   fill_uniform(block(8), 18, -1.0f, 1.0f);
   block(8)[77] = std::numeric_limits<float>::quiet_NaN();
