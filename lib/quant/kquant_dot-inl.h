@@ -282,12 +282,45 @@ HWY_INLINE hn::Vec<DK8> ShiftBytes(hn::Vec<DK8> v, int bits, uint8_t mask) {
                  hn::Set(du8, mask));
 }
 
+// Group scales and mins as vectors, built in registers: 16 int8 (one per
+// group of 16 values) in a 128-bit vector. (Writing them to a stack array
+// and reloading it as vectors would stall on store-to-load forwarding.)
+using D128I8 = hn::Full128<int8_t>;
+using D128U8 = hn::Full128<uint8_t>;
+using V128I8 = hn::Vec<D128I8>;
+
+HWY_INLINE uint32_t Load32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// Q4_K / Q5_K: UnpackScaleMin6 four sub-blocks at a time, each sub-block's
+// scale (min) repeated for its two groups.
+HWY_INLINE void ScaleMin6Vectors(const uint8_t* s, V128I8& scales, V128I8& mins) {
+  const uint32_t a0 = Load32(s), a1 = Load32(s + 4), a2 = Load32(s + 8);
+  const uint32_t sc_lo = a0 & 0x3F3F3F3Fu, m_lo = a1 & 0x3F3F3F3Fu;
+  const uint32_t sc_hi = (a2 & 0x0F0F0F0Fu) | (((a0 >> 6) & 0x03030303u) << 4);
+  const uint32_t m_hi = ((a2 >> 4) & 0x0F0F0F0Fu) | (((a1 >> 6) & 0x03030303u) << 4);
+  const hn::Full128<uint64_t> d64;
+  const auto both = hn::BitCast(D128U8(), hn::Dup128VecFromValues(
+                                              d64, sc_lo | (uint64_t{sc_hi} << 32),
+                                              m_lo | (uint64_t{m_hi} << 32)));
+  scales = hn::BitCast(D128I8(), hn::InterleaveLower(both, both));
+  mins = hn::BitCast(D128I8(), hn::InterleaveUpper(D128U8(), both, both));
+}
+
 // Vector unpackers: the unsigned values u of chunk c (values 32c…32c+31),
-// part p (bytes kChunkLanes·p on).
+// part p (bytes kChunkLanes·p on); and the group scales (and mins).
 struct Q2KVec : Q2KFormat {
   static hn::Vec<DK8> Unpack(const Block& b, size_t c, size_t p) {
     const auto q = hn::LoadU(DK8(), b.qs + 32 * (c / 4) + kChunkLanes * p);
     return ShiftBytes(q, static_cast<int>(2 * (c % 4)), 3);
+  }
+  static void VecScales(const Block& b, V128I8& scales, V128I8& mins) {
+    const auto packed = hn::LoadU(D128U8(), b.scales);
+    scales = hn::BitCast(D128I8(), hn::And(packed, hn::Set(D128U8(), 0x0F)));
+    mins = hn::BitCast(D128I8(), hn::ShiftRight<4>(packed));
   }
 };
 struct Q3KVec : Q3KFormat {
@@ -299,11 +332,24 @@ struct Q3KVec : Q3KFormat {
         hn::TestBit(hm, hn::Set(du8, static_cast<uint8_t>(1u << c))), hn::Set(du8, 4));
     return hn::Or(ShiftBytes(q, static_cast<int>(2 * (c % 4)), 3), high);
   }
+  // Q3KFormat::Scales four groups at a time: low nibbles from bytes 0–7 (low
+  // halves for groups 0–7, high halves for 8–15), top bits from bytes 8–11.
+  static void VecScales(const Block& b, V128I8& scales, V128I8&) {
+    const uint32_t a0 = Load32(b.scales), a1 = Load32(b.scales + 4), top = Load32(b.scales + 8);
+    const uint32_t m4 = 0x0F0F0F0Fu, m2 = 0x03030303u;
+    const auto biased = hn::Dup128VecFromValues(
+        hn::Full128<uint32_t>(), (a0 & m4) | ((top & m2) << 4), (a1 & m4) | (((top >> 2) & m2) << 4),
+        ((a0 >> 4) & m4) | (((top >> 4) & m2) << 4), ((a1 >> 4) & m4) | (((top >> 6) & m2) << 4));
+    scales = hn::Sub(hn::BitCast(D128I8(), biased), hn::Set(D128I8(), 32));
+  }
 };
 struct Q4KVec : Q4KFormat {
   static hn::Vec<DK8> Unpack(const Block& b, size_t c, size_t p) {
     const auto q = hn::LoadU(DK8(), b.qs + 32 * (c / 2) + kChunkLanes * p);
     return ShiftBytes(q, static_cast<int>(4 * (c % 2)), 0x0F);
+  }
+  static void VecScales(const Block& b, V128I8& scales, V128I8& mins) {
+    ScaleMin6Vectors(b.scales, scales, mins);
   }
 };
 struct Q5KVec : Q5KFormat {
@@ -315,6 +361,9 @@ struct Q5KVec : Q5KFormat {
         hn::TestBit(qh, hn::Set(du8, static_cast<uint8_t>(1u << c))), hn::Set(du8, 16));
     return hn::Or(ShiftBytes(q, static_cast<int>(4 * (c % 2)), 0x0F), high);
   }
+  static void VecScales(const Block& b, V128I8& scales, V128I8& mins) {
+    ScaleMin6Vectors(b.scales, scales, mins);
+  }
 };
 struct Q6KVec : Q6KFormat {
   static hn::Vec<DK8> Unpack(const Block& b, size_t c, size_t p) {
@@ -325,19 +374,59 @@ struct Q6KVec : Q6KFormat {
     const auto high = hn::ShiftLeft<4>(ShiftBytes(qh, static_cast<int>(2 * k), 3));
     return hn::Or(ShiftBytes(ql, static_cast<int>(4 * (k / 2)), 0x0F), high);
   }
+  static void VecScales(const Block& b, V128I8& scales, V128I8&) {
+    scales = hn::LoadU(D128I8(), b.scales);
+  }
 };
 
-// The int16 scale of each maddubs lane of chunk c, part p: groups 2c and
-// 2c+1 (one vector of 32 bytes holds both; a 16-byte vector one of them).
-HWY_INLINE hn::Vec<DK16> ChunkScales(const GroupScales& g, size_t c, size_t p) {
-  const DK16 d16;
-  if constexpr (kParts == 1) {
-    const hn::Half<DK16> dh;
-    return hn::Combine(d16, hn::Set(dh, g.scale[2 * c + 1]), hn::Set(dh, g.scale[2 * c]));
-  } else {
-    return hn::Set(d16, g.scale[2 * c + p]);
+// 16 int8 group values widened to int16: one vector of 16 lanes (256-bit)
+// or two of 8 (groups 0–7, 8–15).
+struct Groups16 {
+  hn::Vec<DK16> part[kParts];
+  HWY_INLINE explicit Groups16(V128I8 v) {
+#if HWY_TARGET <= HWY_AVX2
+    part[0] = hn::PromoteTo(DK16(), v);
+#else
+    part[0] = hn::PromoteLowerTo(DK16(), v);
+    part[kParts - 1] = hn::PromoteUpperTo(DK16(), v);
+#endif
   }
+};
+
+// Byte indices that broadcast int16 lane `lo` over the lower 128-bit block
+// and lane `hi` over the upper one (equal on 128-bit vectors).
+HWY_INLINE hn::Vec<DK16> BroadcastIndices(size_t lo, size_t hi) {
+  const DK16 d16;
+  const auto lane = [](size_t i) { return static_cast<int16_t>(0x0100 + 0x0202 * i); };
+#if HWY_TARGET <= HWY_AVX2
+  const hn::Half<DK16> dh;
+  return hn::Combine(d16, hn::Set(dh, lane(hi)), hn::Set(dh, lane(lo)));
+#else
+  (void)hi;
+  return hn::Set(d16, lane(lo));
+#endif
 }
+
+// The int16 scale of each maddubs lane of chunk c, part p: groups 2c and
+// 2c+1 (one 32-byte vector holds both; a 16-byte vector one of them).
+// `dup` holds groups 0–7 (dup[0]) and 8–15 (dup[1]) repeated in both
+// 128-bit blocks, so one in-block byte shuffle picks each block's group.
+struct ChunkScaler {
+  hn::Vec<DK16> dup[2];
+  HWY_INLINE explicit ChunkScaler(const Groups16& g) {
+#if HWY_TARGET <= HWY_AVX2
+    dup[0] = hn::ConcatLowerLower(DK16(), g.part[0], g.part[0]);
+    dup[1] = hn::ConcatUpperUpper(DK16(), g.part[0], g.part[0]);
+#else
+    dup[0] = g.part[0];
+    dup[1] = g.part[kParts - 1];
+#endif
+  }
+  HWY_INLINE hn::Vec<DK16> operator()(size_t c, size_t p) const {
+    const size_t group = 2 * c + p;
+    return hn::TableLookupBytes(dup[group / 8], BroadcastIndices(group % 8, (group + 1) % 8));
+  }
+};
 
 template <class F>
 HWY_INLINE float VectorKDot(const typename F::Block* HWY_RESTRICT a,
@@ -347,28 +436,30 @@ HWY_INLINE float VectorKDot(const typename F::Block* HWY_RESTRICT a,
   const DKF df;
   auto facc = hn::Zero(df);
   for (size_t k = 0; k < blocks; ++k) {
-    GroupScales g;
-    F::Scales(a[k], g);
+    V128I8 scales8, mins8 = hn::Zero(D128I8());
+    F::VecScales(a[k], scales8, mins8);
+    const Groups16 scales(scales8);
+    const ChunkScaler chunk_scale(scales);
     auto sum0 = hn::Zero(d32), sum1 = hn::Zero(d32);
     for (size_t c = 0; c < 8; ++c) {
       for (size_t p = 0; p < kParts; ++p) {
         const auto u = F::Unpack(a[k], c, p);
         const auto q = hn::LoadU(DKI8(), b[k].qs + 32 * c + kChunkLanes * p);
         const auto pairs = hn::SatWidenMulPairwiseAdd(d16, u, q);
-        sum0 = hn::ReorderWidenMulAccumulate(d32, pairs, ChunkScales(g, c, p), sum0, sum1);
+        sum0 = hn::ReorderWidenMulAccumulate(d32, pairs, chunk_scale(c, p), sum0, sum1);
       }
     }
-    // Offsets and mins over the 16 bsums (16 int16: one or two vectors).
+    // Offsets and mins over the 16 bsums.
     auto msum0 = hn::Zero(d32), msum1 = hn::Zero(d32);
-    constexpr size_t kN16 = hn::MaxLanes(d16);
-    for (size_t p = 0; p < 16; p += kN16) {
-      const auto bsums = hn::LoadU(d16, b[k].bsums + p);
+    const Groups16 mins(mins8);
+    for (size_t p = 0; p < kParts; ++p) {
+      const auto bsums = hn::LoadU(d16, b[k].bsums + p * hn::MaxLanes(d16));
       if constexpr (F::kOffset != 0) {
-        const auto scaled = hn::Mul(hn::LoadU(d16, g.scale + p), hn::Set(d16, -F::kOffset));
+        const auto scaled = hn::Mul(scales.part[p], hn::Set(d16, -F::kOffset));
         sum0 = hn::ReorderWidenMulAccumulate(d32, bsums, scaled, sum0, sum1);
       }
       if constexpr (F::kHasMins) {
-        msum0 = hn::ReorderWidenMulAccumulate(d32, bsums, hn::LoadU(d16, g.min + p), msum0, msum1);
+        msum0 = hn::ReorderWidenMulAccumulate(d32, bsums, mins.part[p], msum0, msum1);
       }
     }
     const float dd = F::D(a[k]) * b[k].d;
