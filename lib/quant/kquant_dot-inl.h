@@ -441,6 +441,8 @@ HWY_INLINE float VectorKDot(const typename F::Block* HWY_RESTRICT a,
     const Groups16 scales(scales8);
     const ChunkScaler chunk_scale(scales);
     auto sum0 = hn::Zero(d32), sum1 = hn::Zero(d32);
+    // Unrolled, so the per-chunk shifts and bit masks are constants.
+    HWY_UNROLL(8)
     for (size_t c = 0; c < 8; ++c) {
       for (size_t p = 0; p < kParts; ++p) {
         const auto u = F::Unpack(a[k], c, p);
