@@ -23,7 +23,9 @@
 //
 // Vectors: 256 bits on AVX2 and AVX-512 targets (one 32-value chunk, two
 // groups, per vector), 128 bits elsewhere (a chunk is two vectors); the
-// HWY_SCALAR target runs plain integer C++.
+// HWY_SCALAR target runs plain integer C++. A super-block's 16 group scales
+// are built in one 128-bit register and widened; each chunk's pair of
+// scales is then one in-block byte shuffle of it.
 //
 // Per-target code: include after hwy/highway.h inside a foreach_target
 // translation unit (quant/quant_targets.cc).
@@ -103,10 +105,15 @@ void QuantizeQ8K(const float* HWY_RESTRICT x, size_t blocks, Q8_KBlock* HWY_REST
   }
 }
 
-// ------------------------------------------------ per-format scales
+// ------------------------------------------------ formats, element by element
+//
+// Each format's scalar decoding: U(block, i) is element i's unsigned value,
+// Scales() the per-group scales and mins, kOffset the k of the offset
+// formats. The HWY_SCALAR path runs on these; the vector unpackers below
+// (Q2KVec…) derive from them and must agree (the tests compare both).
 
 // A super-block's integer scales per group of 16 values, and (formats with
-// mins) its integer mins per group; `offset` is the k of the offset formats.
+// mins) its integer mins per group.
 struct GroupScales {
   int16_t scale[16];
   int16_t min[16];
