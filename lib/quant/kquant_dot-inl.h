@@ -435,64 +435,107 @@ struct ChunkScaler {
   }
 };
 
-template <class F>
-HWY_INLINE float VectorKDot(const typename F::Block* HWY_RESTRICT a,
-                            const Q8_KBlock* HWY_RESTRICT b, size_t blocks) {
+// One weight row against B activation vectors (b + v·stride, v < B): each
+// chunk is unpacked once for all B. Every vector's sums run in the same
+// order whatever B is, so a tile's results equal the single dot's bits.
+template <class F, size_t B>
+HWY_INLINE void VectorKTile(const typename F::Block* HWY_RESTRICT a,
+                            const Q8_KBlock* HWY_RESTRICT b, size_t stride, size_t blocks,
+                            float* HWY_RESTRICT out, size_t out_stride) {
   const DK16 d16;
   const DK32 d32;
   const DKF df;
-  auto facc = hn::Zero(df);
+  hn::Vec<DKF> facc[B];
+  for (size_t v = 0; v < B; ++v) facc[v] = hn::Zero(df);
   for (size_t k = 0; k < blocks; ++k) {
     V128I8 scales8, mins8 = hn::Zero(D128I8());
     F::VecScales(a[k], scales8, mins8);
     const Groups16 scales(scales8);
     const ChunkScaler chunk_scale(scales);
-    auto sum0 = hn::Zero(d32), sum1 = hn::Zero(d32);
+    hn::Vec<DK32> sum0[B], sum1[B];
+    for (size_t v = 0; v < B; ++v) sum0[v] = sum1[v] = hn::Zero(d32);
     // Unrolled, so the per-chunk shifts and bit masks are constants.
     HWY_UNROLL(8)
     for (size_t c = 0; c < 8; ++c) {
       for (size_t p = 0; p < kParts; ++p) {
         const auto u = F::Unpack(a[k], c, p);
-        const auto q = hn::LoadU(DKI8(), b[k].qs + 32 * c + kChunkLanes * p);
-        const auto pairs = hn::SatWidenMulPairwiseAdd(d16, u, q);
-        sum0 = hn::ReorderWidenMulAccumulate(d32, pairs, chunk_scale(c, p), sum0, sum1);
+        const auto scale = chunk_scale(c, p);
+        for (size_t v = 0; v < B; ++v) {
+          const auto q = hn::LoadU(DKI8(), b[v * stride + k].qs + 32 * c + kChunkLanes * p);
+          const auto pairs = hn::SatWidenMulPairwiseAdd(d16, u, q);
+          sum0[v] = hn::ReorderWidenMulAccumulate(d32, pairs, scale, sum0[v], sum1[v]);
+        }
       }
     }
     // Offsets and mins over the 16 bsums.
-    auto msum0 = hn::Zero(d32), msum1 = hn::Zero(d32);
     const Groups16 mins(mins8);
-    for (size_t p = 0; p < kParts; ++p) {
-      const auto bsums = hn::LoadU(d16, b[k].bsums + p * hn::MaxLanes(d16));
-      if constexpr (F::kOffset != 0) {
-        const auto scaled = hn::Mul(scales.part[p], hn::Set(d16, -F::kOffset));
-        sum0 = hn::ReorderWidenMulAccumulate(d32, bsums, scaled, sum0, sum1);
+    const float d = F::D(a[k]), dmin = F::Dmin(a[k]);
+    for (size_t v = 0; v < B; ++v) {
+      const Q8_KBlock& bk = b[v * stride + k];
+      auto msum0 = hn::Zero(d32), msum1 = hn::Zero(d32);
+      for (size_t p = 0; p < kParts; ++p) {
+        const auto bsums = hn::LoadU(d16, bk.bsums + p * hn::MaxLanes(d16));
+        if constexpr (F::kOffset != 0) {
+          const auto scaled = hn::Mul(scales.part[p], hn::Set(d16, -F::kOffset));
+          sum0[v] = hn::ReorderWidenMulAccumulate(d32, bsums, scaled, sum0[v], sum1[v]);
+        }
+        if constexpr (F::kHasMins) {
+          msum0 = hn::ReorderWidenMulAccumulate(d32, bsums, mins.part[p], msum0, msum1);
+        }
       }
+      facc[v] = hn::MulAdd(hn::ConvertTo(df, hn::RearrangeToOddPlusEven(sum0[v], sum1[v])),
+                           hn::Set(df, d * bk.d), facc[v]);
       if constexpr (F::kHasMins) {
-        msum0 = hn::ReorderWidenMulAccumulate(d32, bsums, mins.part[p], msum0, msum1);
+        facc[v] = hn::MulAdd(hn::ConvertTo(df, hn::RearrangeToOddPlusEven(msum0, msum1)),
+                             hn::Set(df, -(dmin * bk.d)), facc[v]);
       }
-    }
-    const float dd = F::D(a[k]) * b[k].d;
-    facc = hn::MulAdd(hn::ConvertTo(df, hn::RearrangeToOddPlusEven(sum0, sum1)), hn::Set(df, dd),
-                      facc);
-    if constexpr (F::kHasMins) {
-      const float mm = -(F::Dmin(a[k]) * b[k].d);
-      facc = hn::MulAdd(hn::ConvertTo(df, hn::RearrangeToOddPlusEven(msum0, msum1)),
-                        hn::Set(df, mm), facc);
     }
   }
-  return hn::ReduceSum(df, facc);
+  for (size_t v = 0; v < B; ++v) out[v * out_stride] = hn::ReduceSum(df, facc[v]);
 }
 
 template <class F, class V>
 HWY_INLINE float KDot(const typename F::Block* HWY_RESTRICT a, const Q8_KBlock* HWY_RESTRICT b,
                       size_t blocks) {
-  return VectorKDot<V>(a, b, blocks);
+  float out;
+  VectorKTile<V, 1>(a, b, 0, blocks, &out, 0);
+  return out;
+}
+
+// One row against `batch` vectors, in tiles of up to 4.
+template <class F, class V>
+HWY_INLINE void KRowTiles(const typename F::Block* HWY_RESTRICT a,
+                          const Q8_KBlock* HWY_RESTRICT xk, size_t blocks, size_t batch,
+                          float* HWY_RESTRICT y, size_t y_stride) {
+  size_t v = 0;
+  for (; v + 4 <= batch; v += 4) {
+    VectorKTile<V, 4>(a, xk + v * blocks, blocks, blocks, y + v * y_stride, y_stride);
+  }
+  const Q8_KBlock* rest = xk + v * blocks;
+  float* out = y + v * y_stride;
+  switch (batch - v) {
+    case 3:
+      return VectorKTile<V, 3>(a, rest, blocks, blocks, out, y_stride);
+    case 2:
+      return VectorKTile<V, 2>(a, rest, blocks, blocks, out, y_stride);
+    case 1:
+      return VectorKTile<V, 1>(a, rest, blocks, blocks, out, y_stride);
+    default:
+      return;
+  }
 }
 #else
 template <class F, class V>
 HWY_INLINE float KDot(const typename F::Block* HWY_RESTRICT a, const Q8_KBlock* HWY_RESTRICT b,
                       size_t blocks) {
   return ScalarKDot<F>(a, b, blocks);
+}
+
+template <class F, class V>
+HWY_INLINE void KRowTiles(const typename F::Block* HWY_RESTRICT a,
+                          const Q8_KBlock* HWY_RESTRICT xk, size_t blocks, size_t batch,
+                          float* HWY_RESTRICT y, size_t y_stride) {
+  for (size_t v = 0; v < batch; ++v) y[v * y_stride] = ScalarKDot<F>(a, xk + v * blocks, blocks);
 }
 #endif  // HWY_TARGET != HWY_SCALAR
 
@@ -567,14 +610,14 @@ void ConvertBF16(const uint16_t* HWY_RESTRICT in, size_t n, float* HWY_RESTRICT 
 // Rows [row_begin, row_end) of Y = X·Wᵀ for K-quant weights of `type`
 // against `batch` Q8_K vectors of cols / 256 blocks each; row r of vector v
 // goes to y[v · y_stride + r]. Each row is read once for the whole batch
-// (it stays in L1 while the vectors stream past).
-template <class Block, float (*Dot)(const Block*, const Q8_KBlock*, size_t)>
+// and unpacked once per tile of 4 vectors.
+template <class F, class V>
 HWY_INLINE void KRows(const uint8_t* HWY_RESTRICT w, size_t row_bytes, size_t blocks,
                       const Q8_KBlock* HWY_RESTRICT xk, size_t batch, float* HWY_RESTRICT y,
                       size_t y_stride, size_t row_begin, size_t row_end) {
   for (size_t r = row_begin; r < row_end; ++r) {
-    const auto* row = reinterpret_cast<const Block*>(w + r * row_bytes);
-    for (size_t v = 0; v < batch; ++v) y[v * y_stride + r] = Dot(row, xk + v * blocks, blocks);
+    const auto* row = reinterpret_cast<const typename F::Block*>(w + r * row_bytes);
+    KRowTiles<F, V>(row, xk, blocks, batch, y + r, y_stride);
   }
 }
 
@@ -584,20 +627,20 @@ void KQuantRows(TensorType type, const uint8_t* HWY_RESTRICT w, size_t row_bytes
   const size_t blocks = cols / kSuperBlock;
   switch (type) {
     case TensorType::kQ2_K:
-      return KRows<Q2_KBlock, DotQ2KQ8K>(w, row_bytes, blocks, xk, batch, y, y_stride, row_begin,
-                                         row_end);
+      return KRows<Q2KFormat, Q2KVec>(w, row_bytes, blocks, xk, batch, y, y_stride, row_begin,
+                                      row_end);
     case TensorType::kQ3_K:
-      return KRows<Q3_KBlock, DotQ3KQ8K>(w, row_bytes, blocks, xk, batch, y, y_stride, row_begin,
-                                         row_end);
+      return KRows<Q3KFormat, Q3KVec>(w, row_bytes, blocks, xk, batch, y, y_stride, row_begin,
+                                      row_end);
     case TensorType::kQ4_K:
-      return KRows<Q4_KBlock, DotQ4KQ8K>(w, row_bytes, blocks, xk, batch, y, y_stride, row_begin,
-                                         row_end);
+      return KRows<Q4KFormat, Q4KVec>(w, row_bytes, blocks, xk, batch, y, y_stride, row_begin,
+                                      row_end);
     case TensorType::kQ5_K:
-      return KRows<Q5_KBlock, DotQ5KQ8K>(w, row_bytes, blocks, xk, batch, y, y_stride, row_begin,
-                                         row_end);
+      return KRows<Q5KFormat, Q5KVec>(w, row_bytes, blocks, xk, batch, y, y_stride, row_begin,
+                                      row_end);
     case TensorType::kQ6_K:
-      return KRows<Q6_KBlock, DotQ6KQ8K>(w, row_bytes, blocks, xk, batch, y, y_stride, row_begin,
-                                         row_end);
+      return KRows<Q6KFormat, Q6KVec>(w, row_bytes, blocks, xk, batch, y, y_stride, row_begin,
+                                      row_end);
     default:
       return;  // the caller passes K-quant types only
   }
