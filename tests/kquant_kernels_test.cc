@@ -78,13 +78,20 @@ void for_each_k_type(Body&& body) {
 
 const char* name_of(TensorType t) {
   switch (t) {
-    case TensorType::kQ2_K: return "Q2_K";
-    case TensorType::kQ3_K: return "Q3_K";
-    case TensorType::kQ4_K: return "Q4_K";
-    case TensorType::kQ5_K: return "Q5_K";
-    case TensorType::kQ6_K: return "Q6_K";
-    case TensorType::kBF16: return "BF16";
-    default: return "?";
+    case TensorType::kQ2_K:
+      return "Q2_K";
+    case TensorType::kQ3_K:
+      return "Q3_K";
+    case TensorType::kQ4_K:
+      return "Q4_K";
+    case TensorType::kQ5_K:
+      return "Q5_K";
+    case TensorType::kQ6_K:
+      return "Q6_K";
+    case TensorType::kBF16:
+      return "BF16";
+    default:
+      return "?";
   }
 }
 
@@ -127,7 +134,8 @@ void fill_k_blocks(Block* blocks, size_t count, uint32_t seed) {
   std::uniform_int_distribution<int> byte(0, 255);
   std::uniform_real_distribution<float> scale(-0.05f, 0.05f);
   auto* bytes = reinterpret_cast<unsigned char*>(blocks);
-  for (size_t i = 0; i < count * sizeof(Block); ++i) bytes[i] = static_cast<unsigned char>(byte(rng));
+  for (size_t i = 0; i < count * sizeof(Block); ++i)
+    bytes[i] = static_cast<unsigned char>(byte(rng));
   for (size_t k = 0; k < count; ++k) set_scales(blocks[k], scale(rng), scale(rng));
 }
 
@@ -164,8 +172,8 @@ TEST_CASE("quantize_q8_k: every target writes the bytes of the scalar ggml trans
   // ties of x·iscale (round half to even) and just-below-halves.
   {
     auto b = block(0);
-    const float ties[] = {-127.0f, 2.5f, -2.5f, 3.5f, 0.5f, -0.5f, 126.5f,
-                          std::nextafter(0.5f, 0.0f), 1.5f, -126.5f};
+    const float ties[] = {
+        -127.0f, 2.5f, -2.5f, 3.5f, 0.5f, -0.5f, 126.5f, std::nextafter(0.5f, 0.0f), 1.5f, -126.5f};
     std::copy(std::begin(ties), std::end(ties), b.begin());
   }
   // 1, 2: random at two scales, a negative extreme in 2.
@@ -181,7 +189,8 @@ TEST_CASE("quantize_q8_k: every target writes the bytes of the scalar ggml trans
   // 6: tiny values, some subnormal, with the largest (2^-120) just big
   // enough for a finite iscale. 7: large values. 8: NaN and 9: infinity
   // (defined only).
-  for (size_t j = 0; j < kSuperBlock; ++j) block(6)[j] = std::ldexp(static_cast<float>(j) - 128, -127);
+  for (size_t j = 0; j < kSuperBlock; ++j)
+    block(6)[j] = std::ldexp(static_cast<float>(j) - 128, -127);
   fill_uniform(block(7), 17, -1e30f, 1e30f);
   fill_uniform(block(8), 18, -1.0f, 1.0f);
   block(8)[77] = std::numeric_limits<float>::quiet_NaN();
@@ -241,8 +250,9 @@ TEST_CASE("quantize_q8_k: bad lengths are clear errors") {
   st = llmk::quantize_q8_k(std::span<const float>(x).first(256), out);
   CHECK(st.code() == absl::StatusCode::kInvalidArgument);
   CHECK(st.message().find("out") != std::string::npos);
-  CHECK(llmk::quantize_q8_k(std::span<const float>(x).first(256),
-                            std::span<Q8_KBlock>(out).first(1)).ok());
+  CHECK(
+      llmk::quantize_q8_k(std::span<const float>(x).first(256), std::span<Q8_KBlock>(out).first(1))
+          .ok());
 }
 
 // ------------------------------------------------ fused dots
@@ -289,15 +299,18 @@ TEST_CASE("dot: extreme quants, scales and Q8_K values on every target") {
         for (size_t i = 0; i < kBlocks; ++i) set_scales(a[i], 1.0f + i, 0.5f);
         if constexpr (decltype(k)::type == TensorType::kQ6_K) {
           for (size_t i = 0; i < kBlocks; ++i) {
-            for (size_t g = 0; g < 16; ++g) a[i].scales[g] = static_cast<int8_t>(g % 2 ? 127 : -128);
+            for (size_t g = 0; g < 16; ++g)
+              a[i].scales[g] = static_cast<int8_t>(g % 2 ? 127 : -128);
           }
         }
         std::vector<Q8_KBlock> b(kBlocks);
         for (size_t i = 0; i < kBlocks; ++i) {
           b[i].d = 1.0f / 127;
           for (size_t j = 0; j < kSuperBlock; ++j) {
-            const int q = pattern == 0 ? -127 : pattern == 1 ? 127 : pattern == 2 ? (j % 2 ? 127 : -127)
-                                                                                  : -128;
+            const int q = pattern == 0   ? -127
+                          : pattern == 1 ? 127
+                          : pattern == 2 ? (j % 2 ? 127 : -127)
+                                         : -128;
             b[i].qs[j] = static_cast<int8_t>(q);
           }
           set_bsums(b[i]);
@@ -374,11 +387,21 @@ KWeights make_k_weights(TensorType type, size_t rows, size_t cols, uint32_t seed
   const size_t blocks = rows * cols / kSuperBlock;
   auto* p = w.bytes.data();
   switch (type) {
-    case TensorType::kQ2_K: fill_k_blocks(reinterpret_cast<llmk::Q2_KBlock*>(p), blocks, seed); break;
-    case TensorType::kQ3_K: fill_k_blocks(reinterpret_cast<llmk::Q3_KBlock*>(p), blocks, seed); break;
-    case TensorType::kQ4_K: fill_k_blocks(reinterpret_cast<llmk::Q4_KBlock*>(p), blocks, seed); break;
-    case TensorType::kQ5_K: fill_k_blocks(reinterpret_cast<llmk::Q5_KBlock*>(p), blocks, seed); break;
-    case TensorType::kQ6_K: fill_k_blocks(reinterpret_cast<llmk::Q6_KBlock*>(p), blocks, seed); break;
+    case TensorType::kQ2_K:
+      fill_k_blocks(reinterpret_cast<llmk::Q2_KBlock*>(p), blocks, seed);
+      break;
+    case TensorType::kQ3_K:
+      fill_k_blocks(reinterpret_cast<llmk::Q3_KBlock*>(p), blocks, seed);
+      break;
+    case TensorType::kQ4_K:
+      fill_k_blocks(reinterpret_cast<llmk::Q4_KBlock*>(p), blocks, seed);
+      break;
+    case TensorType::kQ5_K:
+      fill_k_blocks(reinterpret_cast<llmk::Q5_KBlock*>(p), blocks, seed);
+      break;
+    case TensorType::kQ6_K:
+      fill_k_blocks(reinterpret_cast<llmk::Q6_KBlock*>(p), blocks, seed);
+      break;
     default: {
       std::vector<float> f(rows * cols);
       fill_uniform(f, seed, -1.0f, 1.0f);
@@ -434,7 +457,8 @@ TEST_CASE("matvec/matmul: K types and BF16, both activation modes, every target,
       const WeightView view = w.view();
       const size_t blocks = shape.cols / kSuperBlock;
       for (auto mode : {llmk::ActivationMode::kQuantizeQ8_0, llmk::ActivationMode::kFloat}) {
-        const bool integer = mode == llmk::ActivationMode::kQuantizeQ8_0 && type != TensorType::kBF16;
+        const bool integer =
+            mode == llmk::ActivationMode::kQuantizeQ8_0 && type != TensorType::kBF16;
         INFO("integer = " << integer);
         // Reference per (vector, row), computed once for every target.
         std::vector<RefY> want(shape.max_batch * shape.rows);
@@ -470,19 +494,24 @@ TEST_CASE("matvec/matmul: K types and BF16, both activation modes, every target,
                 float dot = 0;
                 switch (type) {
                   case TensorType::kQ2_K:
-                    dot = kernel_dot(reinterpret_cast<const llmk::Q2_KBlock*>(row), &xq[v * blocks], blocks);
+                    dot = kernel_dot(reinterpret_cast<const llmk::Q2_KBlock*>(row), &xq[v * blocks],
+                                     blocks);
                     break;
                   case TensorType::kQ3_K:
-                    dot = kernel_dot(reinterpret_cast<const llmk::Q3_KBlock*>(row), &xq[v * blocks], blocks);
+                    dot = kernel_dot(reinterpret_cast<const llmk::Q3_KBlock*>(row), &xq[v * blocks],
+                                     blocks);
                     break;
                   case TensorType::kQ4_K:
-                    dot = kernel_dot(reinterpret_cast<const llmk::Q4_KBlock*>(row), &xq[v * blocks], blocks);
+                    dot = kernel_dot(reinterpret_cast<const llmk::Q4_KBlock*>(row), &xq[v * blocks],
+                                     blocks);
                     break;
                   case TensorType::kQ5_K:
-                    dot = kernel_dot(reinterpret_cast<const llmk::Q5_KBlock*>(row), &xq[v * blocks], blocks);
+                    dot = kernel_dot(reinterpret_cast<const llmk::Q5_KBlock*>(row), &xq[v * blocks],
+                                     blocks);
                     break;
                   default:
-                    dot = kernel_dot(reinterpret_cast<const llmk::Q6_KBlock*>(row), &xq[v * blocks], blocks);
+                    dot = kernel_dot(reinterpret_cast<const llmk::Q6_KBlock*>(row), &xq[v * blocks],
+                                     blocks);
                 }
                 if (std::memcmp(&dot, &single[i], 4) != 0) {
                   FAIL_CHECK("y[" << v << "][" << r << "] = " << single[i] << ", dot " << dot);
@@ -520,8 +549,8 @@ TEST_CASE("kernels: K-type weights read x and quantize it themselves, whatever x
       CHECK(std::memcmp(want.data(), flagged.data(), want.size() * 4) == 0);
       // Rows straight from weight_rows_direct, and the f32 path with x_q8 null.
       std::vector<float> direct(2 * rows);
-      llmk::kernels::weight_rows_direct(w.view(), x.data(), other_q8.data(), 2, direct.data(),
-                                        rows, 0, rows);
+      llmk::kernels::weight_rows_direct(w.view(), x.data(), other_q8.data(), 2, direct.data(), rows,
+                                        0, rows);
       CHECK(std::memcmp(want.data(), direct.data(), want.size() * 4) == 0);
       REQUIRE(llmk::matmul(w.view(), x, 2, want, nullptr, llmk::ActivationMode::kFloat).ok());
       llmk::kernels::matmul_weights(w.view(), x.data(), nullptr, 2, as_float.data(), nullptr);
@@ -578,7 +607,8 @@ TEST_CASE("matvec: K-type and BF16 shapes are clear errors") {
   st = llmk::matvec({TensorType::kQ6_K, bytes.data(), 1, 256}, x, y);
   CHECK(st.message().find("x") != std::string::npos);
   CHECK(llmk::matvec({TensorType::kQ6_K, bytes.data(), 1, 256},
-                     std::span<const float>(x).first(256), y).ok());
+                     std::span<const float>(x).first(256), y)
+            .ok());
   CHECK(llmk::matvec({TensorType::kBF16, bytes.data(), 1, 384}, x, y).ok());
   st = llmk::matvec({TensorType::kQ8_K, bytes.data(), 1, 256}, std::span<const float>(x).first(256),
                     y);

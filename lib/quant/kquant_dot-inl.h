@@ -345,8 +345,9 @@ struct Q3KVec : Q3KFormat {
     const uint32_t a0 = Load32(b.scales), a1 = Load32(b.scales + 4), top = Load32(b.scales + 8);
     const uint32_t m4 = 0x0F0F0F0Fu, m2 = 0x03030303u;
     const auto biased = hn::Dup128VecFromValues(
-        hn::Full128<uint32_t>(), (a0 & m4) | ((top & m2) << 4), (a1 & m4) | (((top >> 2) & m2) << 4),
-        ((a0 >> 4) & m4) | (((top >> 4) & m2) << 4), ((a1 >> 4) & m4) | (((top >> 6) & m2) << 4));
+        hn::Full128<uint32_t>(), (a0 & m4) | ((top & m2) << 4),
+        (a1 & m4) | (((top >> 2) & m2) << 4), ((a0 >> 4) & m4) | (((top >> 4) & m2) << 4),
+        ((a1 >> 4) & m4) | (((top >> 6) & m2) << 4));
     scales = hn::Sub(hn::BitCast(D128I8(), biased), hn::Set(D128I8(), 32));
   }
 };

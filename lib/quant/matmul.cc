@@ -132,12 +132,17 @@ void k_rows(const WeightView& w, const float* x, const Q8_KBlock* xk, size_t bat
   const auto dot = f32().dot;
   for (size_t r = row_begin; r < row_end; ++r) {
     dequantize_k_row(w.type, bytes + r * w.row_bytes(), w.cols / kSuperBlock, row.data());
-    for (size_t v = 0; v < batch; ++v) y[v * y_stride + r] = dot(row.data(), x + v * w.cols, w.cols);
+    for (size_t v = 0; v < batch; ++v) {
+      y[v * y_stride + r] = dot(row.data(), x + v * w.cols, w.cols);
+    }
   }
 }
+
+// What kIntegerActivations points at: never read.
+const Q8_0Block kIntegerFlagBlock{};
 }  // namespace
 
-const Q8_0Block* const kIntegerActivations = reinterpret_cast<const Q8_0Block*>(&kIntegerActivations);
+const Q8_0Block* const kIntegerActivations = &kIntegerFlagBlock;
 
 bool is_k_quant(TensorType type) {
   return type == TensorType::kQ2_K || type == TensorType::kQ3_K || type == TensorType::kQ4_K ||
