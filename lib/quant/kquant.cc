@@ -4,8 +4,9 @@
 //
 // Bit-identity depends on evaluating every float expression in ggml's order
 // and precision: products associate left to right, int operands convert to
-// float where ggml's would, and nothing is fused (the library builds for
-// baseline x86-64, which has no FMA to contract into).
+// float where ggml's would, and nothing is fused into an FMA. Baseline
+// x86-64 has no FMA, but AArch64 does and C++ compilers contract by default,
+// so contraction is switched off for this file.
 #include "llmk/kquant.h"
 
 #include <algorithm>
@@ -15,6 +16,12 @@
 #include "quant/fp16.h"
 #include "quant/kquant_format.h"
 #include "util/check.h"
+
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
 
 namespace llmk {
 namespace {
