@@ -317,6 +317,18 @@ HWY_INLINE void ScaleMin6Vectors(const uint8_t* s, V128I8& scales, V128I8& mins)
   mins = hn::BitCast(D128I8(), hn::InterleaveUpper(D128U8(), both, both));
 }
 
+// Bit `from` of each byte moved to bit `to`, all other bits cleared (two ops
+// where TestBit and a select take three on AVX2).
+HWY_INLINE hn::Vec<DK8> MoveBit(hn::Vec<DK8> v, int from, int to) {
+  const DK8 du8;
+  const DKU16 du16;
+  const auto bit = hn::Set(du8, static_cast<uint8_t>(1u << to));
+  if (from >= to) {
+    return hn::And(hn::BitCast(du8, hn::ShiftRightSame(hn::BitCast(du16, v), from - to)), bit);
+  }
+  return hn::And(hn::BitCast(du8, hn::ShiftLeftSame(hn::BitCast(du16, v), to - from)), bit);
+}
+
 // Vector unpackers: the unsigned values u of chunk c (values 32c…32c+31),
 // part p (bytes kChunkLanes·p on); and the group scales (and mins).
 struct Q2KVec : Q2KFormat {
@@ -335,8 +347,7 @@ struct Q3KVec : Q3KFormat {
     const DK8 du8;
     const auto q = hn::LoadU(du8, b.qs + 32 * (c / 4) + kChunkLanes * p);
     const auto hm = hn::LoadU(du8, b.hmask + kChunkLanes * p);
-    const auto high = hn::IfThenElseZero(
-        hn::TestBit(hm, hn::Set(du8, static_cast<uint8_t>(1u << c))), hn::Set(du8, 4));
+    const auto high = MoveBit(hm, static_cast<int>(c), 2);  // 4 where hmask's bit c is set
     return hn::Or(ShiftBytes(q, static_cast<int>(2 * (c % 4)), 3), high);
   }
   // Q3KFormat::Scales four groups at a time: low nibbles from bytes 0–7 (low
@@ -365,8 +376,7 @@ struct Q5KVec : Q5KFormat {
     const DK8 du8;
     const auto q = hn::LoadU(du8, b.qs + 32 * (c / 2) + kChunkLanes * p);
     const auto qh = hn::LoadU(du8, b.qh + kChunkLanes * p);
-    const auto high = hn::IfThenElseZero(
-        hn::TestBit(qh, hn::Set(du8, static_cast<uint8_t>(1u << c))), hn::Set(du8, 16));
+    const auto high = MoveBit(qh, static_cast<int>(c), 4);  // 16 where qh's bit c is set
     return hn::Or(ShiftBytes(q, static_cast<int>(4 * (c % 2)), 0x0F), high);
   }
   static void VecScales(const Block& b, V128I8& scales, V128I8& mins) {
