@@ -1,12 +1,14 @@
 // Q4_0 / Q8_0: the spec's dequantization of 32 blocks and the fused
 // quantized dot products at n = 4096, each against itself under Highway's
 // scalar fallback; quantized matvecs at 4096×4096 against the f32 one of the
-// same shape, and in the packed layout.
+// same shape, and in the packed layout. K-quant (Q2_K…Q6_K) · Q8_K dots at
+// n = 4096, each against its scalar fallback.
 #include <memory>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "llmk/bench.h"
+#include "llmk/kquant.h"
 #include "llmk/quant.h"
 #include "llmk/thread_pool.h"
 #include "suites/suite_util.h"
@@ -109,6 +111,38 @@ BenchmarkSpec dot_spec(bool q4, size_t n) {
   return s;
 }
 
+// A K-quant weight row of n values (quantized from random floats) against
+// n values of Q8_K activations, through the public dot.
+template <class Block>
+BenchmarkSpec dot_k_spec(const char* type_name, size_t n,
+                         absl::Status (*quantize)(std::span<const float>, std::span<Block>),
+                         absl::StatusOr<float> (*dot)(std::span<const Block>,
+                                                      std::span<const Q8_KBlock>)) {
+  BenchmarkSpec s;
+  s.name = absl::StrCat("quant/dot_", type_name, "_q8_k/", n);
+  s.item_name = "block";
+  s.items_per_op = static_cast<double>(n / kSuperBlock);
+  s.bytes_per_op = static_cast<double>(n / kSuperBlock) * (sizeof(Block) + sizeof(Q8_KBlock));
+  s.flops_per_op = 2.0 * n;
+  s.setup = [n, quantize, dot](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
+    FloatBuffer w(n, 28), x(n, 29);
+    auto a = std::make_shared<std::vector<Block>>(n / kSuperBlock);
+    auto b = std::make_shared<std::vector<Q8_KBlock>>(n / kSuperBlock);
+    absl::Status st = quantize(w.cspan(), *a);
+    if (st.ok()) st = quantize_q8_k(x.cspan(), *b);
+    if (!st.ok()) return in_context(st, "quantizing the inputs");
+    return BatchFn([a, b, dot](uint64_t count) -> absl::Status {
+      for (uint64_t i = 0; i < count; ++i) {
+        const absl::StatusOr<float> d = dot(*a, *b);
+        if (!d.ok()) [[unlikely]] return d.status();
+        do_not_optimize(*d);
+      }
+      return absl::OkStatus();
+    });
+  };
+  return s;
+}
+
 // Quantized matvec, row-major weights or (packed) the kInterleaved8 layout
 // the forward pass uses; a packed entry reports its ratio to the row-major one.
 BenchmarkSpec matvec_spec(TensorType type, size_t rows, size_t cols, size_t threads,
@@ -172,6 +206,16 @@ void add_quant(const BenchmarkConfig& config, std::vector<BenchmarkSpec>& out) {
   out.push_back(dot_spec(true, 4096));
   out.push_back(scalar_companion(out.back()));
   out.push_back(dot_spec(false, 4096));
+  out.push_back(scalar_companion(out.back()));
+  out.push_back(dot_k_spec<Q2_KBlock>("q2_k", 4096, quantize_q2_k, dot_q2_k_q8_k));
+  out.push_back(scalar_companion(out.back()));
+  out.push_back(dot_k_spec<Q3_KBlock>("q3_k", 4096, quantize_q3_k, dot_q3_k_q8_k));
+  out.push_back(scalar_companion(out.back()));
+  out.push_back(dot_k_spec<Q4_KBlock>("q4_k", 4096, quantize_q4_k, dot_q4_k_q8_k));
+  out.push_back(scalar_companion(out.back()));
+  out.push_back(dot_k_spec<Q5_KBlock>("q5_k", 4096, quantize_q5_k, dot_q5_k_q8_k));
+  out.push_back(scalar_companion(out.back()));
+  out.push_back(dot_k_spec<Q6_KBlock>("q6_k", 4096, quantize_q6_k, dot_q6_k_q8_k));
   out.push_back(scalar_companion(out.back()));
   std::vector<size_t> thread_counts = {1};
   if (config.threads > 1) thread_counts.push_back(config.threads);

@@ -11,6 +11,7 @@
 #include "hwy/contrib/thread_pool/thread_pool.h"
 #include "llmk/thread_pool.h"
 #include "ops/kernels.h"
+#include "quant/kquant_format.h"
 #include "quant/quant_kernels.h"
 #include "util/parallel.h"
 
@@ -41,6 +42,26 @@ void dequantize_q8_0(const Q8_0Block* blocks, size_t count, float* out) {
   quant_targets().dequantize_q8_0(blocks, count, out);
 }
 
+namespace {
+// `blocks` super-blocks of a K-quant `type` → 256 · blocks floats.
+void dequantize_k_row(TensorType type, const uint8_t* bytes, size_t blocks, float* out) {
+  switch (type) {
+    case TensorType::kQ2_K:
+      return dequantize_q2_k(reinterpret_cast<const Q2_KBlock*>(bytes), blocks, out);
+    case TensorType::kQ3_K:
+      return dequantize_q3_k(reinterpret_cast<const Q3_KBlock*>(bytes), blocks, out);
+    case TensorType::kQ4_K:
+      return dequantize_q4_k(reinterpret_cast<const Q4_KBlock*>(bytes), blocks, out);
+    case TensorType::kQ5_K:
+      return dequantize_q5_k(reinterpret_cast<const Q5_KBlock*>(bytes), blocks, out);
+    case TensorType::kQ6_K:
+      return dequantize_q6_k(reinterpret_cast<const Q6_KBlock*>(bytes), blocks, out);
+    default:
+      return;  // callers pass K-quant types only
+  }
+}
+}  // namespace
+
 void dequantize_row(const WeightView& w, size_t row, float* out) {
   const auto* bytes = static_cast<const uint8_t*>(w.data) + row * w.row_bytes();
   thread_local std::vector<uint8_t> unpacked;
@@ -62,8 +83,13 @@ void dequantize_row(const WeightView& w, size_t row, float* out) {
     case TensorType::kQ8_0:
       dequantize_q8_0(reinterpret_cast<const Q8_0Block*>(bytes), w.cols / kQuantBlock, out);
       return;
+    case TensorType::kBF16:
+      quant_targets().convert_bf16(reinterpret_cast<const uint16_t*>(bytes), w.cols, out);
+      return;
     default:
-      return;  // callers accept only the types above
+      // K-quants; callers accept no other types.
+      dequantize_k_row(w.type, bytes, w.cols / kSuperBlock, out);
+      return;
   }
 }
 
@@ -71,12 +97,65 @@ namespace {
 RowKind row_kind(TensorType type, bool integer) {
   if (type == TensorType::kQ4_0) return integer ? RowKind::kQ4Q8 : RowKind::kQ4F32;
   if (type == TensorType::kQ8_0) return integer ? RowKind::kQ8Q8 : RowKind::kQ8F32;
+  if (type == TensorType::kBF16) return RowKind::kBF16;
   return RowKind::kF16;
 }
+
+// x's `batch` rows of `cols` floats as Q8_K blocks, in a buffer of the
+// calling thread kept between calls; null if it cannot be allocated.
+const Q8_KBlock* quantize_rows_q8_k(const float* x, size_t cols, size_t batch) {
+  thread_local hwy::AlignedFreeUniquePtr<Q8_KBlock[]> buffer;
+  thread_local size_t capacity = 0;
+  const size_t count = cols / kSuperBlock * batch;  // the caller's x holds batch · cols floats
+  if (count > capacity) {
+    buffer = hwy::AllocateAligned<Q8_KBlock>(count);
+    capacity = buffer ? count : 0;
+    if (!buffer) return nullptr;
+  }
+  quant_targets().quantize_q8_k(x, count, buffer.get());
+  return buffer.get();
+}
+
+// Rows [row_begin, row_end) of Y = X·Wᵀ for K-quant w: the fused integer
+// dots against xk, or (xk null) each row dequantized once and dotted in f32
+// with every vector of x.
+void k_rows(const WeightView& w, const float* x, const Q8_KBlock* xk, size_t batch, float* y,
+            size_t y_stride, size_t row_begin, size_t row_end) {
+  const auto* bytes = static_cast<const uint8_t*>(w.data);
+  if (xk != nullptr) {
+    quant_targets().kquant_rows(w.type, bytes, w.row_bytes(), w.cols, xk, batch, y, y_stride,
+                                row_begin, row_end);
+    return;
+  }
+  thread_local std::vector<float> row;
+  row.resize(w.cols);
+  const auto dot = f32().dot;
+  for (size_t r = row_begin; r < row_end; ++r) {
+    dequantize_k_row(w.type, bytes + r * w.row_bytes(), w.cols / kSuperBlock, row.data());
+    for (size_t v = 0; v < batch; ++v) {
+      y[v * y_stride + r] = dot(row.data(), x + v * w.cols, w.cols);
+    }
+  }
+}
+
+// What kIntegerActivations points at: never read.
+const Q8_0Block kIntegerFlagBlock{};
 }  // namespace
+
+const Q8_0Block* const kIntegerActivations = &kIntegerFlagBlock;
+
+bool is_k_quant(TensorType type) {
+  return type == TensorType::kQ2_K || type == TensorType::kQ3_K || type == TensorType::kQ4_K ||
+         type == TensorType::kQ5_K || type == TensorType::kQ6_K;
+}
 
 void weight_rows_direct(const WeightView& w, const float* x, const Q8_0Block* x_q8, size_t batch,
                         float* y, size_t y_stride, size_t row_begin, size_t row_end) {
+  if (is_k_quant(w.type)) {
+    const Q8_KBlock* xk = x_q8 != nullptr ? quantize_rows_q8_k(x, w.cols, batch) : nullptr;
+    k_rows(w, x, xk, batch, y, y_stride, row_begin, row_end);
+    return;
+  }
   const RowKind kind = row_kind(w.type, x_q8 != nullptr);
   const bool integer = kind == RowKind::kQ4Q8 || kind == RowKind::kQ8Q8;
   quant_targets().weight_rows(kind, static_cast<const uint8_t*>(w.data), w.row_bytes(),
@@ -100,6 +179,18 @@ void matmul_weights(const WeightView& w, const float* x, const Q8_0Block* x_q8, 
     }
     return;
   }
+  size_t work = 0;  // only decides whether to thread: saturate rather than wrap
+  if (__builtin_mul_overflow(w.rows, w.cols, &work) || __builtin_mul_overflow(work, batch, &work)) {
+    work = SIZE_MAX;
+  }
+  if (is_k_quant(w.type)) {
+    // x quantized once for every row and thread.
+    const Q8_KBlock* xk = x_q8 != nullptr ? quantize_rows_q8_k(x, w.cols, batch) : nullptr;
+    internal::for_row_blocks(w.rows, work, pool, [&](size_t begin, size_t end) {
+      k_rows(w, x, xk, batch, y, w.rows, begin, end);
+    });
+    return;
+  }
   const RowKind kind = row_kind(w.type, x_q8 != nullptr);
   const bool integer = kind == RowKind::kQ4Q8 || kind == RowKind::kQ8Q8;
   const float* xf = integer ? nullptr : x;
@@ -107,10 +198,6 @@ void matmul_weights(const WeightView& w, const float* x, const Q8_0Block* x_q8, 
   const auto rows_fn = quant_targets().weight_rows;
   const auto* bytes = static_cast<const uint8_t*>(w.data);
   const size_t row_bytes = w.row_bytes();
-  size_t work = 0;  // only decides whether to thread: saturate rather than wrap
-  if (__builtin_mul_overflow(w.rows, w.cols, &work) || __builtin_mul_overflow(work, batch, &work)) {
-    work = SIZE_MAX;
-  }
   // Integer paths: lay out x once for every row and thread (per calling
   // thread, the buffer is kept between calls).
   const uint8_t* prepared = nullptr;

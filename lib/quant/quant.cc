@@ -79,6 +79,23 @@ bool row_bytes_for(TensorType type, size_t cols, size_t* bytes) {
     case TensorType::kQ8_0:
       *bytes = cols / kQuantBlock * sizeof(Q8_0Block);
       return true;
+    case TensorType::kBF16:
+      return checked_mul(cols, sizeof(uint16_t), bytes);
+    case TensorType::kQ2_K:
+      *bytes = cols / kSuperBlock * sizeof(Q2_KBlock);
+      return true;
+    case TensorType::kQ3_K:
+      *bytes = cols / kSuperBlock * sizeof(Q3_KBlock);
+      return true;
+    case TensorType::kQ4_K:
+      *bytes = cols / kSuperBlock * sizeof(Q4_KBlock);
+      return true;
+    case TensorType::kQ5_K:
+      *bytes = cols / kSuperBlock * sizeof(Q5_KBlock);
+      return true;
+    case TensorType::kQ6_K:
+      *bytes = cols / kSuperBlock * sizeof(Q6_KBlock);
+      return true;
     default:
       return false;
   }
@@ -90,10 +107,10 @@ absl::Status check_weights(absl::string_view fn, const WeightView& w, size_t x_s
                            size_t y_size, ActivationMode mode) {
   size_t row_bytes = 0, total_bytes = 0;
   if (!row_bytes_for(w.type, w.cols, &row_bytes)) {
-    if (w.type != TensorType::kF32 && w.type != TensorType::kF16 && w.type != TensorType::kQ4_0 &&
-        w.type != TensorType::kQ8_0) {
-      return absl::InvalidArgumentError(absl::StrCat(fn, ": w.type ", static_cast<uint32_t>(w.type),
-                                                     " is not F32, F16, Q4_0 or Q8_0"));
+    if (w.type != TensorType::kF32 && w.type != TensorType::kF16 && w.type != TensorType::kBF16) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(fn, ": w.type ", static_cast<uint32_t>(w.type),
+                       " is not F32, F16, BF16, Q4_0, Q8_0 or Q2_K…Q6_K"));
     }
     return absl::InvalidArgumentError(absl::StrCat(fn, ": w.cols × element size overflows"));
   }
@@ -101,6 +118,10 @@ absl::Status check_weights(absl::string_view fn, const WeightView& w, size_t x_s
   if (quantized && w.cols % kQuantBlock != 0) {
     return absl::InvalidArgumentError(
         absl::StrCat(fn, ": w.cols = ", w.cols, " is not a multiple of 32 for a quantized type"));
+  }
+  if (kernels::is_k_quant(w.type) && w.cols % kSuperBlock != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        fn, ": w.cols = ", w.cols, " is not a multiple of 256 for a K-quant type"));
   }
   if (!checked_mul(row_bytes, w.rows, &total_bytes)) {
     return absl::InvalidArgumentError(absl::StrCat(fn, ": w.rows × row bytes overflows"));
@@ -130,7 +151,10 @@ absl::Status run_weights(const WeightView& w, std::span<const float> x, size_t b
                          std::span<float> y, ThreadPool* pool, ActivationMode mode) {
   if (y.empty()) return absl::OkStatus();
   const bool quantized = w.type == TensorType::kQ4_0 || w.type == TensorType::kQ8_0;
-  if (quantized && mode == ActivationMode::kQuantizeQ8_0) {
+  if (kernels::is_k_quant(w.type) && mode == ActivationMode::kQuantizeQ8_0) {
+    // The driver quantizes x to Q8_K itself (as the forward pass's call does).
+    kernels::matmul_weights(w, x.data(), kernels::kIntegerActivations, batch, y.data(), pool);
+  } else if (quantized && mode == ActivationMode::kQuantizeQ8_0) {
     std::vector<Q8_0Block> xq(x.size() / kQuantBlock);
     kernels::quantize_q8_0_ties_even(x.data(), x.size(), xq.data());  // as the forward pass
     kernels::matmul_weights(w, x.data(), xq.data(), batch, y.data(), pool);

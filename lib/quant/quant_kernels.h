@@ -1,7 +1,7 @@
 // Unchecked, pointer-based entry points to the quantized kernels, for library
 // code that has already validated its shapes (the forward pass). The public,
 // checked API is llmk/quant.h. No SIMD types here: the per-target code is in
-// the -inl.h files (fp16, quantize, dequant, dot_q8, interleaved), compiled
+// the -inl.h files (fp16, quantize, dequant, dot_q8, interleaved, kquant_dot), compiled
 // per target by quant_targets.cc into one QuantTargetKernels table; the row
 // drivers and the threading that call it are in matmul.cc.
 //
@@ -13,11 +13,17 @@
 // - x_q8, when given, is x quantized with quantize_q8_0_ties_even (w.cols / 32
 //   blocks per batch row). Quantize x once and pass it to every projection
 //   that reads the same x (q, k and v; gate and up), as ggml does.
+// - K-quant weights (Q2_K…Q6_K; w.cols a multiple of 256) always read x: a
+//   non-null x_q8 only selects the integer path, on which the driver
+//   quantizes x to Q8_K itself (once per call, into per-thread scratch).
+//   kIntegerActivations is such a flag for callers without Q8_0 blocks.
+//   BF16 weights, like F16, always meet x in f32.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
+#include "llmk/kquant.h"
 #include "llmk/quant.h"
 
 namespace llmk {
@@ -25,7 +31,7 @@ namespace llmk {
 class ThreadPool;
 
 // What one weight row meets: the kind of dot product the row driver runs.
-enum class RowKind { kF16, kQ4F32, kQ8F32, kQ4Q8, kQ8Q8 };
+enum class RowKind { kF16, kQ4F32, kQ8F32, kQ4Q8, kQ8Q8, kBF16 };
 
 // The kInterleaved8 layout (see quant/interleaved-inl.h for the bytes).
 namespace interleaved {
@@ -56,6 +62,24 @@ namespace llmk::kernels {
 void quantize_q8_0_ties_away(const float* x, size_t n, Q8_0Block* out);
 void quantize_q8_0_ties_even(const float* x, size_t n, Q8_0Block* out);
 
+// A non-null x_q8 for K-quant weights (see the conventions above); never read.
+extern const Q8_0Block* const kIntegerActivations;
+
+bool is_k_quant(TensorType type);
+
+// x[0, n) → n / 256 Q8_K blocks (n a multiple of 256), the bytes of ggml's
+// quantize_row_q8_K_ref on every target.
+void quantize_q8_k(const float* x, size_t n, Q8_KBlock* out);
+
+// K-quant weights · Q8_K activations over `blocks` super-blocks (256 values
+// each), integer sums per sub-block. b's bsums must be the sums of its
+// quants, as quantize_q8_k writes them.
+float dot_q2_k_q8_k(const Q2_KBlock* a, const Q8_KBlock* b, size_t blocks);
+float dot_q3_k_q8_k(const Q3_KBlock* a, const Q8_KBlock* b, size_t blocks);
+float dot_q4_k_q8_k(const Q4_KBlock* a, const Q8_KBlock* b, size_t blocks);
+float dot_q5_k_q8_k(const Q5_KBlock* a, const Q8_KBlock* b, size_t blocks);
+float dot_q6_k_q8_k(const Q6_KBlock* a, const Q8_KBlock* b, size_t blocks);
+
 // Fused dot products over `blocks` blocks (32 · blocks values). Q·Q8_0 use
 // integer dot products per block.
 float dot_q4_0_q8_0(const Q4_0Block* a, const Q8_0Block* b, size_t blocks);
@@ -68,7 +92,7 @@ void dequantize_q4_0(const Q4_0Block* blocks, size_t count, float* out);
 void dequantize_q8_0(const Q8_0Block* blocks, size_t count, float* out);
 
 // Row `row` of w (w.cols values) as f32, for embedding lookup. Bit-identical to
-// ggml's dequantization for Q4_0 / Q8_0 and exact for F16 / F32.
+// ggml's dequantization for Q4_0 / Q8_0 / K-quants and exact for F16 / BF16 / F32.
 void dequantize_row(const WeightView& w, size_t row, float* out);
 
 // y = W·x. For Q4_0 / Q8_0 weights: if x_q8 is non-null the integer dot
@@ -113,6 +137,20 @@ struct QuantTargetKernels {
   void (*dequantize_q4_0)(const Q4_0Block* blocks, size_t count, float* out);
   void (*dequantize_q8_0)(const Q8_0Block* blocks, size_t count, float* out);
   void (*convert_f16)(const uint16_t* in, size_t n, float* out);
+  void (*convert_bf16)(const uint16_t* in, size_t n, float* out);
+
+  // K-quants (quant/kquant_dot-inl.h). kquant_rows: rows [row_begin,
+  // row_end) of Y = X·Wᵀ for K-quant w of `type` against `batch` Q8_K
+  // vectors of cols / 256 blocks; row r of vector v to y[v·y_stride + r].
+  void (*quantize_q8_k)(const float* x, size_t blocks, Q8_KBlock* out);
+  float (*dot_q2_k_q8_k)(const Q2_KBlock* a, const Q8_KBlock* b, size_t blocks);
+  float (*dot_q3_k_q8_k)(const Q3_KBlock* a, const Q8_KBlock* b, size_t blocks);
+  float (*dot_q4_k_q8_k)(const Q4_KBlock* a, const Q8_KBlock* b, size_t blocks);
+  float (*dot_q5_k_q8_k)(const Q5_KBlock* a, const Q8_KBlock* b, size_t blocks);
+  float (*dot_q6_k_q8_k)(const Q6_KBlock* a, const Q8_KBlock* b, size_t blocks);
+  void (*kquant_rows)(TensorType type, const uint8_t* w, size_t row_bytes, size_t cols,
+                      const Q8_KBlock* xk, size_t batch, float* y, size_t y_stride,
+                      size_t row_begin, size_t row_end);
 
   // Row-major rows. prepared_bytes: the buffer prepare_activations needs
   // for `batch` vectors of `blocks` Q8_0 blocks, 0 where this target reads

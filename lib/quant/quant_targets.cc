@@ -21,6 +21,7 @@
 #include "quant/dot_q8-inl.h"
 #include "quant/fp16-inl.h"
 #include "quant/interleaved-inl.h"
+#include "quant/kquant_dot-inl.h"
 #include "quant/quant_kernels.h"
 #include "quant/quantize-inl.h"
 
@@ -46,6 +47,8 @@ HWY_INLINE float RowDot(RowKind kind, const uint8_t* row, size_t cols, const flo
       return DotQ4Q8(reinterpret_cast<const Q4_0Block*>(row), xq, blocks);
     case RowKind::kQ8Q8:
       return DotQ8Q8(reinterpret_cast<const Q8_0Block*>(row), xq, blocks);
+    case RowKind::kBF16:
+      return DotBF16F32(reinterpret_cast<const uint16_t*>(row), x, cols);
   }
   return 0.0f;
 }
@@ -151,6 +154,14 @@ const kernels::QuantTargetKernels* QuantKernelTable() {
       .dequantize_q4_0 = DequantQ4,
       .dequantize_q8_0 = DequantQ8,
       .convert_f16 = ConvertF16,
+      .convert_bf16 = ConvertBF16,
+      .quantize_q8_k = QuantizeQ8K,
+      .dot_q2_k_q8_k = DotQ2KQ8K,
+      .dot_q3_k_q8_k = DotQ3KQ8K,
+      .dot_q4_k_q8_k = DotQ4KQ8K,
+      .dot_q5_k_q8_k = DotQ5KQ8K,
+      .dot_q6_k_q8_k = DotQ6KQ8K,
+      .kquant_rows = KQuantRows,
       .prepared_bytes = PreparedBytes,
       .prepare_activations = PrepareActivations,
       .weight_rows = WeightRows,
