@@ -127,9 +127,11 @@ struct Model {
 };
 
 struct LoadConfig {
-  // Keep F16/Q8_0/Q4_0 weight matrices as stored; false dequantizes to F32.
+  // Keep F16/BF16/quantized weight matrices as stored; false dequantizes to F32.
   bool allow_quantized = true;
-  // Quantize F32/F16 weight matrices (rows a multiple of 32) to Q8_0 or Q4_0.
+  // Re-encode F32/F16/BF16 weight matrices whose rows fit the type's blocks
+  // (32 values for Q8_0/Q4_0, 256 for the K-quants) as this weight type, with
+  // ggml's reference quantizers; other matrices stay as stored.
   std::optional<TensorType> quantize_to;
   // Context length to use instead of the model's (0 = the model's).
   size_t max_seq_len = 0;

@@ -18,6 +18,7 @@
 #include "model/mapped_file.h"
 #include "quant/quant_kernels.h"
 #include "model/model_internal.h"
+#include "model/quant_mix.h"
 #include "util/check.h"
 
 namespace llmk {
@@ -74,23 +75,22 @@ namespace internal {
 
 absl::StatusOr<WeightView> convert_matrix(const WeightView& w, const LoadConfig& config,
                                           ModelStorage& storage) {
-  const bool is_float = w.type == TensorType::kF32 || w.type == TensorType::kF16;
+  const bool is_float =
+      w.type == TensorType::kF32 || w.type == TensorType::kF16 || w.type == TensorType::kBF16;
+  if (config.quantize_to && *config.quantize_to == TensorType::kQ8_K) {
+    return absl::InvalidArgumentError(
+        "LoadConfig.quantize_to: Q8_K is an activation type, not a weight type");
+  }
   TensorType target = w.type;
-  if (is_float && config.quantize_to && w.cols % kQuantBlock == 0) {
+  if (is_float && config.quantize_to && w.cols % block_elements(*config.quantize_to) == 0) {
     target = *config.quantize_to;
   } else if (!config.allow_quantized && w.type != TensorType::kF32) {
     target = TensorType::kF32;
   }
   if (target == w.type) return w;
-  if (target != TensorType::kF32 && target != TensorType::kQ8_0 &&
-      target != TensorType::kQ4_0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "LoadConfig.quantize_to: ", to_absl(tensor_type_name(target)),
-        " is not a quantization target (Q8_0 or Q4_0)"));
-  }
   WeightView out{target, nullptr, w.rows, w.cols};
   size_t total;
-  if (!checked_mul(out.row_bytes(), w.rows, &total)) {
+  if (out.row_bytes() == 0 || !checked_mul(out.row_bytes(), w.rows, &total)) {
     return absl::InvalidArgumentError("convert_matrix: size overflows");
   }
   uint8_t* dst = storage.allocate(total);
@@ -99,22 +99,7 @@ absl::StatusOr<WeightView> convert_matrix(const WeightView& w, const LoadConfig&
   std::vector<float> row(w.cols);
   for (size_t r = 0; r < w.rows; ++r) {
     kernels::dequantize_row(w, r, row.data());
-    uint8_t* drow = dst + r * out.row_bytes();
-    switch (target) {
-      case TensorType::kF32:
-        std::memcpy(drow, row.data(), w.cols * sizeof(float));
-        break;
-      case TensorType::kQ8_0:
-        LLMK_RETURN_IF_ERROR(quantize_q8_0(
-            row, {reinterpret_cast<Q8_0Block*>(drow), w.cols / kQuantBlock}));
-        break;
-      case TensorType::kQ4_0:
-        LLMK_RETURN_IF_ERROR(quantize_q4_0(
-            row, {reinterpret_cast<Q4_0Block*>(drow), w.cols / kQuantBlock}));
-        break;
-      default:
-        break;  // not a target (checked above)
-    }
+    LLMK_RETURN_IF_ERROR(encode_weight_row(target, row, dst + r * out.row_bytes()));
   }
   return out;
 }

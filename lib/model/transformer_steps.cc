@@ -44,7 +44,7 @@ const Q8_0Block* Transformer::State::quantize(const float* in, size_t cols, size
 
 void Transformer::State::matmul(const WeightView& w, const float* in, const Q8_0Block* in_q,
                                 size_t n, float* out) {
-  const Q8_0Block* use_q = is_block_quantized(w) ? in_q : nullptr;
+  const Q8_0Block* use_q = integer_activations(w, in_q);
   if (n == 1) {
     kernels::matvec_weights(w, in, use_q, out, &pool);
   } else {
@@ -99,7 +99,7 @@ void Transformer::State::matvec_rows(const WeightView& w, const float* in, const
   WeightView part = w;
   part.data = static_cast<const uint8_t*>(w.data) + rows.first * w.row_bytes();
   part.rows = rows.second - rows.first;
-  kernels::matvec_weights(part, in, is_block_quantized(w) ? in_q : nullptr, out + rows.first,
+  kernels::matvec_weights(part, in, integer_activations(w, in_q), out + rows.first,
                           nullptr);
 }
 
