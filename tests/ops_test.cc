@@ -181,7 +181,7 @@ void check_within(std::span<const float> got, std::span<const float> want,
   REQUIRE(got.size() == bound.size());
   for (size_t i = 0; i < got.size(); ++i) {
     if (!(std::fabs(static_cast<double>(got[i]) - want[i]) <= bound[i])) {
-      FAIL_CHECK(what << "[" << i << "] = " << got[i] << ", reference " << want[i] << ", bound "
+      FAIL_CHECK(std::string(what) << "[" << i << "] = " << got[i] << ", reference " << want[i] << ", bound "
                       << bound[i]);
       return;
     }

@@ -1115,10 +1115,11 @@ TEST_CASE("tails: Q4_0/Q8_0 dots see the last block and its last element on ever
 
 TEST_CASE("tails: Q4_0/Q8_0 matvec/matmul see the last row and each row's last block") {
   // Rows around the 4-row groups and 8-row interleaved groups, blocks around
-  // the 2-block pairs and 4-block scale quads; both layouts, both activation
+  // the 2-block pairs and 4-block scale quads (every remainder, past two
+  // quads too); both layouts, both activation
   // paths, matvec and a batch of 5 (a 4-vector tile and a single).
   const std::vector<size_t> row_counts = {1, 2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 25};
-  const std::vector<size_t> block_counts = {1, 2, 3, 4, 5, 6, 7, 9, 24};
+  const std::vector<size_t> block_counts = {1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 13, 14, 24};
   const size_t batch = 5;
   llmk::ThreadPool pool(2);
   for (TensorType type : {TensorType::kQ4_0, TensorType::kQ8_0}) {
