@@ -12,16 +12,18 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace llmk::test {
 
 // Blocks allocated since the program started (a realloc counts as one).
 size_t heap_allocations();
 
-// Bytes in blocks currently allocated (each block's usable size), and the
-// most there have been since the last reset_peak_heap_bytes().
-size_t live_heap_bytes();
-size_t peak_heap_bytes();
+// Bytes in blocks currently allocated (each block's usable size) above a
+// baseline, and the most there have been since the last
+// reset_peak_heap_bytes(); only differences between them mean anything.
+int64_t live_heap_bytes();
+int64_t peak_heap_bytes();
 void reset_peak_heap_bytes();
 
 // Blocks allocated while one of these is alive.

@@ -30,10 +30,10 @@ namespace {
 class PeakAllocation {
  public:
   PeakAllocation() : base_(llmk::test::live_heap_bytes()) { llmk::test::reset_peak_heap_bytes(); }
-  size_t peak_bytes() const { return llmk::test::peak_heap_bytes() - base_; }
+  size_t peak_bytes() const { return static_cast<size_t>(llmk::test::peak_heap_bytes() - base_); }
 
  private:
-  size_t base_;
+  int64_t base_;
 };
 
 }  // namespace
