@@ -26,14 +26,14 @@ namespace {
 // and Stability of Numerical Algorithms", §3.1 and §4.2): with u = 2⁻²⁴ (half
 // of FLT_EPSILON, round to nearest), a float sum in which no term passes
 // through more than h roundings is within γ_h·Σ|terms| of the exact sum,
-// γ_h = h·u / (1 − h·u). Each kernel's h follows from its accumulation
+// γ_h = h·u / (1 − h·u) (rounding_gamma). Each kernel's h follows from its accumulation
 // order (sum_depth). The references sum in double, so they differ from the
 // exact result by their final rounding to float, u·|result|, plus n·2⁻⁵³ of
 // Σ|terms| from the double sum itself.
 constexpr double kRoundoff = FLT_EPSILON / 2;
 constexpr double kDoubleRoundoff = DBL_EPSILON / 2;
 
-double gamma(size_t roundings) {
+double rounding_gamma(size_t roundings) {
   const double hu = static_cast<double>(roundings) * kRoundoff;
   return hu / (1 - hu);
 }
@@ -59,8 +59,8 @@ std::vector<double> capped(std::vector<double> bounds, std::span<const float> wa
 // Most roundings on any term's path through a SIMD sum of n terms kept in
 // `accumulators` vectors of `lanes` lanes: one for the product (none with FMA,
 // but the SSE targets multiply, then add); at most ⌈n/(a·N)⌉ + a − 1 steps in
-// its lane of its accumulator (whole groups of a vectors round-robin, then up
-// to a − 1 single vectors and a masked tail go into one accumulator);
+// its lane of its accumulator (whole groups of a vectors round-robin, then
+// at most a − 1 more vectors, single ones or the masked tail, into any one);
 // ⌈log2 a⌉ levels merging the accumulators pairwise; and N − 1 adds across
 // the lanes, the bound for any order ReduceSum may use (a shuffle tree takes
 // log2 N, the emulated 128-bit target adds lane by lane).
@@ -80,7 +80,7 @@ constexpr size_t kSumOfSquaresAccumulators = 2;
 
 // |kernel − reference| for a sum of n products whose Σ|a_i·b_i| is abs_sum.
 double dot_bound(size_t n, size_t accumulators, double abs_sum) {
-  return (gamma(sum_depth(n, float_lanes(), accumulators)) + kRoundoff +
+  return (rounding_gamma(sum_depth(n, float_lanes(), accumulators)) + kRoundoff +
           static_cast<double>(n) * kDoubleRoundoff) * abs_sum;
 }
 
@@ -101,7 +101,7 @@ double abs_dot(const float* a, const float* b, size_t n) {
 // the reference's final rounding one more, and one u covers the second-order
 // terms (below h²u², under 1e-9 here).
 double rms_norm_rel_bound(size_t n) {
-  return gamma(sum_depth(n, float_lanes(), kSumOfSquaresAccumulators)) / 2 + 8 * kRoundoff;
+  return rounding_gamma(sum_depth(n, float_lanes(), kSumOfSquaresAccumulators)) / 2 + 8 * kRoundoff;
 }
 
 // Per-element bound for layer_norm, from the exact (double) mean, variance
@@ -124,9 +124,9 @@ std::vector<double> layer_norm_bounds(const float* x, const float* w, const floa
   double centred_sq = 0;
   for (size_t i = 0; i < n; ++i) centred_sq += (x[i] - mean) * (x[i] - mean);
   const double inv = 1 / std::sqrt(centred_sq / static_cast<double>(n) + eps);
-  const double mean_err = (gamma(sum_depth(n, lanes, 1, false)) * abs_sum / static_cast<double>(n) +
+  const double mean_err = (rounding_gamma(sum_depth(n, lanes, 1, false)) * abs_sum / static_cast<double>(n) +
                            kRoundoff * std::fabs(mean)) * 1.001;
-  const double var_rel = gamma(sum_depth(n, lanes, 1)) + 3 * kRoundoff +
+  const double var_rel = rounding_gamma(sum_depth(n, lanes, 1)) + 3 * kRoundoff +
                          (centred_sq > 0 ? static_cast<double>(n) * mean_err * mean_err / centred_sq
                                          : 0.0);
   const double inv_rel = var_rel / 2 + 3 * kRoundoff;
@@ -158,7 +158,7 @@ std::vector<double> softmax_rel_bounds(const float* x, size_t n) {
     sum += e;
     weighted += e * exp_rel[i];
   }
-  const double sum_rel = weighted / sum + gamma(sum_depth(n, float_lanes(), 1, false));
+  const double sum_rel = weighted / sum + rounding_gamma(sum_depth(n, float_lanes(), 1, false));
   for (double& r : exp_rel) r = (r + sum_rel + 3 * kRoundoff) * 1.001;
   return exp_rel;
 }
@@ -463,7 +463,7 @@ TEST_CASE("attend_head matches scores, softmax and the weighted sum of values") 
           for (size_t i = 0; i < head_dim; ++i) sum += static_cast<double>(q[i]) * k[i];
           exact_scores[t] = sum * scale;
           rounded_scores[t] = static_cast<float>(exact_scores[t]);
-          const double err = scale * gamma(sum_depth(head_dim, float_lanes(), kDotAccumulators)) *
+          const double err = scale * rounding_gamma(sum_depth(head_dim, float_lanes(), kDotAccumulators)) *
                                  abs_dot(q.data(), k, head_dim) +
                              kRoundoff * std::fabs(exact_scores[t]);
           max_score_err = std::max(max_score_err, err * 1.001);
@@ -482,7 +482,7 @@ TEST_CASE("attend_head matches scores, softmax and the weighted sum of values") 
           REQUIRE_MESSAGE(std::fabs(scores[t] - p[t]) <= capped(p[t] * p_rel[t] + FLT_MIN, p[t], 1e-4, 1e-6),
                           "attend_head score " << t << " = " << scores[t] << ", exact " << p[t]);
         }
-        const double chain = gamma(len + 1);
+        const double chain = rounding_gamma(len + 1);
         for (size_t i = 0; i < head_dim; ++i) {
           double want = 0, bound = 0;
           for (size_t t = 0; t < len; ++t) {
