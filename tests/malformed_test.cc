@@ -1,7 +1,7 @@
 // The malformed-input suite: every hostile file must be rejected with a
 // specific absl::Status error, without a crash, an out-of-bounds read (run it
 // under -Dsanitize_ub_address=true) or an allocation the file does not
-// justify (operator new is counted below).
+// justify (every heap block is counted, alloc_counter.h).
 //
 // Sections: GGUF (this part), then llama2.c checkpoints and model metadata.
 #include <atomic>
@@ -18,67 +18,25 @@
 
 #include "doctest/doctest.h"
 #include "llmk/gguf.h"
+#include "alloc_counter.h"
 #include "test_util.h"
 
 // ---------------------------------------------------------------------------
-// Allocation accounting: every operator new in this binary goes through here,
-// so a test can assert the peak heap use of one call.
+// Allocation accounting (alloc_counter.h counts new, malloc and the aligned
+// allocators alike), so a test can assert the peak heap use of one call.
 namespace {
-
-std::atomic<size_t> g_live_bytes{0};
-std::atomic<size_t> g_peak_bytes{0};
-// Keeps the block size in front of the block; 16 keeps max_align_t alignment.
-constexpr size_t kSizeHeader = alignof(std::max_align_t);
-
-// noipa: kept opaque to the optimizer, which otherwise inlines them into the
-// replaced operators and flags the malloc/free inside as mismatched with new.
-__attribute__((noipa)) void* counted_alloc(size_t n) noexcept {
-  if (n > std::numeric_limits<size_t>::max() - kSizeHeader) return nullptr;
-  void* base = std::malloc(n + kSizeHeader);
-  if (!base) return nullptr;
-  *static_cast<size_t*>(base) = n;
-  const size_t live = g_live_bytes.fetch_add(n, std::memory_order_relaxed) + n;
-  size_t peak = g_peak_bytes.load(std::memory_order_relaxed);
-  while (live > peak && !g_peak_bytes.compare_exchange_weak(peak, live)) {
-  }
-  return static_cast<char*>(base) + kSizeHeader;
-}
-
-__attribute__((noipa)) void counted_free(void* p) noexcept {
-  if (!p) return;
-  char* base = static_cast<char*>(p) - kSizeHeader;
-  g_live_bytes.fetch_sub(*reinterpret_cast<size_t*>(base), std::memory_order_relaxed);
-  std::free(base);
-}
 
 // Peak bytes allocated (above what was live at construction) while alive.
 class PeakAllocation {
  public:
-  PeakAllocation() : base_(g_live_bytes.load()) { g_peak_bytes.store(base_); }
-  size_t peak_bytes() const { return g_peak_bytes.load() - base_; }
+  PeakAllocation() : base_(llmk::test::live_heap_bytes()) { llmk::test::reset_peak_heap_bytes(); }
+  size_t peak_bytes() const { return static_cast<size_t>(llmk::test::peak_heap_bytes() - base_); }
 
  private:
-  size_t base_;
+  int64_t base_;
 };
 
 }  // namespace
-
-void* operator new(size_t n) {
-  if (void* p = counted_alloc(n)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](size_t n) {
-  if (void* p = counted_alloc(n)) return p;
-  throw std::bad_alloc();
-}
-void* operator new(size_t n, const std::nothrow_t&) noexcept { return counted_alloc(n); }
-void* operator new[](size_t n, const std::nothrow_t&) noexcept { return counted_alloc(n); }
-void operator delete(void* p) noexcept { counted_free(p); }
-void operator delete[](void* p) noexcept { counted_free(p); }
-void operator delete(void* p, size_t) noexcept { counted_free(p); }
-void operator delete[](void* p, size_t) noexcept { counted_free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { counted_free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { counted_free(p); }
 
 namespace llmk {
 namespace {

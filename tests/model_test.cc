@@ -1,11 +1,13 @@
 // Model loading (llama2.c and GGUF), malformed model files, the forward pass
 // against reference logits, batched processing and the synthetic models.
-#include <atomic>
+#include <unistd.h>
+
 #include <climits>
 #include <cmath>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
-#include <new>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -16,24 +18,8 @@
 #include "llmk/model.h"
 #include "llmk/model_tools.h"
 #include "llmk/quant.h"
+#include "alloc_counter.h"
 #include "test_util.h"
-
-// Heap allocations counted while g_count_allocs is set (checks that a token
-// allocates nothing).
-// The replacements pair malloc with free; GCC cannot see that through the
-// inlined standard-library calls.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-namespace {
-std::atomic<bool> g_count_allocs{false};
-std::atomic<size_t> g_allocs{0};
-}  // namespace
-void* operator new(size_t n) {
-  if (g_count_allocs.load(std::memory_order_relaxed)) g_allocs.fetch_add(1);
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
 
 namespace llmk {
 namespace {
@@ -635,24 +621,30 @@ TEST_CASE("forward: bad tokens and positions are errors") {
 }
 
 TEST_CASE("forward: a token allocates nothing from the heap") {
-  Model m = synthetic("tiny-llama", TensorType::kQ4_0);
-  TransformerOptions opt;
-  opt.n_threads = 2;
-  auto t = make_transformer(m, opt);
-  REQUIRE(t->forward(1, 0).ok());
-  g_allocs = 0;
-  g_count_allocs = true;
-  bool ok = true;
-  for (size_t pos = 1; pos < 20; ++pos) ok &= t->forward(static_cast<int32_t>(pos), pos).ok();
-  g_count_allocs = false;
-  CHECK(ok);
-  CHECK(g_allocs.load() == 0);
-  const std::vector<int32_t> batch = {3, 4, 5, 6};
-  g_count_allocs = true;
-  ok &= t->forward_batch(batch, 20).ok();
-  g_count_allocs = false;
-  CHECK(ok);
-  CHECK(g_allocs.load() == 0);
+  for (TensorType type : {TensorType::kF32, TensorType::kQ8_0, TensorType::kQ4_0}) {
+    INFO("weights " << tensor_type_name(type));
+    Model m = synthetic("tiny-llama", type);
+    TransformerOptions opt;
+    opt.n_threads = 2;
+    auto t = make_transformer(m, opt);
+    REQUIRE(t->forward(1, 0).ok());
+    // Counts operator new, malloc and the aligned allocators, in every thread.
+    bool ok = true;
+    const test::AllocationCount tokens;
+    for (size_t pos = 1; pos < 20; ++pos) ok &= t->forward(static_cast<int32_t>(pos), pos).ok();
+    const size_t token_allocations = tokens.count();
+    CHECK(ok);
+    CHECK(token_allocations == 0);
+    // A batch's first call may grow per-thread scratch (matmul's prepared
+    // Q8_0 activations, by hwy::AllocateAligned); the next allocates nothing.
+    const std::vector<int32_t> batch = {3, 4, 5, 6};
+    REQUIRE(t->forward_batch(batch, 20).ok());
+    const test::AllocationCount batched;
+    ok &= t->forward_batch(batch, 24).ok();
+    const size_t batch_allocations = batched.count();
+    CHECK(ok);
+    CHECK(batch_allocations == 0);
+  }
 }
 
 // ------------------------------------------------------------ batches
@@ -1096,6 +1088,90 @@ TEST_CASE("gpt2: forward matches a scalar reference") {
   TransformerOptions longer;
   longer.max_seq_len = m.config.max_seq_len + 1;
   CHECK(Transformer::create(m, longer).status().code() == absl::StatusCode::kInvalidArgument);
+}
+
+// ------------------------------------------------------------ weight storage
+
+// Logits of a few tokens, for bit-for-bit comparisons between loads.
+std::vector<float> first_logits(const Model& m) {
+  auto t = make_transformer(m);
+  std::vector<float> all;
+  for (size_t i = 0; i < 6; ++i) {
+    auto l = t->forward(static_cast<int32_t>((1 + 37 * i) % m.config.vocab_size), i);
+    REQUIRE(l.ok());
+    all.insert(all.end(), l->begin(), l->end());
+  }
+  return all;
+}
+
+TEST_CASE("LoadConfig::weights: kCopy owns 2 MiB-aligned weights with kMap's logits bit for bit") {
+  for (const char* file :
+       {"models/t1m-f32.gguf", "models/t1m-q4_0.gguf", "models/stories260K-f32.gguf"}) {
+    INFO("model = " << std::string(file));
+    auto path = shared_file_or_skip(file);
+    if (!path) return;
+    LoadConfig map_cfg, copy_cfg;
+    map_cfg.weights = LoadConfig::Weights::kMap;
+    copy_cfg.weights = LoadConfig::Weights::kCopy;
+    Model mapped = load_or_fail(path->string(), map_cfg);
+    Model copied = load_or_fail(path->string(), copy_cfg);
+    Model by_default = load_or_fail(path->string());
+    auto from_file = GgufFile::open(path->string());
+    REQUIRE(from_file.ok());
+    auto from_gguf = model_from_gguf(std::shared_ptr<const GgufFile>(std::move(*from_file)), copy_cfg);
+    REQUIRE(from_gguf.ok());
+    for (const Model* m : {&mapped, &copied, &by_default, &*from_gguf}) REQUIRE(m->gguf() != nullptr);
+
+    // Mapped weights are the file's bytes; copies are equal bytes elsewhere,
+    // in a buffer whose start (the data section's start) is 2 MiB-aligned.
+    const GgufTensorInfo* emb = mapped.gguf()->find_tensor("token_embd.weight");
+    REQUIRE(emb != nullptr);
+    CHECK(mapped.weights.token_embedding.data == mapped.gguf()->tensor_data(*emb).data());
+    for (const Model* m : {&copied, &by_default, &*from_gguf}) {
+      const auto in_file = m->gguf()->tensor_data(*emb);
+      const auto* copy = static_cast<const uint8_t*>(m->weights.token_embedding.data);
+      CHECK(copy != in_file.data());
+      CHECK(std::memcmp(copy, in_file.data(), in_file.size()) == 0);
+      CHECK(reinterpret_cast<uintptr_t>(copy - emb->offset) % (size_t{2} << 20) == 0);
+      const auto* last = static_cast<const uint8_t*>(m->weights.layers.back().ffn_down.data);
+      CHECK(last >= copy - emb->offset);
+      CHECK(last < copy - emb->offset + std::filesystem::file_size(*path));
+    }
+    const std::vector<float> want = first_logits(mapped);
+    for (const Model* m : {&copied, &by_default, &*from_gguf}) {
+      const std::vector<float> got = first_logits(*m);
+      REQUIRE(got.size() == want.size());
+      CHECK(std::memcmp(got.data(), want.data(), want.size() * sizeof(float)) == 0);
+    }
+  }
+}
+
+TEST_CASE("LoadConfig::weights: a truncated GGUF file fails cleanly in both modes") {
+  auto path = shared_file_or_skip("models/t1m-f32.gguf");
+  if (!path) return;
+  auto bytes = test::read_file(*path);
+  REQUIRE(bytes.has_value());
+  const std::string cut = (std::filesystem::temp_directory_path() /
+                           ("llmk-truncated-" + std::to_string(::getpid()) + ".gguf")).string();
+  for (size_t keep : {bytes->size() - 4096, bytes->size() / 2, size_t{100}}) {
+    INFO("bytes kept = " << keep);
+    {
+      std::FILE* f = std::fopen(cut.c_str(), "wb");
+      REQUIRE(f != nullptr);
+      REQUIRE(std::fwrite(bytes->data(), 1, keep, f) == keep);
+      std::fclose(f);
+    }
+    for (auto mode : {LoadConfig::Weights::kMap, LoadConfig::Weights::kCopy}) {
+      LoadConfig cfg;
+      cfg.weights = mode;
+      const auto m = load_model(cut, cfg);
+      REQUIRE_FALSE(m.ok());
+      CHECK(m.status().code() == absl::StatusCode::kInvalidArgument);
+      CHECK_MESSAGE(std::string(m.status().message()).find(cut) != std::string::npos,
+                    m.status().message());
+    }
+  }
+  std::remove(cut.c_str());
 }
 
 }  // namespace

@@ -1,8 +1,10 @@
 // Every f32 kernel against its scalar reference, under every Highway target
 // this CPU supports, on odd lengths and misaligned pointers.
 #include <algorithm>
+#include <cfloat>
 #include <cstring>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <vector>
 
@@ -20,17 +22,145 @@ using llmk::test::UnalignedFloats;
 
 namespace {
 
-// Tolerances. Sums of n products differ from the double-precision reference
-// by reassociation: bound |err| ≤ 1e-6·n·Σ|a_i·b_i| (far above the typical
-// √n·ε error, far below any real bug). Transcendentals (exp/tanh from
-// hwy/contrib/math) are within a few ULP: 1e-5 relative + 1e-6 absolute.
+// Error bounds, from the standard rounding-error analysis (Higham, "Accuracy
+// and Stability of Numerical Algorithms", §3.1 and §4.2): with u = 2⁻²⁴ (half
+// of FLT_EPSILON, round to nearest), a float sum in which no term passes
+// through more than h roundings is within γ_h·Σ|terms| of the exact sum,
+// γ_h = h·u / (1 − h·u) (rounding_gamma). Each kernel's h follows from its accumulation
+// order (sum_depth). The references sum in double, so they differ from the
+// exact result by their final rounding to float, u·|result|, plus n·2⁻⁵³ of
+// Σ|terms| from the double sum itself.
+constexpr double kRoundoff = FLT_EPSILON / 2;
+constexpr double kDoubleRoundoff = DBL_EPSILON / 2;
+
+double rounding_gamma(size_t roundings) {
+  const double hu = static_cast<double>(roundings) * kRoundoff;
+  return hu / (1 - hu);
+}
+
+// Float lanes of the target that dispatch runs now (force_target follows
+// it); the SCALAR target reports one byte.
+size_t float_lanes() { return std::max<size_t>(1, llmk::current_vector_bytes() / sizeof(float)); }
+
+// The fixed tolerances these tests used before the bounds above: on narrow
+// targets, long plain sums (a SCALAR rms_norm of 4097 squares: 2052
+// roundings) have a worst case above them, but their actual error grows like
+// √h (unbiased roundings), so the fixed tolerance stays as a cap and no
+// bound is looser than it was.
+double capped(double bound, double want, double old_rel, double old_abs) {
+  return std::min(bound, old_rel * std::fabs(want) + old_abs);
+}
+std::vector<double> capped(std::vector<double> bounds, std::span<const float> want,
+                           double old_rel, double old_abs) {
+  for (size_t i = 0; i < bounds.size(); ++i) bounds[i] = capped(bounds[i], want[i], old_rel, old_abs);
+  return bounds;
+}
+
+// Most roundings on any term's path through a SIMD sum of n terms kept in
+// `accumulators` vectors of `lanes` lanes: one for the product (none with FMA,
+// but the SSE targets multiply, then add); at most ⌈n/(a·N)⌉ + a − 1 steps in
+// its lane of its accumulator (whole groups of a vectors round-robin, then
+// at most a − 1 more vectors, single ones or the masked tail, into any one);
+// ⌈log2 a⌉ levels merging the accumulators pairwise; and N − 1 adds across
+// the lanes, the bound for any order ReduceSum may use (a shuffle tree takes
+// log2 N, the emulated 128-bit target adds lane by lane).
+size_t sum_depth(size_t n, size_t lanes, size_t accumulators, bool products = true) {
+  const size_t per_group = lanes * accumulators;
+  size_t merge_levels = 0;
+  while ((size_t{1} << merge_levels) < accumulators) ++merge_levels;
+  return (products ? 1 : 0) + (n + per_group - 1) / per_group + accumulators - 1 +
+         merge_levels + lanes - 1;
+}
+
+// Accumulator vectors per kernel (lib/ops/*-inl.h): dot-inl.h's DotInline
+// keeps four, SumOfSquares (rms_norm) two, matvec's and matmul's tiles and
+// the other sums one per row.
+constexpr size_t kDotAccumulators = 4;
+constexpr size_t kSumOfSquaresAccumulators = 2;
+
+// |kernel − reference| for a sum of n products whose Σ|a_i·b_i| is abs_sum.
+double dot_bound(size_t n, size_t accumulators, double abs_sum) {
+  return (rounding_gamma(sum_depth(n, float_lanes(), accumulators)) + kRoundoff +
+          static_cast<double>(n) * kDoubleRoundoff) * abs_sum;
+}
+
+// Activations: transcendentals (exp/tanh from hwy/contrib/math) are within a
+// few ULP: 1e-5 relative + 1e-6 absolute.
 constexpr float kElementRel = 1e-5f;
 constexpr float kElementAbs = 1e-6f;
 
-float abs_dot(const float* a, const float* b, size_t n) {
+double abs_dot(const float* a, const float* b, size_t n) {
   double s = 0;
   for (size_t i = 0; i < n; ++i) s += std::fabs(static_cast<double>(a[i]) * b[i]);
-  return static_cast<float>(s);
+  return s;
+}
+
+// Relative error of rms_norm's outputs: the sum of squares (positive terms,
+// so γ_h relative) loses half of its relative error through the square root;
+// /n, +eps, sqrt, 1/s and the two output multiplies add one rounding each,
+// the reference's final rounding one more, and one u covers the second-order
+// terms (below h²u², under 1e-9 here).
+double rms_norm_rel_bound(size_t n) {
+  return rounding_gamma(sum_depth(n, float_lanes(), kSumOfSquaresAccumulators)) / 2 + 8 * kRoundoff;
+}
+
+// Per-element bound for layer_norm, from the exact (double) mean, variance
+// and inverse deviation of x. The kernel's mean is off by
+// δ = γ_h1·Σ|x|/n + u·|mean| (a plain sum, then /n); each centred value by δ
+// plus its own rounding; the variance, a sum of squares of the centred
+// values, by γ_h2 + 3u relative (the centred values' and /n's roundings) plus
+// the second-order n·δ²/Σc²; the inverse deviation, through +eps, sqrt and
+// 1/s, by half of that plus 3u. Then (x − mean)·inv, ·weight and +bias round
+// once each, and the reference once. Factors 1.001 cover second-order terms.
+std::vector<double> layer_norm_bounds(const float* x, const float* w, const float* b, size_t n,
+                                      float eps) {
+  const size_t lanes = float_lanes();
+  double mean = 0, abs_sum = 0;
+  for (size_t i = 0; i < n; ++i) {
+    mean += x[i];
+    abs_sum += std::fabs(static_cast<double>(x[i]));
+  }
+  mean /= static_cast<double>(n);
+  double centred_sq = 0;
+  for (size_t i = 0; i < n; ++i) centred_sq += (x[i] - mean) * (x[i] - mean);
+  const double inv = 1 / std::sqrt(centred_sq / static_cast<double>(n) + eps);
+  const double mean_err = (rounding_gamma(sum_depth(n, lanes, 1, false)) * abs_sum / static_cast<double>(n) +
+                           kRoundoff * std::fabs(mean)) * 1.001;
+  const double var_rel = rounding_gamma(sum_depth(n, lanes, 1)) + 3 * kRoundoff +
+                         (centred_sq > 0 ? static_cast<double>(n) * mean_err * mean_err / centred_sq
+                                         : 0.0);
+  const double inv_rel = var_rel / 2 + 3 * kRoundoff;
+  std::vector<double> bounds(n);
+  for (size_t i = 0; i < n; ++i) {
+    const double c = x[i] - mean;
+    const double out = c * inv * w[i] + b[i];
+    bounds[i] = (std::fabs(w[i]) * inv * (std::fabs(c) * (inv_rel + 3 * kRoundoff) + mean_err) +
+                 2 * kRoundoff * std::fabs(out)) * 1.001;
+  }
+  return bounds;
+}
+
+// Per-element relative bound for softmax over x (plus FLT_MIN absolute for
+// outputs below the normal range, where the relative error is unbounded).
+// Each exponent x_i − max rounds once (u·|x_i − max| relative in e^…), Exp
+// is within 1 ULP (2u), the sum of the e_i (positive, a plain sum) adds γ_h
+// relative to the e_i-weighted mean of those errors, then 1/sum, the
+// multiply and the reference's rounding u each.
+std::vector<double> softmax_rel_bounds(const float* x, size_t n) {
+  float max = x[0];
+  for (size_t i = 1; i < n; ++i) max = std::fmax(max, x[i]);
+  std::vector<double> exp_rel(n);
+  double sum = 0, weighted = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const double d = static_cast<double>(x[i]) - max;
+    const double e = std::exp(d);
+    exp_rel[i] = kRoundoff * std::fabs(d) + 2 * kRoundoff;
+    sum += e;
+    weighted += e * exp_rel[i];
+  }
+  const double sum_rel = weighted / sum + rounding_gamma(sum_depth(n, float_lanes(), 1, false));
+  for (double& r : exp_rel) r = (r + sum_rel + 3 * kRoundoff) * 1.001;
+  return exp_rel;
 }
 
 void check_close(std::span<const float> got, std::span<const float> want, float rel, float abs,
@@ -42,6 +172,27 @@ void check_close(std::span<const float> got, std::span<const float> want, float 
       return;
     }
   }
+}
+
+// |got[i] − want[i]| ≤ bound[i] for every i.
+void check_within(std::span<const float> got, std::span<const float> want,
+                  std::span<const double> bound, const char* what) {
+  REQUIRE(got.size() == want.size());
+  REQUIRE(got.size() == bound.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (!(std::fabs(static_cast<double>(got[i]) - want[i]) <= bound[i])) {
+      FAIL_CHECK(std::string(what) << "[" << i << "] = " << got[i] << ", reference " << want[i] << ", bound "
+                      << bound[i]);
+      return;
+    }
+  }
+}
+
+// bound[i] = rel·|want[i]|.
+std::vector<double> relative_bounds(std::span<const float> want, double rel) {
+  std::vector<double> bounds(want.size());
+  for (size_t i = 0; i < want.size(); ++i) bounds[i] = rel * std::fabs(want[i]);
+  return bounds;
 }
 
 }  // namespace
@@ -69,8 +220,8 @@ TEST_CASE("dot matches the reference on every target") {
         const auto got = llmk::dot(a.cspan(), b.cspan());
         REQUIRE(got.ok());
         const float want = llmk::ref::dot(a.data(), b.data(), n);
-        const float bound = 1e-6f * n * abs_dot(a.data(), b.data(), n) + 1e-7f;
-        CHECK_MESSAGE(std::fabs(*got - want) <= bound, "n=" << n << " got " << *got << " want " << want);
+        const double bound = dot_bound(n, kDotAccumulators, abs_dot(a.data(), b.data(), n));
+        CHECK_MESSAGE(std::fabs(static_cast<double>(*got) - want) <= bound, "n=" << n << " got " << *got << " want " << want);
       }
     }
   });
@@ -97,8 +248,8 @@ TEST_CASE("matvec and matmul match the reference, threaded or not") {
         std::vector<float> y(rows, -1.0f);
         REQUIRE(llmk::matvec(w.cspan(), rows, cols, x.cspan(), y, p).ok());
         for (size_t r = 0; r < rows; ++r) {
-          const float bound = 1e-6f * cols * abs_dot(w.data() + r * cols, x.data(), cols) + 1e-7f;
-          REQUIRE_MESSAGE(std::fabs(y[r] - want[r]) <= bound,
+          const double bound = dot_bound(cols, 1, abs_dot(w.data() + r * cols, x.data(), cols));
+          REQUIRE_MESSAGE(std::fabs(static_cast<double>(y[r]) - want[r]) <= bound,
                           rows << "x" << cols << " row " << r << ": " << y[r] << " vs " << want[r]);
         }
       }
@@ -112,8 +263,8 @@ TEST_CASE("matvec and matmul match the reference, threaded or not") {
           for (size_t r = 0; r < rows; ++r) {
             const float* xr = xb.data() + b * cols;
             const float want_br = llmk::ref::dot(w.data() + r * cols, xr, cols);
-            const float bound = 1e-6f * cols * abs_dot(w.data() + r * cols, xr, cols) + 1e-7f;
-            REQUIRE_MESSAGE(std::fabs(yb[b * rows + r] - want_br) <= bound,
+            const double bound = dot_bound(cols, 1, abs_dot(w.data() + r * cols, xr, cols));
+            REQUIRE_MESSAGE(std::fabs(static_cast<double>(yb[b * rows + r]) - want_br) <= bound,
                             "batch " << batch << " b " << b << " row " << r);
           }
         }
@@ -138,18 +289,21 @@ TEST_CASE("norms match the reference, in place and out of place") {
       std::vector<float> want(n);
 
       llmk::ref::rms_norm(x.data(), w.data(), 1e-5f, n, want.data());
+      const auto rms_bounds = capped(relative_bounds(want, rms_norm_rel_bound(n)), want, 1e-5, 1e-6);
       REQUIRE(llmk::rms_norm(x.cspan(), w.cspan(), 1e-5f, out.span()).ok());
-      check_close(out.cspan(), want, 1e-5f, 1e-6f, "rms_norm");
+      check_within(out.cspan(), want, rms_bounds, "rms_norm");
       std::vector<float> inplace(x.cspan().begin(), x.cspan().end());
       REQUIRE(llmk::rms_norm(inplace, w.cspan(), 1e-5f, inplace).ok());
-      check_close(inplace, want, 1e-5f, 1e-6f, "rms_norm in place");
+      check_within(inplace, want, rms_bounds, "rms_norm in place");
 
       llmk::ref::layer_norm(x.data(), w.data(), b.data(), 1e-5f, n, want.data());
+      const auto ln_bounds =
+          capped(layer_norm_bounds(x.data(), w.data(), b.data(), n, 1e-5f), want, 1e-4, 1e-5);
       REQUIRE(llmk::layer_norm(x.cspan(), w.cspan(), b.cspan(), 1e-5f, out.span()).ok());
-      check_close(out.cspan(), want, 1e-4f, 1e-5f, "layer_norm");
+      check_within(out.cspan(), want, ln_bounds, "layer_norm");
       inplace.assign(x.cspan().begin(), x.cspan().end());
       REQUIRE(llmk::layer_norm(inplace, w.cspan(), b.cspan(), 1e-5f, inplace).ok());
-      check_close(inplace, want, 1e-4f, 1e-5f, "layer_norm in place");
+      check_within(inplace, want, ln_bounds, "layer_norm in place");
     }
   });
   std::vector<float> x(4), w(3), out(4);
@@ -166,13 +320,20 @@ TEST_CASE("softmax matches the reference, sums to 1 and is stable at ±1e4") {
         std::vector<float> want(n);
         llmk::ref::softmax(x.data(), n, want.data());
         REQUIRE(llmk::softmax(x.cspan(), out.span()).ok());
-        check_close(out.cspan(), want, 1e-5f, 1e-7f, "softmax");
-        double sum = 0;
+        const auto rel = softmax_rel_bounds(x.data(), n);
+        std::vector<double> bounds(n);
+        double sum = 0, sum_bound = 0;
         for (size_t i = 0; i < n; ++i) {
+          bounds[i] = capped(rel[i] * std::fabs(want[i]) + FLT_MIN, want[i], 1e-5, 1e-7);
           REQUIRE(std::isfinite(out[i]));
           sum += out[i];
+          sum_bound += bounds[i];
         }
-        CHECK(sum == doctest::Approx(1.0).epsilon(1e-5));
+        check_within(out.cspan(), want, bounds, "softmax");
+        // The outputs' own errors, the references' roundings to float
+        // (u each) and the double sum's (n·2⁻⁵³).
+        CHECK(std::fabs(sum - 1.0) <=
+              std::min(sum_bound + (kRoundoff + n * kDoubleRoundoff) * 1.001, 2e-5));
       }
     }
   });
@@ -288,19 +449,205 @@ TEST_CASE("attend_head matches scores, softmax and the weighted sum of values") 
         fill_uniform(keys.span(), 2 * len + 1);
         fill_uniform(values.span(), 3 * len + 2);
         const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-        std::vector<float> want_scores(len), want(head_dim, 0.0f);
+        // Exact scores, probabilities and output, in double; each score's
+        // error Δ_t (its dot product, then ·scale) moves every probability by
+        // at most 2·max Δ relative (softmax is shift-invariant), on top of
+        // softmax's own error; the output is one fused multiply-add chain
+        // over t per element (γ_{len+1} of Σ p_t·|v_t|).
+        std::vector<double> exact_scores(len), p(len);
+        std::vector<float> rounded_scores(len);
+        double max_score_err = 0;
         for (size_t t = 0; t < len; ++t) {
-          want_scores[t] = llmk::ref::dot(q.data(), keys.data() + t * stride, head_dim) * scale;
+          const float* k = keys.data() + t * stride;
+          double sum = 0;
+          for (size_t i = 0; i < head_dim; ++i) sum += static_cast<double>(q[i]) * k[i];
+          exact_scores[t] = sum * scale;
+          rounded_scores[t] = static_cast<float>(exact_scores[t]);
+          const double err = scale * rounding_gamma(sum_depth(head_dim, float_lanes(), kDotAccumulators)) *
+                                 abs_dot(q.data(), k, head_dim) +
+                             kRoundoff * std::fabs(exact_scores[t]);
+          max_score_err = std::max(max_score_err, err * 1.001);
         }
-        llmk::ref::softmax(want_scores.data(), len, want_scores.data());
-        for (size_t t = 0; t < len; ++t) {
-          for (size_t i = 0; i < head_dim; ++i) want[i] += want_scores[t] * values[t * stride + i];
-        }
+        const double max_exact = *std::max_element(exact_scores.begin(), exact_scores.end());
+        double p_sum = 0;
+        for (size_t t = 0; t < len; ++t) p_sum += p[t] = std::exp(exact_scores[t] - max_exact);
+        for (double& pt : p) pt /= p_sum;
+        std::vector<double> p_rel = softmax_rel_bounds(rounded_scores.data(), len);
+        for (double& r : p_rel) r += 2 * max_score_err * 1.001;
+
         std::vector<float> scores(len), out(head_dim, -7.0f);
         llmk::kernels::f32().attend_head(q.data(), keys.data(), values.data(), stride, len,
                                          head_dim, scale, scores.data(), out.data());
-        check_close(scores, want_scores, 1e-4f, 1e-6f, "attend_head scores");
-        check_close(out, want, 1e-4f, 1e-5f, "attend_head out");
+        for (size_t t = 0; t < len; ++t) {
+          REQUIRE_MESSAGE(std::fabs(scores[t] - p[t]) <= capped(p[t] * p_rel[t] + FLT_MIN, p[t], 1e-4, 1e-6),
+                          "attend_head score " << t << " = " << scores[t] << ", exact " << p[t]);
+        }
+        const double chain = rounding_gamma(len + 1);
+        for (size_t i = 0; i < head_dim; ++i) {
+          double want = 0, bound = 0;
+          for (size_t t = 0; t < len; ++t) {
+            const double v = values[t * stride + i];
+            want += p[t] * v;
+            bound += std::fabs(v) * (p[t] * (p_rel[t] + chain * (1 + p_rel[t])) + FLT_MIN);
+          }
+          REQUIRE_MESSAGE(std::fabs(out[i] - want) <= capped(bound * 1.001, want, 1e-4, 1e-5),
+                          "attend_head out[" << i << "] = " << out[i] << ", exact " << want);
+        }
+      }
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Tails: inputs whose last element (last row, last key) carries everything,
+// so a kernel that skips its masked tail, its last vector or its last row
+// gives a wrong answer rather than a small error. Results here are exact:
+// every other product is zero, and adding zeros does not round.
+
+namespace {
+
+// 1…70 covers every tail of 1, 2 and 4 vectors of up to 16 lanes; the
+// longer ones end in the 4-vector main loops after several iterations.
+std::vector<size_t> tail_lengths() {
+  std::vector<size_t> lengths;
+  for (size_t n = 1; n <= 70; ++n) lengths.push_back(n);
+  for (size_t n : {127u, 128u, 129u, 255u, 256u, 257u, 4096u, 4097u}) lengths.push_back(n);
+  return lengths;
+}
+
+}  // namespace
+
+TEST_CASE("tails: dot and matvec see the last element and the last row") {
+  llmk::ThreadPool pool(2);
+  for_each_target([&](const std::string&) {
+    for (size_t n : tail_lengths()) {
+      for (size_t offset : {0u, 1u, 3u}) {
+        INFO("n = " << n << ", offset = " << offset);
+        UnalignedFloats a(n, offset), b(n, offset + 1);
+        fill_uniform(a.span(), 5 + n, 0.5f, 1.0f);
+        fill_uniform(b.span(), 6 + n, 0.5f, 1.0f);
+        for (size_t i = 0; i + 1 < n; ++i) a[i] = 0.0f;
+        const auto got = llmk::dot(a.cspan(), b.cspan());
+        REQUIRE(got.ok());
+        REQUIRE(*got == a[n - 1] * b[n - 1]);
+      }
+    }
+    // x zero but for its last element: every row's result is that product.
+    // Rows around the 8-, 4- and 1-row tiles; the last two shapes are over
+    // the streaming threshold (short-row bursts, long-row prefetch).
+    std::vector<std::pair<size_t, size_t>> shapes;
+    for (size_t rows : {1u, 3u, 4u, 5u, 8u, 9u, 12u, 13u, 17u}) {
+      for (size_t cols : tail_lengths()) {
+        if (cols <= 257) shapes.push_back({rows, cols});
+      }
+    }
+    shapes.push_back({4001, 300});
+    shapes.push_back({301, 4099});
+    for (auto [rows, cols] : shapes) {
+      INFO(rows << "×" << cols);
+      UnalignedFloats w(rows * cols, 1), x(cols, 3);
+      fill_uniform(w.span(), static_cast<uint32_t>(rows + cols), 0.5f, 1.0f);
+      fill_uniform(x.span(), static_cast<uint32_t>(cols), 0.5f, 1.0f);
+      std::vector<float> x_last(cols, 0.0f);
+      x_last[cols - 1] = x[cols - 1];
+      for (llmk::ThreadPool* p : {static_cast<llmk::ThreadPool*>(nullptr), &pool}) {
+        std::vector<float> y(rows, -1.0f);
+        REQUIRE(llmk::matvec(w.cspan(), rows, cols, x_last, y, p).ok());
+        for (size_t r = 0; r < rows; ++r) REQUIRE(y[r] == w[r * cols + cols - 1] * x[cols - 1]);
+      }
+      // W zero but for its last row: that row's dot product, zeros elsewhere.
+      std::vector<float> w_last(rows * cols, 0.0f);
+      std::copy(w.data() + (rows - 1) * cols, w.data() + rows * cols,
+                w_last.begin() + static_cast<ptrdiff_t>((rows - 1) * cols));
+      const double want = llmk::ref::dot(w.data() + (rows - 1) * cols, x.data(), cols);
+      const double bound = dot_bound(cols, 1, abs_dot(w.data() + (rows - 1) * cols, x.data(), cols));
+      std::vector<float> y(rows, -1.0f);
+      REQUIRE(llmk::matvec(w_last, rows, cols, x.cspan(), y, &pool).ok());
+      for (size_t r = 0; r + 1 < rows; ++r) REQUIRE(y[r] == 0.0f);
+      REQUIRE(std::fabs(y[rows - 1] - want) <= bound);
+      // matmul: only the last vector of a batch of 5 (a 4-tile and a single)
+      // is non-zero, and only in its last element.
+      if (cols <= 257) {
+        const size_t batch = 5;
+        std::vector<float> xb(batch * cols, 0.0f), yb(batch * rows, -1.0f);
+        xb[batch * cols - 1] = x[cols - 1];
+        REQUIRE(llmk::matmul(w.cspan(), rows, cols, xb, batch, yb, &pool).ok());
+        for (size_t i = 0; i < (batch - 1) * rows; ++i) REQUIRE(yb[i] == 0.0f);
+        for (size_t r = 0; r < rows; ++r) {
+          REQUIRE(yb[(batch - 1) * rows + r] == w[r * cols + cols - 1] * x[cols - 1]);
+        }
+      }
+    }
+  });
+}
+
+TEST_CASE("tails: norms and softmax see, and write, the last element") {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  for_each_target([&](const std::string&) {
+    for (size_t n : tail_lengths()) {
+      for (size_t offset : {0u, 1u, 3u}) {
+        INFO("n = " << n << ", offset = " << offset);
+        UnalignedFloats x(n, offset), w(n, offset + 1), b(n, offset + 2), out(n, offset);
+        std::fill(x.span().begin(), x.span().end(), 0.0f);
+        x[n - 1] = 3.0f;
+        fill_uniform(w.span(), 7 + n, 0.5f, 1.0f);
+        fill_uniform(b.span(), 8 + n, 0.5f, 1.0f);
+        std::vector<float> want(n);
+
+        // Outputs start as NaN so an unwritten tail shows.
+        std::fill(out.span().begin(), out.span().end(), nan);
+        llmk::ref::rms_norm(x.data(), w.data(), 1e-5f, n, want.data());
+        REQUIRE(llmk::rms_norm(x.cspan(), w.cspan(), 1e-5f, out.span()).ok());
+        check_within(out.cspan(), want,
+                     capped(relative_bounds(want, rms_norm_rel_bound(n)), want, 1e-5, 1e-6), "rms_norm");
+
+        std::fill(out.span().begin(), out.span().end(), nan);
+        llmk::ref::layer_norm(x.data(), w.data(), b.data(), 1e-5f, n, want.data());
+        REQUIRE(llmk::layer_norm(x.cspan(), w.cspan(), b.cspan(), 1e-5f, out.span()).ok());
+        check_within(out.cspan(), want,
+                     capped(layer_norm_bounds(x.data(), w.data(), b.data(), n, 1e-5f), want, 1e-4, 1e-5),
+                     "layer_norm");
+
+        // The last logit is 200 above the rest: e^−200 is 0 in float, so the
+        // result is exactly one-hot; a maximum that missed it overflows exp.
+        x[n - 1] = 200.0f;
+        std::fill(out.span().begin(), out.span().end(), nan);
+        REQUIRE(llmk::softmax(x.cspan(), out.span()).ok());
+        for (size_t i = 0; i + 1 < n; ++i) REQUIRE(out[i] == 0.0f);
+        REQUIRE(out[n - 1] == 1.0f);
+
+        // argmax of a unique maximum in the last place.
+        x[n - 1] = 1.0f;
+        REQUIRE(*llmk::argmax(x.cspan()) == n - 1);
+      }
+    }
+  });
+}
+
+TEST_CASE("tails: attend_head sees the last key, the last element of q and writes out's tail") {
+  for_each_target([](const std::string&) {
+    for (size_t head_dim : {1u, 2u, 3u, 5u, 8u, 15u, 16u, 17u, 31u, 33u, 48u, 63u, 64u, 65u, 70u}) {
+      for (size_t len : {1u, 2u, 3u, 5u, 16u, 17u, 33u}) {
+        INFO("head_dim = " << head_dim << ", len = " << len);
+        const size_t stride = head_dim + 3;
+        UnalignedFloats q(head_dim, 1), keys(len * stride, 2), values(len * stride, 3);
+        fill_uniform(q.span(), static_cast<uint32_t>(head_dim));
+        fill_uniform(keys.span(), static_cast<uint32_t>(len));
+        fill_uniform(values.span(), static_cast<uint32_t>(len + head_dim));
+        // Only q's last element counts; only the last key's score is large
+        // (200 above the others, which are 0), so the probabilities are
+        // exactly one-hot and out is exactly the last value row.
+        for (size_t i = 0; i + 1 < head_dim; ++i) q[i] = 0.0f;
+        q[head_dim - 1] = 1.0f;
+        const float scale = 0.25f;
+        for (size_t t = 0; t + 1 < len; ++t) keys[t * stride + head_dim - 1] = 0.0f;
+        keys[(len - 1) * stride + head_dim - 1] = 800.0f;
+        std::vector<float> scores(len, -1.0f), out(head_dim, -7.0f);
+        llmk::kernels::f32().attend_head(q.data(), keys.data(), values.data(), stride, len,
+                                         head_dim, scale, scores.data(), out.data());
+        for (size_t t = 0; t + 1 < len; ++t) REQUIRE(scores[t] == 0.0f);
+        REQUIRE(scores[len - 1] == 1.0f);
+        for (size_t i = 0; i < head_dim; ++i) REQUIRE(out[i] == values[(len - 1) * stride + i]);
       }
     }
   });

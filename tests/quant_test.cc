@@ -1018,3 +1018,190 @@ TEST_CASE("quant: bad lengths and shapes are clear errors") {
                     static_cast<llmk::ActivationMode>(9));
   CHECK(st.message().find("mode") != std::string::npos);
 }
+
+// ------------------------------------------------ tails: the last block, the last row
+
+namespace {
+
+// Blocks whose value is exactly zero (scale 0; random quants, which a kernel
+// must still multiply by that 0) but for the last block, which is positive:
+// all its quants ≥ 1, or (last_element_only) only its element 31 — the high
+// nibble of Q4_0's byte 15 — non-zero. Positive blocks on both sides make
+// |dot| equal Σ|products|, so a skipped block is a 100% error.
+void zero_but_last(std::span<Q4_0Block> blocks, uint32_t seed, bool last_element_only) {
+  fill_blocks(blocks, seed);
+  for (Q4_0Block& b : blocks) b.d = f32_to_f16(0.0f);
+  Q4_0Block& last = blocks.back();
+  last.d = f32_to_f16(0.0125f);
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> nibble(9, 15);  // values 1…7
+  for (auto& q : last.qs) {
+    q = last_element_only ? 0x88 : static_cast<uint8_t>(nibble(rng) | nibble(rng) << 4);
+  }
+  if (last_element_only) last.qs[15] = 0xF8;  // element 31 = 7, element 15 = 0
+}
+
+void zero_but_last(std::span<Q8_0Block> blocks, uint32_t seed, bool last_element_only) {
+  fill_blocks(blocks, seed);
+  for (Q8_0Block& b : blocks) b.d = f32_to_f16(0.0f);
+  Q8_0Block& last = blocks.back();
+  last.d = f32_to_f16(0.0075f);
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> quant(1, 127);
+  for (auto& q : last.qs) q = last_element_only ? 0 : static_cast<int8_t>(quant(rng));
+  if (last_element_only) last.qs[31] = 127;
+}
+
+// Blocks with positive scales and quants in 1…127.
+void positive_blocks(std::span<Q8_0Block> blocks, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> quant(1, 127);
+  std::uniform_real_distribution<float> scale(0.001f, 0.02f);
+  for (Q8_0Block& b : blocks) {
+    b.d = f32_to_f16(scale(rng));
+    for (auto& q : b.qs) q = static_cast<int8_t>(quant(rng));
+  }
+}
+
+std::vector<size_t> tail_block_counts() {
+  std::vector<size_t> counts;
+  for (size_t n = 1; n <= 40; ++n) counts.push_back(n);
+  for (size_t n : {63u, 64u, 65u, 129u}) counts.push_back(n);
+  return counts;
+}
+
+}  // namespace
+
+TEST_CASE("tails: Q4_0/Q8_0 dots see the last block and its last element on every target") {
+  for (size_t blocks : tail_block_counts()) {
+    for (bool last_element_only : {false, true}) {
+      Unaligned<Q4_0Block> a4(blocks);
+      Unaligned<Q8_0Block> a8(blocks), b8(blocks), x8(blocks);
+      zero_but_last(a4.span(), 3 + blocks, last_element_only);
+      zero_but_last(a8.span(), 5 + blocks, last_element_only);
+      positive_blocks(b8.span(), 7 + blocks);
+      // The activation side carrying the tail instead: only x8's last block.
+      zero_but_last(x8.span(), 9 + blocks, last_element_only);
+      Unaligned<Q8_0Block> a8_full(blocks);
+      positive_blocks(a8_full.span(), 11 + blocks);
+      llmk::test::UnalignedFloats x(blocks * kQuantBlock, 3);
+      fill_uniform(x.span(), 13 + blocks, 0.5f, 1.0f);
+      const auto r4 = llmk::ref::dequantize_q4_0(a4.data(), blocks);
+      const auto r8 = llmk::ref::dequantize_q8_0(a8.data(), blocks);
+      const auto rb = llmk::ref::dequantize_q8_0(b8.data(), blocks);
+      const auto rx = llmk::ref::dequantize_q8_0(x8.data(), blocks);
+      const auto rf = llmk::ref::dequantize_q8_0(a8_full.data(), blocks);
+      const auto want44 = llmk::ref::dot(r4, rb);
+      const auto want88 = llmk::ref::dot(r8, rb);
+      const auto want88x = llmk::ref::dot(rf, rx);
+      const auto want4f = llmk::ref::dot(r4, x.data());
+      const auto want8f = llmk::ref::dot(r8, x.data());
+      REQUIRE(want44.value > 0);
+      for_each_target([&](const std::string&) {
+        INFO("blocks = " << blocks << (last_element_only ? ", last element only" : ""));
+        auto check = [&](float got, const llmk::ref::DotResult& want, const char* what) {
+          CHECK_MESSAGE(std::fabs(got - want.value) <= dot_tolerance(want, blocks),
+                        what << " = " << got << ", reference " << want.value);
+        };
+        check(*llmk::dot_q4_0_q8_0(a4.span(), b8.span()), want44, "Q4_0·Q8_0");
+        check(*llmk::dot_q8_0_q8_0(a8.span(), b8.span()), want88, "Q8_0·Q8_0");
+        check(*llmk::dot_q8_0_q8_0(a8_full.span(), x8.span()), want88x, "Q8_0·Q8_0 (x's tail)");
+        check(*llmk::dot_q4_0_f32(a4.span(), x.cspan()), want4f, "Q4_0·f32");
+        check(*llmk::dot_q8_0_f32(a8.span(), x.cspan()), want8f, "Q8_0·f32");
+      });
+    }
+  }
+}
+
+TEST_CASE("tails: Q4_0/Q8_0 matvec/matmul see the last row and each row's last block") {
+  // Rows around the 4-row groups and 8-row interleaved groups, blocks around
+  // the 2-block pairs and 4-block scale quads (every remainder, past two
+  // quads too); both layouts, both activation
+  // paths, matvec and a batch of 5 (a 4-vector tile and a single).
+  const std::vector<size_t> row_counts = {1, 2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 25};
+  const std::vector<size_t> block_counts = {1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 13, 14, 24};
+  const size_t batch = 5;
+  llmk::ThreadPool pool(2);
+  for (TensorType type : {TensorType::kQ4_0, TensorType::kQ8_0}) {
+    for (size_t rows : row_counts) {
+      for (size_t blocks : block_counts) {
+        for (bool last_row_only : {true, false}) {
+          const size_t cols = blocks * kQuantBlock;
+          const WeightView shape{type, nullptr, rows, cols};
+          const size_t row_bytes = shape.row_bytes();
+          Unaligned<unsigned char> bytes(rows * row_bytes, 4);
+          // last_row_only: every row zero but the last; otherwise every row
+          // zero but its own last block.
+          for (size_t r = 0; r < rows; ++r) {
+            const uint32_t seed = static_cast<uint32_t>(rows * 101 + blocks * 7 + r);
+            unsigned char* row = bytes.data() + r * row_bytes;
+            const bool zero_row = last_row_only && r + 1 < rows;
+            if (type == TensorType::kQ4_0) {
+              std::span<Q4_0Block> b(reinterpret_cast<Q4_0Block*>(row), blocks);
+              zero_but_last(b, seed, false);
+              if (zero_row) b.back().d = f32_to_f16(0.0f);
+            } else {
+              std::span<Q8_0Block> b(reinterpret_cast<Q8_0Block*>(row), blocks);
+              zero_but_last(b, seed, false);
+              if (zero_row) b.back().d = f32_to_f16(0.0f);
+            }
+          }
+          const WeightView plain{type, bytes.data(), rows, cols};
+          std::vector<unsigned char> packed_bytes(rows * row_bytes);
+          const auto packed = llmk::pack_weights(plain, packed_bytes);
+          REQUIRE(packed.ok());
+          llmk::test::UnalignedFloats x(batch * cols, 1);
+          fill_uniform(x.span(), static_cast<uint32_t>(rows + blocks), 0.5f, 1.0f);
+          Unaligned<Q8_0Block> xq(batch * blocks, 6);
+          llmk::kernels::quantize_q8_0_ties_away(x.data(), batch * cols, xq.data());
+          std::vector<double> want(batch * rows), tol(batch * rows);
+          std::vector<double> want_f(batch * rows), tol_f(batch * rows);
+          for (size_t v = 0; v < batch; ++v) {
+            const auto xv = llmk::ref::dequantize_q8_0(xq.data() + v * blocks, blocks);
+            for (size_t r = 0; r < rows; ++r) {
+              const auto row = llmk::ref::dequantize_row(plain, r);
+              const auto d = llmk::ref::dot(row, xv);
+              want[v * rows + r] = d.value;
+              tol[v * rows + r] = dot_tolerance(d, cols);
+              const auto f = llmk::ref::dot(row, x.data() + v * cols);
+              want_f[v * rows + r] = f.value;
+              tol_f[v * rows + r] = dot_tolerance(f, cols);
+            }
+          }
+          REQUIRE(want[rows - 1] > 0);
+          // Zero rows must come out exactly 0; the others within tolerance.
+          auto check_all = [&](const std::vector<float>& y, const std::vector<double>& ref,
+                               const std::vector<double>& tolerance, const char* what) {
+            for (size_t i = 0; i < y.size(); ++i) {
+              const bool ok = ref[i] == 0 ? y[i] == 0.0f : std::fabs(y[i] - ref[i]) <= tolerance[i];
+              if (!ok) {
+                FAIL_CHECK(what << " y[" << i << "] = " << y[i] << ", reference " << ref[i]);
+                return;
+              }
+            }
+          };
+          for_each_target([&](const std::string&) {
+            INFO(type_name(type) << " " << rows << "×" << cols
+                                 << (last_row_only ? ", last row only" : ", last blocks only"));
+            for (const WeightView& view : {plain, *packed}) {
+              for (llmk::ThreadPool* p : {static_cast<llmk::ThreadPool*>(nullptr), &pool}) {
+                std::vector<float> y(rows, -5.0f), yf(rows, -5.0f);
+                llmk::kernels::matvec_weights(view, nullptr, xq.data(), y.data(), p);
+                llmk::kernels::matvec_weights(view, x.data(), nullptr, yf.data(), p);
+                check_all(y, {want.begin(), want.begin() + static_cast<ptrdiff_t>(rows)},
+                          tol, "matvec Q8_0 activations");
+                check_all(yf, {want_f.begin(), want_f.begin() + static_cast<ptrdiff_t>(rows)},
+                          tol_f, "matvec f32 activations");
+                std::vector<float> yb(batch * rows, -5.0f), ybf(batch * rows, -5.0f);
+                llmk::kernels::matmul_weights(view, nullptr, xq.data(), batch, yb.data(), p);
+                llmk::kernels::matmul_weights(view, x.data(), nullptr, batch, ybf.data(), p);
+                check_all(yb, want, tol, "matmul Q8_0 activations");
+                check_all(ybf, want_f, tol_f, "matmul f32 activations");
+              }
+            }
+          });
+        }
+      }
+    }
+  }
+}

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   uint64_t seed = 0;
   double temperature = 1.0, top_p = 0.9;
   bool ids = false;
+  llmk::LoadConfig load;
   llmk::cli::ArgParser args("llmk-run", "--model FILE [options]",
                             "Generates text (or token ids) from a GGUF or llama2.c model file.");
   args.text("--model|-m", "FILE", &model_path, "the model (GGUF or llama2.c .bin)")
@@ -33,6 +34,19 @@ int main(int argc, char** argv) {
       .integer("--ctx", "N", &ctx, 0, 1 << 24, "context length; 0 is the model's (default 0)")
       .flag("--ids", &ids, "print token ids, not text")
       .text("--tokenizer", "FILE", &tokenizer_path, "llama2.c tokenizer.bin (default: the GGUF's own)")
+      .custom("--weights", "map|copy",
+              [&load](const std::string& v) -> absl::Status {
+                if (v == "map") {
+                  load.weights = llmk::LoadConfig::Weights::kMap;
+                } else if (v == "copy") {
+                  load.weights = llmk::LoadConfig::Weights::kCopy;
+                } else {
+                  return absl::InvalidArgumentError("expected map or copy");
+                }
+                return absl::OkStatus();
+              },
+              "GGUF weights used in place from the file's mapping, or copied into huge pages "
+              "(default: copy when the file takes at most half of the available memory)")
       .epilog("Text streams to stdout; load time and speeds go to stderr at the end.\n"
               "exit codes: 0 ok, 3 usage error, 4 the model, tokenizer or generation failed.\n");
   if (std::optional<int> exit_code = llmk::cli::parse_command_line(args, argc, argv)) return *exit_code;
@@ -42,7 +56,6 @@ int main(int argc, char** argv) {
   }
 
   const auto load_start = std::chrono::steady_clock::now();
-  llmk::LoadConfig load;
   load.max_seq_len = static_cast<size_t>(ctx);
   auto model = llmk::load_model(model_path, load);
   if (!model.ok()) {

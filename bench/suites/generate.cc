@@ -53,6 +53,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "llmk/bench.h"
 #include "llmk/kv_cache.h"
 #include "llmk/model.h"
@@ -583,16 +584,26 @@ void add_generate(const BenchmarkConfig& config, std::vector<BenchmarkSpec>& out
 
   if (!config.suite_option("model").empty()) {
     const std::string path = config.suite_option("model");
-    ModelSource src{std::filesystem::path(path).stem().string(),
-                    [path]() { return load_model(path); }, is_gguf_file(path) ? path : ""};
-    for (size_t t : thread_counts) {
-      compare_with_llama_cpp(config, prompt_spec(src, t), src, PeerTest::kPrompt, out);
-      compare_with_llama_cpp(config, generation_spec(src, t), src, PeerTest::kGeneration, out);
+    // --weights map,copy: both, in one run, as <model>-map and <model>-copy.
+    const std::vector<std::string> modes = absl::StrSplit(config.suite_option("weights"), ',',
+                                                          absl::SkipEmpty());
+    for (const std::string& mode : modes.empty() ? std::vector<std::string>{""} : modes) {
+      LoadConfig load;
+      if (mode == "map") load.weights = LoadConfig::Weights::kMap;
+      if (mode == "copy") load.weights = LoadConfig::Weights::kCopy;
+      ModelSource src{absl::StrCat(std::filesystem::path(path).stem().string(),
+                                   modes.size() > 1 ? "-" + mode : ""),
+                      [path, load]() { return load_model(path, load); },
+                      is_gguf_file(path) ? path : ""};
+      for (size_t t : thread_counts) {
+        compare_with_llama_cpp(config, prompt_spec(src, t), src, PeerTest::kPrompt, out);
+        compare_with_llama_cpp(config, generation_spec(src, t), src, PeerTest::kGeneration, out);
+      }
+      BenchmarkSpec batch = batched_generation_spec(src, threads);
+      note_batch_not_compared(batch);
+      out.push_back(std::move(batch));
+      add_latency_entries(config, src, thread_counts, out);
     }
-    BenchmarkSpec batch = batched_generation_spec(src, threads);
-    note_batch_not_compared(batch);
-    out.push_back(std::move(batch));
-    add_latency_entries(config, src, thread_counts, out);
     return;
   }
 
@@ -701,6 +712,17 @@ const bool registered = register_suite("generate", add_generate);
 const bool scaling_section = register_report_section(print_scaling);
 const bool model_option = register_suite_option(
     {"model", "FILE", "model (GGUF or llama2.c) for the end-to-end entries", "", {}});
+const bool weights_option = register_suite_option(
+    {"weights", "map|copy", "--model's GGUF weights: the file's mapping, a copy in huge pages, "
+     "or map,copy for both (default: load_model's choice)", "",
+     [](const std::string& value) -> absl::Status {
+       for (absl::string_view mode : absl::StrSplit(value, ',')) {
+         if (mode != "map" && mode != "copy") {
+           return absl::InvalidArgumentError("expected map, copy or map,copy");
+         }
+       }
+       return absl::OkStatus();
+     }});
 const bool scaling_option = register_suite_option(
     {"scaling", "", "model-size scaling table (end-to-end suite)", "", {}});
 const bool llama_bench_option = register_suite_option(

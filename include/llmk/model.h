@@ -135,6 +135,28 @@ struct LoadConfig {
   std::optional<TensorType> quantize_to;
   // Context length to use instead of the model's (0 = the model's).
   size_t max_seq_len = 0;
+  // Where a GGUF file's tensor data lives once loaded (llama2.c checkpoints
+  // are always mapped; tensors converted by the options above always live in
+  // buffers of their own).
+  enum class Weights {
+    // kCopy when the tensor data takes at most half of the memory available
+    // at load time, else kMap.
+    kAuto,
+    // Used in place from a read-only mapping of the file: the quickest
+    // start-up, and memory the page cache owns (shared with every process
+    // mapping the file, given back under pressure and read again on demand),
+    // in whatever pages the page cache uses (4 KiB on many kernels and file
+    // systems, so each token pays more TLB misses).
+    kMap,
+    // Read (pread, not through the mapping) into one buffer the model owns,
+    // 2 MiB-aligned and advised for transparent huge pages, each tensor at
+    // its GGUF offset, so its alignment holds: start-up reads the whole file,
+    // and the process holds a private copy (the page cache may keep another
+    // until reclaimed), and tokens run from huge pages wherever the file
+    // lives. model_from_gguf copies from the GgufFile's own bytes.
+    kCopy,
+  };
+  Weights weights = Weights::kAuto;
 };
 
 absl::StatusOr<Model> load_model(const std::string& path, const LoadConfig& config = {});

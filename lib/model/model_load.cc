@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -233,6 +234,10 @@ class GgufModelReader {
   GgufModelReader(const GgufFile& f, const LoadConfig& load, ModelStorage& storage)
       : f_(f), load_(load), storage_(storage) {}
 
+  // Tensors are read from `copy` (the data section, each tensor at its
+  // offset) instead of the file's bytes when it is not null.
+  void set_tensor_copy(const uint8_t* copy) { tensor_copy_ = copy; }
+
   absl::StatusOr<size_t> size_key(const std::string& key, std::optional<size_t> fallback) {
     auto v = f_.get_uint(key);
     if (v.status().code() == absl::StatusCode::kNotFound) {
@@ -280,7 +285,7 @@ class GgufModelReader {
     if (t->dims.size() != 2 || t->dims[0] != cols || t->dims[1] != rows) {
       return shape_error(*t, {cols, rows});
     }
-    WeightView w{t->type, f_.tensor_data(*t).data(), rows, cols};
+    WeightView w{t->type, tensor_bytes(*t).data(), rows, cols};
     return internal::convert_matrix(w, load_, storage_);
   }
 
@@ -291,7 +296,7 @@ class GgufModelReader {
       return absl::InvalidArgumentError(absl::StrCat("GGUF model: tensor '", name, "' missing"));
     }
     if (t->dims.size() != 1 || t->dims[0] != n) return shape_error(*t, {n});
-    const auto bytes = f_.tensor_data(*t);
+    const auto bytes = tensor_bytes(*t);
     if (t->type == TensorType::kF32) {
       return std::span<const float>(reinterpret_cast<const float*>(bytes.data()), n);
     }
@@ -307,6 +312,12 @@ class GgufModelReader {
   }
 
  private:
+  std::span<const uint8_t> tensor_bytes(const GgufTensorInfo& t) const {
+    const auto in_file = f_.tensor_data(t);
+    if (tensor_copy_ == nullptr || in_file.empty()) return in_file;
+    return {tensor_copy_ + t.offset, in_file.size()};
+  }
+
   absl::Status shape_error(const GgufTensorInfo& t, std::vector<size_t> expected) {
     std::string got, want;
     for (uint64_t d : t.dims) absl::StrAppend(&got, got.empty() ? "" : ", ", d);
@@ -319,7 +330,70 @@ class GgufModelReader {
   const GgufFile& f_;
   const LoadConfig& load_;
   ModelStorage& storage_;
+  const uint8_t* tensor_copy_ = nullptr;
 };
+
+// ------------------------------------------------------------ GGUF tensor data
+
+// Where load_model reads a GGUF file's data section from for kCopy.
+struct TensorDataFile {
+  std::string path;
+  uint64_t data_offset = 0;  // of the data section in the file
+};
+
+// Bytes from the data section's start to the end of its last tensor.
+uint64_t tensor_data_bytes(const GgufFile& f) {
+  uint64_t end = 0;
+  for (const GgufTensorInfo& t : f.tensors()) end = std::max(end, t.offset + t.bytes);
+  return end;  // the parser checked every tensor lies inside the file
+}
+
+bool copies_weights(const GgufFile& f, const LoadConfig& load) {
+  const uint64_t bytes = tensor_data_bytes(f);
+  switch (load.weights) {
+    case LoadConfig::Weights::kMap:
+      return false;
+    case LoadConfig::Weights::kCopy:
+      return bytes > 0;
+    case LoadConfig::Weights::kAuto:
+      break;
+  }
+  return bytes > 0 && bytes <= internal::available_memory_bytes() / 2;
+}
+
+// The data section copied into one buffer `storage` owns, 2 MiB-aligned and
+// advised for huge pages (so each tensor keeps its GGUF alignment, at most
+// 64 KiB), read from `source` when given (load_model), else copied from the
+// GgufFile's own bytes. nullptr when the weights stay where they are.
+absl::StatusOr<const uint8_t*> copy_tensor_data(const GgufFile& f, const LoadConfig& load,
+                                                const TensorDataFile* source,
+                                                ModelStorage& storage) {
+  if (!copies_weights(f, load)) return nullptr;
+  const uint64_t bytes = tensor_data_bytes(f);
+  const std::string what = source ? absl::StrCat("'", source->path, "'") : "GGUF model";
+  const size_t rounded = bytes <= SIZE_MAX - kHugePage ? round_up(bytes, kHugePage) : 0;
+  void* p = rounded == 0 ? nullptr : std::aligned_alloc(kHugePage, rounded);
+  if (p == nullptr) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        what, ": cannot allocate ", bytes, " bytes to copy the weights into "
+        "(LoadConfig.weights = kMap uses the file in place)"));
+  }
+  // Advice only: without transparent huge pages the buffer still works.
+  madvise(p, rounded, MADV_HUGEPAGE);
+  AlignedBytes buffer(static_cast<uint8_t*>(p));
+  if (source != nullptr) {
+    LLMK_RETURN_IF_ERROR(internal::read_file_range(source->path, source->data_offset,
+                                                   {buffer.get(), static_cast<size_t>(bytes)}));
+  } else {
+    for (const GgufTensorInfo& t : f.tensors()) {
+      const auto in_file = f.tensor_data(t);
+      std::memcpy(buffer.get() + t.offset, in_file.data(), in_file.size());
+    }
+  }
+  const uint8_t* copy = buffer.get();
+  storage.buffers.push_back(std::move(buffer));
+  return copy;
+}
 
 // Tokenizer metadata the model relies on: one entry per token, ids in range.
 absl::Status check_tokenizer_metadata(const GgufFile& f, ModelConfig& c) {
@@ -477,8 +551,8 @@ absl::StatusOr<std::span<const float>> read_rope_freq_factors(GgufModelReader& r
 
 }  // namespace
 
-absl::StatusOr<Model> model_from_gguf(std::shared_ptr<const GgufFile> file,
-                                      const LoadConfig& load) {
+static absl::StatusOr<Model> gguf_model(std::shared_ptr<const GgufFile> file,
+                                        const LoadConfig& load, const TensorDataFile* source) {
   if (file == nullptr) return absl::InvalidArgumentError("model_from_gguf: null file");
   const GgufFile& f = *file;
   auto arch_name = f.get_string("general.architecture");
@@ -553,6 +627,8 @@ absl::StatusOr<Model> model_from_gguf(std::shared_ptr<const GgufFile> file,
     c.max_seq_len = load.max_seq_len;
   }
 
+  LLMK_ASSIGN_OR_RETURN(const uint8_t* tensor_copy, copy_tensor_data(f, load, source, *storage));
+  r.set_tensor_copy(tensor_copy);
   const size_t d = c.dim, V = c.vocab_size;
   ModelWeights& w = m.weights;
   LLMK_ASSIGN_OR_RETURN(w.token_embedding, r.matrix("token_embd.weight", V, d));
@@ -590,13 +666,44 @@ absl::StatusOr<Model> model_from_gguf(std::shared_ptr<const GgufFile> file,
   return m;
 }
 
+absl::StatusOr<Model> model_from_gguf(std::shared_ptr<const GgufFile> file,
+                                      const LoadConfig& load) {
+  return gguf_model(std::move(file), load, nullptr);
+}
+
 absl::StatusOr<Model> load_model(const std::string& path, const LoadConfig& config) {
   LLMK_ASSIGN_OR_RETURN(auto mapped, internal::MappedFile::open(path));
   const auto bytes = mapped->bytes();
   if (bytes.size() >= 4 && std::memcmp(bytes.data(), "GGUF", 4) == 0) {
-    mapped.reset();  // GgufFile maps the file itself
-    LLMK_ASSIGN_OR_RETURN(auto gguf, GgufFile::open(path));
-    return model_from_gguf(std::shared_ptr<const GgufFile>(std::move(gguf)), config);
+    if (config.weights == LoadConfig::Weights::kMap) {
+      mapped.reset();  // GgufFile maps the file itself
+      LLMK_ASSIGN_OR_RETURN(auto gguf, GgufFile::open(path));
+      return model_from_gguf(std::shared_ptr<const GgufFile>(std::move(gguf)), config);
+    }
+    // The metadata is parsed from the mapping; the tensor data is read with
+    // pread. The mapping stays alive as long as the GgufFile (its
+    // tensor_data() points there), with its touched pages given back.
+    auto parsed = GgufFile::parse(bytes);
+    if (!parsed.ok()) {
+      return absl::Status(parsed.status().code(),
+                          absl::StrCat(path, ": ", parsed.status().message()));
+    }
+    struct MappedGguf {
+      std::unique_ptr<internal::MappedFile> mapping;
+      std::unique_ptr<GgufFile> file;  // destroyed first
+    };
+    auto owner = std::make_shared<MappedGguf>(MappedGguf{std::move(mapped), std::move(*parsed)});
+    const GgufFile& f = *owner->file;
+    TensorDataFile source{path, 0};
+    if (!f.tensors().empty()) {
+      const GgufTensorInfo& t = f.tensors().front();
+      source.data_offset = static_cast<uint64_t>(f.tensor_data(t).data() - bytes.data()) - t.offset;
+    }
+    const bool copy = copies_weights(f, config);
+    auto model = gguf_model(std::shared_ptr<const GgufFile>(owner, owner->file.get()), config,
+                            &source);
+    if (model.ok() && copy) owner->mapping->drop_resident_pages();
+    return model;
   }
   mapped.reset();
   LLMK_ASSIGN_OR_RETURN(auto ckpt, Llama2cCheckpoint::open(path));
