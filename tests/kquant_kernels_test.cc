@@ -451,6 +451,11 @@ TEST_CASE("matvec/matmul: K types and BF16, both activation modes, every target,
     fill_uniform(x.span(), 7, -1.0f, 1.0f);
     std::vector<Q8_KBlock> xq(shape.max_batch * shape.cols / kSuperBlock);
     llmk::ref::quantize_q8_k(x.data(), x.size(), xq.data());
+    // BF16 weights in the integer mode meet x rounded to BF16, as in ggml.
+    std::vector<float> x_bf16(x.size());
+    for (size_t i = 0; i < x.size(); ++i) {
+      x_bf16[i] = llmk::bf16_to_f32(llmk::f32_to_bf16(x.data()[i]));
+    }
     for (TensorType type : kAllTypes) {
       INFO("type = " << name_of(type) << ", rows = " << shape.rows);
       const KWeights w = make_k_weights(type, shape.rows, shape.cols, 5);
@@ -459,12 +464,15 @@ TEST_CASE("matvec/matmul: K types and BF16, both activation modes, every target,
       for (auto mode : {llmk::ActivationMode::kQuantizeQ8_0, llmk::ActivationMode::kFloat}) {
         const bool integer =
             mode == llmk::ActivationMode::kQuantizeQ8_0 && type != TensorType::kBF16;
-        INFO("integer = " << integer);
+        const bool bf16_rounded =
+            mode == llmk::ActivationMode::kQuantizeQ8_0 && type == TensorType::kBF16;
+        const float* x_ref = bf16_rounded ? x_bf16.data() : x.data();
+        INFO("integer = " << integer << ", x rounded to BF16 = " << bf16_rounded);
         // Reference per (vector, row), computed once for every target.
         std::vector<RefY> want(shape.max_batch * shape.rows);
         for (size_t v = 0; v < shape.max_batch; ++v) {
           for (size_t r = 0; r < shape.rows; ++r) {
-            want[v * shape.rows + r] = reference_y(view, r, x.data() + v * shape.cols,
+            want[v * shape.rows + r] = reference_y(view, r, x_ref + v * shape.cols,
                                                    integer ? xq.data() + v * blocks : nullptr);
           }
         }

@@ -9,7 +9,9 @@
 # ./build-llama; the commit in a name like llama.cpp-c392e509.tar.gz becomes
 # the build_commit llama-bench reports). Installs cmake and g++ with apt when missing. Quiet on
 # success; prints the path of the llama-bench binary on stdout. LLAMA_TARGETS
-# names more CMake targets to build beside it (e.g. "llama-quantize").
+# names more CMake targets to build beside it (e.g. "llama-quantize");
+# LLAMA_CMAKE_FLAGS adds CMake options after the defaults (e.g.
+# "-DGGML_NATIVE=OFF -DGGML_AVX2=ON" for a build without AVX-512 or AMX).
 set -euo pipefail
 
 if [ $# -lt 1 ] || [ $# -gt 2 ]; then
@@ -66,8 +68,8 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 jobs=$(nproc 2>/dev/null || echo 2)
 if ! { cmake -S "$source_dir" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON \
-         -DLLAMA_CURL=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_TESTS=OFF &&
-       # shellcheck disable=SC2086  # LLAMA_TARGETS is a word list
+         -DLLAMA_CURL=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_TESTS=OFF ${LLAMA_CMAKE_FLAGS:-} &&
+       # shellcheck disable=SC2086  # LLAMA_TARGETS and LLAMA_CMAKE_FLAGS are word lists
        cmake --build "$build_dir" -j "$jobs" --target llama-bench ${LLAMA_TARGETS:-}; } >"$log" 2>&1; then
   tail -n 40 "$log" >&2
   echo "$0: building llama-bench failed (log above)" >&2

@@ -87,9 +87,12 @@ absl::StatusOr<WeightView> pack_weights(const WeightView& w, std::span<uint8_t> 
 
 // How quantized weights meet f32 activations.
 enum class ActivationMode {
-  // Quantize x to Q8_0 once per call and use integer dot products, as ggml
-  // does: with ggml-cpu's x86 activation rounding (multiplier 127/amax, ties
-  // to even; not quantize_q8_0's), so the result is the forward pass's.
+  // Round x as ggml's CPU backend does before a matrix product, so the
+  // result is the forward pass's: Q4_0 / Q8_0 weights meet x quantized to
+  // Q8_0 with ggml-cpu's x86 rounding (multiplier 127/amax, ties to even;
+  // not quantize_q8_0's) in integer dot products; K-quant weights (llmk/
+  // kquant.h) meet x quantized to Q8_K; BF16 weights meet x rounded to BF16.
+  // F32 / F16 weights always meet x in f32.
   kQuantizeQ8_0,
   kFloat,         // keep x in f32 (Q·f32 dot products)
 };
