@@ -14,7 +14,7 @@ build=${1:-build}
 llama_root=${2:-/tmp/llmk-llama-cpp}
 shared=${LLMK_SHARED:-$(cd .. && pwd)/shared}
 work=$(mktemp -d /tmp/llmk-peer-formats.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+trap '[ -n "${LLMK_PEER_FORMATS_KEEP:-}" ] || rm -rf "$work"' EXIT
 passed=0 failed=0
 check() {  # name, command...
   local name=$1; shift
@@ -37,33 +37,46 @@ check "build llama-logits against libllama" \
     -L "$bin" -lllama -Wl,-rpath,"$bin" -o "$work/llama-logits"
 [ "$failed" -eq 0 ] || finish
 
-# Rows of 256 values (every K-quant applies without llama.cpp's substitutes),
-# 8 layers and 4-way GQA (every mix rule applies).
+# Float types on a trained model (stories260K, converted by llama.cpp): its
+# logits barely move when one activation rounds the other way, so F32, F16 and
+# BF16 must agree with llama.cpp at every position. Quantized types on a
+# random-weight model whose rows are 256 values (every K-quant applies without
+# llama.cpp's substitutes), 8 layers and 4-way GQA (every mix rule applies).
 check "llmk-mkmodel tiny-llama-256 F32" \
-  "$build/tools/llmk-mkmodel" --shape tiny-llama-256 --type f32 --seed 3 --out "$work/f32.gguf"
-types="F32 BF16 Q8_0 Q4_0 Q2_K Q3_K_S Q3_K_M Q3_K_L Q4_K_S Q4_K_M Q5_K_S Q5_K_M Q6_K"
+  "$build/tools/llmk-mkmodel" --shape tiny-llama-256 --type f32 --seed 3 --out "$work/random-f32.gguf"
+cp "$shared/models/stories260K-f32.gguf" "$work/trained-f32.gguf"
 : >"$work/types.txt"
-for t in $types; do
+for t in F32 F16 BF16 Q8_0 Q4_0 Q2_K Q3_K_S Q3_K_M Q3_K_L Q4_K_S Q4_K_M Q5_K_S Q5_K_M Q6_K; do
+  case $t in F32|F16|BF16) src=$work/trained-f32.gguf ;; *) src=$work/random-f32.gguf ;; esac
   if [ "$t" = F32 ]; then
-    cp "$work/f32.gguf" "$work/llmk-F32.gguf"; cp "$work/f32.gguf" "$work/llama-F32.gguf"
+    cp "$src" "$work/llmk-$t.gguf"; cp "$src" "$work/llama-$t.gguf"
   else
-    check "llmk-quantize $t" "$build/tools/llmk-quantize" "$work/f32.gguf" "$work/llmk-$t.gguf" "$t" ||
+    check "llmk-quantize $t" "$build/tools/llmk-quantize" "$src" "$work/llmk-$t.gguf" "$t" ||
       continue
-    check "llama-quantize $t" "$bin/llama-quantize" "$work/f32.gguf" "$work/llama-$t.gguf" "$t" 2 \
+    check "llama-quantize $t" "$bin/llama-quantize" "$src" "$work/llama-$t.gguf" "$t" 2 \
       >"$work/llama-quantize-$t.log" 2>&1 || { tail -n 5 "$work/llama-quantize-$t.log"; continue; }
   fi
   check "llama.cpp loads llmk's $t file" \
-    "$work/llama-logits" "$work/llmk-$t.gguf" 64 "$work/llama-on-llmk-$t.logits" &&
+    "$work/llama-logits" "$work/llmk-$t.gguf" "$work/llama-on-llmk-$t.logits" --sequence 64 &&
   check "llama.cpp runs its own $t file" \
-    "$work/llama-logits" "$work/llama-$t.gguf" 64 "$work/llama-on-llama-$t.logits" &&
+    "$work/llama-logits" "$work/llama-$t.gguf" "$work/llama-on-llama-$t.logits" --sequence 64 &&
   echo "$t" >>"$work/types.txt"
 done
 
 log=$work/peer_formats_test.log
-if LLMK_PEER_FORMATS_DIR=$work "$build/tests/peer_formats_test" --reporters=console >"$log" 2>&1; then
+if LLMK_PEER_FORMATS_DIR=$work "$build/tests/peer_formats_test" >"$log" 2>&1 &&
+   ! grep -q "llmk-tests: .* [1-9][0-9]* skipped" "$log"; then
   check "tests/peer_formats_test" true
 else
   check "tests/peer_formats_test" false
 fi
-grep -E "MESSAGE|largest difference|ERROR|FAILED|test cases" "$log" | head -n 60
+grep -E "MESSAGE|ERROR|FAILED|test cases" "$log" | head -n 60
+# The llama-family variants (RoPE scaling, rope_freqs, biases) against llama.cpp.
+log=$work/model_variants_test.log
+if LLMK_LLAMA_LOGITS=$work/llama-logits "$build/tests/model_variants_test" \
+     --test-case="*llama.cpp*" >"$log" 2>&1 && grep -qE "llmk-tests: [1-9][0-9]* passed, 0 failed, 0 skipped" "$log"; then
+  check "model_variants_test against llama.cpp" true
+else
+  check "model_variants_test against llama.cpp" false; tail -n 30 "$log"
+fi
 finish

@@ -482,8 +482,8 @@ TEST_CASE("llama variants: a token of a model with every feature allocates nothi
 
 // ------------------------------------------------------------ llama.cpp
 
-// Teacher-forced logits from llama.cpp through tests/peer/llama_logits (its
-// path in $LLMK_LLAMA_LOGITS), or nullopt when llama.cpp refuses the file.
+// Teacher-forced logits from llama.cpp through tools/peer/llama_logits.cc
+// (its path in $LLMK_LLAMA_LOGITS), or nullopt when llama.cpp refuses the file.
 std::optional<std::vector<float>> llama_cpp_logits(const std::string& helper, const Model& m,
                                                    const std::vector<int32_t>& tokens) {
   const auto dir = std::filesystem::temp_directory_path() /
@@ -502,6 +502,13 @@ std::optional<std::vector<float>> llama_cpp_logits(const std::string& helper, co
   std::optional<std::vector<float>> out;
   if (status == 0) {
     std::ifstream in(logits_path, std::ios::binary);
+    // Header: n, vocab, then the n tokens.
+    std::vector<int32_t> header(2 + tokens.size());
+    in.read(reinterpret_cast<char*>(header.data()),
+            static_cast<std::streamsize>(header.size() * sizeof(int32_t)));
+    REQUIRE(header[0] == static_cast<int32_t>(tokens.size()));
+    REQUIRE(header[1] == static_cast<int32_t>(m.config.vocab_size));
+    REQUIRE(std::equal(tokens.begin(), tokens.end(), header.begin() + 2));
     std::vector<float> logits(tokens.size() * m.config.vocab_size);
     in.read(reinterpret_cast<char*>(logits.data()),
             static_cast<std::streamsize>(logits.size() * sizeof(float)));
@@ -515,8 +522,8 @@ std::optional<std::vector<float>> llama_cpp_logits(const std::string& helper, co
 TEST_CASE("llama variants: logits agree with llama.cpp's") {
   const char* helper = std::getenv("LLMK_LLAMA_LOGITS");
   if (helper == nullptr) {
-    test::skip("LLMK_LLAMA_LOGITS is not set (build tests/peer/llama_logits.cc to compare "
-               "with llama.cpp)");
+    test::skip("LLMK_LLAMA_LOGITS is not set (.ci/peer_formats.sh builds "
+               "tools/peer/llama_logits.cc against llama.cpp and sets it)");
     return;
   }
   const auto tokens = test_tokens(24, 320);

@@ -115,7 +115,10 @@ TEST_CASE("llmk-quantize writes what llama-quantize writes, tensor for tensor, b
     INFO("file type " << type);
     auto ours = open_gguf(peer->dir / ("llmk-" + type + ".gguf"));
     auto theirs = open_gguf(peer->dir / ("llama-" + type + ".gguf"));
-    CHECK(*ours->get_uint("general.file_type") == *theirs->get_uint("general.file_type"));
+    const auto our_type = ours->get_uint("general.file_type");
+    const auto their_type = theirs->get_uint("general.file_type");
+    REQUIRE(our_type.ok() == their_type.ok());
+    if (our_type.ok()) CHECK(*our_type == *their_type);
     REQUIRE(ours->tensors().size() == theirs->tensors().size());
     for (const GgufTensorInfo& t : theirs->tensors()) {
       INFO("tensor " << t.name);
@@ -150,15 +153,30 @@ TEST_CASE("our logits on llama.cpp's files match llama.cpp's") {
     const Logits ref = read_logits(peer->dir / ("llama-on-llama-" + type + ".logits"));
     const std::vector<float> ours = our_logits(peer->dir / ("llama-" + type + ".gguf"), ref);
     const double error = relative_max_error(ours, ref.values);
-    MESSAGE(type << ": largest difference " << error << " of the largest |logit|");
-    // Float weights: the two forward passes differ only in summation order
-    // (a few ulps per dot product, 64 positions deep).
-    // Quantized weights: identical weight bytes and identical Q8_0 / Q8_K
-    // activation rounding; what remains is the float accumulation order of
-    // the block sums, which can flip an activation's rounding in a later
-    // layer and spread from there.
-    const bool float_weights = type == "F32" || type == "F16" || type == "BF16";
-    const double bound = float_weights ? 1e-4 : 0.02;
+    const std::vector<float> ours_first(ours.begin(), ours.begin() + ref.vocab);
+    const std::vector<float> ref_first(ref.values.begin(), ref.values.begin() + ref.vocab);
+    const double first_error = relative_max_error(ours_first, ref_first);
+    MESSAGE(type << ": largest difference " << error << " of the largest |logit|; at position 0 "
+                 << first_error);
+    // Position 0 attends to itself only: every difference there comes from
+    // the matrix products, whose weights are the same bytes and whose
+    // activations both sides round the same way (Q8_0, Q8_K, BF16, F16), so
+    // only the float summation order differs: ~n·2⁻²⁴ relative per dot
+    // (n ≤ 512 here), a few times 1e-7 after 8 layers (measured ≤ 5e-7).
+    CHECK(first_error <= 2e-6);
+    // Later positions: a sum in another order can land an activation on the
+    // other side of a rounding boundary (one Q8 step is 1/127 of its block's
+    // largest value, one BF16 step 2⁻⁸ of the value, one F16 step 2⁻¹¹), and
+    // where that activation is a key or value the KV cache carries the step
+    // to every later position. The float types run on a trained model
+    // (stories260K): F32 and BF16 agree within 1e-4 everywhere (measured
+    // 2e-6 and 2e-5). F16's finer steps flip more often: measured 1.8e-3
+    // from the first flip on (position 6), 1e-7 before it. The quantized
+    // types run on random weights, where one step moves the logits by up to
+    // 2% (measured 1.2–1.8% once a step flipped, 1e-7 before).
+    double bound = 0.03;
+    if (type == "F32" || type == "BF16") bound = 1e-4;
+    if (type == "F16") bound = 5e-3;
     CHECK(error <= bound);
   }
 }

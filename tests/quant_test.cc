@@ -569,7 +569,10 @@ TEST_CASE("matvec/matmul: every weight type and activation mode, every target, t
         for (auto mode : {llmk::ActivationMode::kQuantizeQ8_0, llmk::ActivationMode::kFloat}) {
           const bool int_path = mode == llmk::ActivationMode::kQuantizeQ8_0 &&
                                 (type == TensorType::kQ4_0 || type == TensorType::kQ8_0);
-          // Reference: exact weights · (x, or x as quantized to Q8_0).
+          // F16 weights in that mode meet x rounded to F16, as in ggml.
+          const bool f16_rounded =
+              mode == llmk::ActivationMode::kQuantizeQ8_0 && type == TensorType::kF16;
+          // Reference: exact weights · (x, or x as quantized to Q8_0 / rounded to F16).
           std::vector<double> want(batch * s.rows), tol(batch * s.rows);
           for (size_t b = 0; b < batch; ++b) {
             std::vector<double> xb = to_double(x.cspan().subspan(b * s.cols, s.cols));
@@ -577,6 +580,9 @@ TEST_CASE("matvec/matmul: every weight type and activation mode, every target, t
               std::vector<Q8_0Block> xq(s.cols / kQuantBlock);
               REQUIRE(llmk::quantize_q8_0(x.cspan().subspan(b * s.cols, s.cols), xq).ok());
               xb = llmk::ref::dequantize_q8_0(xq.data(), xq.size());
+            }
+            if (f16_rounded) {
+              for (double& v : xb) v = f16_to_f32(f32_to_f16(static_cast<float>(v)));
             }
             for (size_t r = 0; r < s.rows; ++r) {
               const auto d = llmk::ref::dot(llmk::ref::dequantize_row(view, r), xb);
@@ -864,7 +870,8 @@ TEST_CASE("matvec: F16 rows of any length (partial last vector) on every target"
     for_each_target([&](const std::string&) {
       INFO("cols = " << cols);
       std::vector<float> y(view.rows);
-      REQUIRE(llmk::matvec(view, x.cspan(), y).ok());
+      // f32 activations: the default mode rounds x to F16 first, as ggml does.
+      REQUIRE(llmk::matvec(view, x.cspan(), y, nullptr, llmk::ActivationMode::kFloat).ok());
       for (size_t r = 0; r < view.rows; ++r) CHECK(std::fabs(y[r] - want[r]) <= tol[r]);
     });
   }

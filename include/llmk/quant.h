@@ -91,8 +91,8 @@ enum class ActivationMode {
   // result is the forward pass's: Q4_0 / Q8_0 weights meet x quantized to
   // Q8_0 with ggml-cpu's x86 rounding (multiplier 127/amax, ties to even;
   // not quantize_q8_0's) in integer dot products; K-quant weights (llmk/
-  // kquant.h) meet x quantized to Q8_K; BF16 weights meet x rounded to BF16.
-  // F32 / F16 weights always meet x in f32.
+  // kquant.h) meet x quantized to Q8_K; F16 / BF16 weights meet x rounded
+  // to F16 / BF16. F32 weights always meet x in f32.
   kQuantizeQ8_0,
   kFloat,         // keep x in f32 (Q·f32 dot products)
 };

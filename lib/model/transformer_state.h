@@ -138,11 +138,12 @@ struct Transformer::State {
   bool wants_q8(size_t cols, std::initializer_list<const WeightView*> users) const;
   // The x_q8 argument for w's matvec / matmul: in_q for Q4_0 / Q8_0 weights,
   // the flag for ggml's activation rounding for K-quant weights (the driver
-  // quantizes x to Q8_K) and BF16 weights (x rounded to BF16), null for
-  // F32 / F16 weights or f32 activations.
+  // quantizes x to Q8_K) and F16 / BF16 weights (x rounded to their type),
+  // null for F32 weights or f32 activations.
   const Q8_0Block* integer_activations(const WeightView& w, const Q8_0Block* in_q) const {
     if (is_block_quantized(w)) return in_q;
-    const bool flagged = kernels::is_k_quant(w.type) || w.type == TensorType::kBF16;
+    const bool flagged = kernels::is_k_quant(w.type) || w.type == TensorType::kBF16 ||
+                         w.type == TensorType::kF16;
     return quantize_activations && flagged ? kernels::kIntegerActivations : nullptr;
   }
   const Q8_0Block* quantize(const float* in, size_t cols, size_t n,

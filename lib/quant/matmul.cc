@@ -138,13 +138,19 @@ void k_rows(const WeightView& w, const float* x, const Q8_KBlock* xk, size_t bat
   }
 }
 
-// x's n floats rounded to bfloat16 (as f32 values), in a buffer of the
-// calling thread kept between calls: what ggml's CPU backend multiplies BF16
-// weights with (it converts the activations to BF16 first).
-const float* round_to_bf16(const float* x, size_t n) {
+// x's n floats rounded to the 16-bit float type of F16 / BF16 weights (as
+// f32 values), in a buffer of the calling thread kept between calls: what
+// ggml's CPU backend multiplies such weights with (it converts the
+// activations to the weights' type first). Other types: x itself.
+const float* round_like_ggml(TensorType type, const float* x, size_t n) {
+  if (type != TensorType::kF16 && type != TensorType::kBF16) return x;
   thread_local std::vector<float> buffer;
   if (buffer.size() < n) buffer.resize(n);
-  for (size_t i = 0; i < n; ++i) buffer[i] = bf16_to_f32(f32_to_bf16(x[i]));
+  if (type == TensorType::kBF16) {
+    for (size_t i = 0; i < n; ++i) buffer[i] = bf16_to_f32(f32_to_bf16(x[i]));
+  } else {
+    for (size_t i = 0; i < n; ++i) buffer[i] = f16_to_f32(f32_to_f16(x[i]));
+  }
   return buffer.data();
 }
 
@@ -161,7 +167,7 @@ bool is_k_quant(TensorType type) {
 
 void weight_rows_direct(const WeightView& w, const float* x, const Q8_0Block* x_q8, size_t batch,
                         float* y, size_t y_stride, size_t row_begin, size_t row_end) {
-  if (w.type == TensorType::kBF16 && x_q8 != nullptr) x = round_to_bf16(x, w.cols * batch);
+  if (x_q8 != nullptr) x = round_like_ggml(w.type, x, w.cols * batch);
   if (is_k_quant(w.type)) {
     const Q8_KBlock* xk = x_q8 != nullptr ? quantize_rows_q8_k(x, w.cols, batch) : nullptr;
     k_rows(w, x, xk, batch, y, y_stride, row_begin, row_end);
@@ -194,7 +200,7 @@ void matmul_weights(const WeightView& w, const float* x, const Q8_0Block* x_q8, 
   if (__builtin_mul_overflow(w.rows, w.cols, &work) || __builtin_mul_overflow(work, batch, &work)) {
     work = SIZE_MAX;
   }
-  if (w.type == TensorType::kBF16 && x_q8 != nullptr) x = round_to_bf16(x, w.cols * batch);
+  if (x_q8 != nullptr) x = round_like_ggml(w.type, x, w.cols * batch);
   if (is_k_quant(w.type)) {
     // x quantized once for every row and thread.
     const Q8_KBlock* xk = x_q8 != nullptr ? quantize_rows_q8_k(x, w.cols, batch) : nullptr;

@@ -151,10 +151,11 @@ absl::Status run_weights(const WeightView& w, std::span<const float> x, size_t b
                          std::span<float> y, ThreadPool* pool, ActivationMode mode) {
   if (y.empty()) return absl::OkStatus();
   const bool quantized = w.type == TensorType::kQ4_0 || w.type == TensorType::kQ8_0;
-  const bool rounded_by_driver = kernels::is_k_quant(w.type) || w.type == TensorType::kBF16;
+  const bool rounded_by_driver = kernels::is_k_quant(w.type) || w.type == TensorType::kBF16 ||
+                                 w.type == TensorType::kF16;
   if (rounded_by_driver && mode == ActivationMode::kQuantizeQ8_0) {
-    // The driver quantizes x to Q8_K (K-quants) or rounds it to BF16 itself,
-    // as the forward pass's call does.
+    // The driver quantizes x to Q8_K (K-quants) or rounds it to F16 / BF16
+    // itself, as the forward pass's call does.
     kernels::matmul_weights(w, x.data(), kernels::kIntegerActivations, batch, y.data(), pool);
   } else if (quantized && mode == ActivationMode::kQuantizeQ8_0) {
     std::vector<Q8_0Block> xq(x.size() / kQuantBlock);
