@@ -196,6 +196,23 @@ TEST_CASE("one trend chart per entry, every repetition median a point") {
   CHECK(count(html, "class=\"change") == 0);  // flat histories: no marker
 }
 
+TEST_CASE("axis labels stay distinct on a narrow range") {
+  std::vector<EntryPoint> points = step_points("narrow", 3, 3, 1.0);
+  for (EntryPoint& p : points) {
+    for (double& v : p.repetition_medians_ns) v = 1200 + (v - 100) * 0.1;  // 1.2 us ± 0.1%
+  }
+  const std::string html = format_html_report(report_of(points));
+  std::vector<std::string> labels;
+  for (size_t at = html.find("text-anchor=\"end\">"); at != std::string::npos;
+       at = html.find("text-anchor=\"end\">", at + 1)) {
+    const size_t from = at + std::string("text-anchor=\"end\">").size();
+    const std::string label = html.substr(from, html.find('<', from) - from);
+    if (label.ends_with(" us")) labels.push_back(label);
+  }
+  REQUIRE(labels.size() >= 3);
+  for (size_t i = 1; i < labels.size(); ++i) CHECK(labels[i] != labels[i - 1]);
+}
+
 TEST_CASE("a change-point marker exactly where a synthetic step is, naming its commit") {
   std::vector<EntryPoint> points = step_points("ops/dot/384", 6, 3, 2.0);
   const std::vector<EntryPoint> flat = step_points("ops/axpy/384", 6, 6, 1.0);

@@ -12,8 +12,8 @@
 #
 #   tools/history-demo.sh DB_DIR OUT_DIR
 #
-# DB_DIR gets demo.sqlite (replaced); OUT_DIR gets report.html, report.png,
-# the DOM dumps and the logs. Set LLMK_LLAMA_BENCH to a llama-bench binary
+# DB_DIR gets demo.sqlite (replaced); OUT_DIR gets report.html, report.png
+# (1400x3000), report-full.png (the whole page), the DOM dumps and the logs. Set LLMK_LLAMA_BENCH to a llama-bench binary
 # to add the llama.cpp peer of the generation entry (slower).
 set -uo pipefail
 if [ $# -ne 2 ]; then
@@ -71,11 +71,17 @@ note() {  # a documentation change: a real commit that leaves the code alone
   commit "docs: $1"
 }
 
+last_run() { grep -o 'run [0-9]* appended' "$out/bench.log" | tail -n 1 | cut -d' ' -f2; }
+
 bench_start=$SECONDS
 runs_ok=1
 run_bench || runs_ok=0
+first_run=$(last_run)
 run_bench || runs_ok=0  # the first commit twice: 6 repetitions for compare
 first=$(git -C "$clone" rev-parse HEAD)
+# Every Highway target of the dot kernel, for the speedup bars.
+"$bench" --cpu "$cpu" --filter '^ops/dot/384$' --target all --repetitions 3 --max-time 0.05 \
+  --db "$db" --machine demo >> "$out/bench.log" 2>&1 || runs_ok=0
 note "a first note" && run_bench || runs_ok=0
 note "a second note" && run_bench || runs_ok=0
 # The slowdown: a loop-carried chain over every element before the kernel
@@ -86,10 +92,8 @@ if grep -q 'volatile float chain' "$clone/lib/ops/ops.cc"; then ok "the slowdown
 commit "ops: a dependent loop in dot (deliberately slow)" && run_bench && run_bench || runs_ok=0
 slow=$(git -C "$clone" rev-parse HEAD)
 note "a third note" && run_bench || runs_ok=0
+later_run=$(last_run)
 note "a fourth note" && run_bench || runs_ok=0
-# Every Highway target of the dot kernel, for the speedup bars.
-"$bench" --cpu "$cpu" --filter '^ops/dot/384$' --target all --repetitions 3 --max-time 0.05 \
-  --db "$db" --machine demo >> "$out/bench.log" 2>&1 || runs_ok=0
 commits=$(git -C "$clone" rev-list --count "$first..HEAD")
 appended=$(grep -c 'appended to the history' "$out/bench.log")
 if [ "$runs_ok" -eq 1 ] && [ "$commits" -ge 5 ] && [ "$appended" -eq 9 ]; then
@@ -124,12 +128,12 @@ if [ $rc -eq 1 ] && grep -qE '^ops/dot/384 .*REGRESSION' "$out/compare.txt"; the
 else
   bad "compare first slowed exited $rc (expected 1, a regression)"
 fi
-"$bench" compare 1 7 --db "$db" > "$out/compare-runs.txt" 2>&1
+"$bench" compare "$first_run" "$later_run" --db "$db" > "$out/compare-runs.txt" 2>&1
 rc=$?
 if [ $rc -eq 2 ]; then
-  ok "compare of two single runs (3 repetitions a side): exit 2, inconclusive"
+  ok "compare of runs $first_run and $later_run (3 repetitions a side): exit 2, inconclusive"
 else
-  bad "compare 1 7 exited $rc (expected 2: 3 repetitions cannot reach p < 0.01)"
+  bad "compare $first_run $later_run exited $rc (expected 2: 3 repetitions cannot reach p < 0.01)"
 fi
 
 # ---- the report, and a run under a hostile machine name for the escaping
@@ -163,6 +167,9 @@ chrome() {  # page, flags...
 }
 chrome "$out/report.html" --screenshot="$out/report.png" --window-size=1400,3000 \
   > /dev/null 2> "$out/chromium.log"
+# The whole page too: 3000 px hold the trends, the panels follow them.
+chrome "$out/report.html" --screenshot="$out/report-full.png" --window-size=1400,7000 \
+  > /dev/null 2>> "$out/chromium.log"
 chrome "$out/report.html" --dump-dom > "$out/report.dom.html" 2>> "$out/chromium.log"
 chrome "$out/all-machines.html" --dump-dom > "$out/all-machines.dom.html" 2>> "$out/chromium.log"
 if python3 - "$out" "$slow" <<'PY'

@@ -27,7 +27,8 @@ p.selection, p.note, figcaption { color: #4a5263; }
 code, td.mono { font-family: ui-monospace, monospace; font-size: 12px; }
 nav a { margin-right: 14px; }
 p.empty { font-size: 16px; padding: 16px; background: #fff4e0; border: 1px solid #e8c98a; }
-.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(680px, 1fr)); gap: 18px; }
+.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(600px, 1fr)); gap: 18px; }
+figure svg { max-width: 100%; height: auto; }
 figure { margin: 0; padding: 10px; border: 1px solid #e1e4ea; border-radius: 6px; }
 span.machine { color: #6b7385; font-weight: normal; font-family: system-ui, sans-serif; }
 table { border-collapse: collapse; margin: 6px 0; }
@@ -112,9 +113,31 @@ std::vector<Chosen> choose_entries(const ReportData& data) {
 
 // ---- trends ----
 
+// Tick labels in format_ns's units (picked by the axis' largest tick) with
+// as many decimals as the step needs: format_ns's three significant digits
+// would print "1.2 us" for every tick of a narrow axis.
+std::vector<std::string> time_tick_labels(const std::vector<double>& ticks_ns) {
+  std::vector<std::string> labels;
+  if (ticks_ns.empty()) return labels;
+  const double top = std::max(std::fabs(ticks_ns.front()), std::fabs(ticks_ns.back()));
+  double scale = 1;
+  const char* unit = "ns";
+  if (top >= 1e9) {
+    scale = 1e9, unit = "s";
+  } else if (top >= 1e6) {
+    scale = 1e6, unit = "ms";
+  } else if (top >= 1e3) {
+    scale = 1e3, unit = "us";
+  }
+  const double step = ticks_ns.size() > 1 ? (ticks_ns[1] - ticks_ns[0]) / scale : 1.0;
+  const int decimals = std::clamp(static_cast<int>(std::ceil(-std::log10(step) - 1e-9)), 0, 9);
+  for (double t : ticks_ns) labels.push_back(absl::StrFormat("%.*f %s", decimals, t / scale, unit));
+  return labels;
+}
+
 std::string trend_chart(const EntryHistory& h) {
-  constexpr double kWidth = 660, kHeight = 250;
-  constexpr double kLeft = 76, kRight = 16, kTop = 24, kBottom = 62;
+  constexpr double kWidth = 660, kHeight = 220;
+  constexpr double kLeft = 88, kRight = 16, kTop = 24, kBottom = 58;
   const double plot_w = kWidth - kLeft - kRight, plot_h = kHeight - kTop - kBottom;
   double lo = std::numeric_limits<double>::infinity(), hi = -lo;
   for (const CommitPoint& c : h.commits) {
@@ -135,13 +158,15 @@ std::string trend_chart(const EntryHistory& h) {
   auto x_of = [&](size_t i) { return kLeft + (static_cast<double>(i) + 0.5) * column; };
 
   SvgWriter svg(kWidth, kHeight, "trend", absl::StrCat("trend of ", h.name, " on ", h.machine));
-  for (double t : nice_ticks(y.domain_lo, y.domain_hi, 5)) {
-    svg.line(kLeft, y(t), kWidth - kRight, y(t), "grid");
-    svg.text(kLeft - 6, y(t) + 4, format_ns(t), "tick", "end");
+  const std::vector<double> ticks = nice_ticks(y.domain_lo, y.domain_hi, 5);
+  const std::vector<std::string> labels = time_tick_labels(ticks);
+  for (size_t i = 0; i < ticks.size(); ++i) {
+    svg.line(kLeft, y(ticks[i]), kWidth - kRight, y(ticks[i]), "grid");
+    svg.text(kLeft - 6, y(ticks[i]) + 4, labels[i], "tick", "end");
   }
   svg.line(kLeft, kTop, kLeft, kTop + plot_h, "axis");
   svg.line(kLeft, kTop + plot_h, kWidth - kRight, kTop + plot_h, "axis");
-  svg.text(14, kTop + plot_h / 2, "time per op", "axis-title", "middle", -90);
+  svg.text(12, kTop + plot_h / 2, "time per op", "axis-title", "middle", -90);
   svg.text(kWidth - kRight, kHeight - 4, "commit (oldest first)", "axis-title", "end");
   // At most ~24 commit labels fit under the axis.
   const size_t label_every = (n + 23) / 24;
