@@ -2,8 +2,9 @@
 # The results history end to end on real commits: clones this repository's
 # HEAD into a temporary directory, builds llmk-bench there (bench only),
 # makes five commits (the third slows the dot kernel with a dependent
-# loop), runs a few fast entries with --repetitions 3 --db after each, then
-# checks that `history` finds the change point at the slowed commit, that
+# loop, the fifth reverts it), runs a few fast entries with --repetitions 3
+# --db after each, then checks that `history` finds the change points at
+# the slowed commit and at the revert, that
 # `compare` of the first commit with it exits as documented, writes
 # `llmk-bench report` pages and opens them in headless Chromium (a
 # screenshot, and the DOM checked for the charts and for no script).
@@ -79,9 +80,6 @@ run_bench || runs_ok=0
 first_run=$(last_run)
 run_bench || runs_ok=0  # the first commit twice: 6 repetitions for compare
 first=$(git -C "$clone" rev-parse HEAD)
-# Every Highway target of the dot kernel, for the speedup bars.
-"$bench" --cpu "$cpu" --filter '^ops/dot/384$' --target all --repetitions 3 --max-time 0.05 \
-  --db "$db" --machine demo >> "$out/bench.log" 2>&1 || runs_ok=0
 note "a first note" && run_bench || runs_ok=0
 note "a second note" && run_bench || runs_ok=0
 # The slowdown: a loop-carried chain over every element before the kernel
@@ -93,7 +91,12 @@ commit "ops: a dependent loop in dot (deliberately slow)" && run_bench && run_be
 slow=$(git -C "$clone" rev-parse HEAD)
 note "a third note" && run_bench || runs_ok=0
 later_run=$(last_run)
-note "a fourth note" && run_bench || runs_ok=0
+git -C "$clone" revert --quiet --no-edit "$slow" && ninja -C "$clone/build" bench/llmk-bench \
+  >> "$out/build.log" 2>&1 && run_bench || runs_ok=0
+reverted=$(git -C "$clone" rev-parse HEAD)
+# Every Highway target of the dot kernel, for the speedup bars.
+"$bench" --cpu "$cpu" --filter '^ops/dot/384$' --target all --repetitions 3 --max-time 0.05 \
+  --db "$db" --machine demo >> "$out/bench.log" 2>&1 || runs_ok=0
 commits=$(git -C "$clone" rev-list --count "$first..HEAD")
 appended=$(grep -c 'appended to the history' "$out/bench.log")
 if [ "$runs_ok" -eq 1 ] && [ "$commits" -ge 5 ] && [ "$appended" -eq 9 ]; then
@@ -111,6 +114,12 @@ if awk '/^ops\/dot\/384  /{p=1} p&&/^$/{exit} p' "$out/history.txt" |
   ok "history marks the change point at the slowed commit ${slow:0:12}"
 else
   bad "no change point at ${slow:0:12} in history (see $out/history.txt)"
+fi
+if awk '/^ops\/dot\/384  /{p=1} p&&/^$/{exit} p' "$out/history.txt" |
+     grep -E "^  ${reverted:0:12} .*<< shift -" > /dev/null; then
+  ok "history marks the way back at the revert ${reverted:0:12}"
+else
+  bad "no change point at the revert ${reverted:0:12} in history"
 fi
 if awk '/^memory\/arena\/alloc_1KiB_reset  /{p=1} p&&/^$/{exit} p' "$out/history.txt" |
      grep -E "^  ${slow:0:12} .*<< shift" > /dev/null; then
