@@ -136,9 +136,15 @@ std::vector<std::string> time_tick_labels(const std::vector<double>& ticks_ns) {
 }
 
 std::string trend_chart(const EntryHistory& h) {
-  constexpr double kWidth = 660, kHeight = 220;
-  constexpr double kLeft = 88, kRight = 16, kTop = 24, kBottom = 58;
-  const double plot_w = kWidth - kLeft - kRight, plot_h = kHeight - kTop - kBottom;
+  constexpr double kWidth = 660, kPlotHeight = 138;
+  constexpr double kLeft = 88, kRight = 16, kBottom = 58, kLabelRow = 13;
+  // One row above the plot per change-point label, so close ones do not
+  // overlap; the caption lists every change point anyway.
+  constexpr size_t kMaxLabels = 4;
+  const size_t label_rows = std::min(h.changes.size(), kMaxLabels);
+  const double top = 12 + kLabelRow * static_cast<double>(label_rows);
+  const double height = top + kPlotHeight + kBottom;
+  const double plot_w = kWidth - kLeft - kRight, plot_h = kPlotHeight;
   double lo = std::numeric_limits<double>::infinity(), hi = -lo;
   for (const CommitPoint& c : h.commits) {
     for (double v : c.repetition_medians_ns) {
@@ -152,35 +158,37 @@ std::string trend_chart(const EntryHistory& h) {
   }
   // A margin around the data so the extreme points are not cut by the frame.
   const double pad = hi > lo ? 0.08 * (hi - lo) : std::max(0.1 * hi, 1e-3);
-  const LinearScale y{std::max(0.0, lo - pad), hi + pad, kTop + plot_h, kTop};
+  const LinearScale y{std::max(0.0, lo - pad), hi + pad, top + plot_h, top};
   const size_t n = h.commits.size();
   const double column = plot_w / static_cast<double>(std::max<size_t>(n, 1));
   auto x_of = [&](size_t i) { return kLeft + (static_cast<double>(i) + 0.5) * column; };
 
-  SvgWriter svg(kWidth, kHeight, "trend", absl::StrCat("trend of ", h.name, " on ", h.machine));
+  SvgWriter svg(kWidth, height, "trend", absl::StrCat("trend of ", h.name, " on ", h.machine));
   const std::vector<double> ticks = nice_ticks(y.domain_lo, y.domain_hi, 5);
   const std::vector<std::string> labels = time_tick_labels(ticks);
   for (size_t i = 0; i < ticks.size(); ++i) {
     svg.line(kLeft, y(ticks[i]), kWidth - kRight, y(ticks[i]), "grid");
     svg.text(kLeft - 6, y(ticks[i]) + 4, labels[i], "tick", "end");
   }
-  svg.line(kLeft, kTop, kLeft, kTop + plot_h, "axis");
-  svg.line(kLeft, kTop + plot_h, kWidth - kRight, kTop + plot_h, "axis");
-  svg.text(12, kTop + plot_h / 2, "time per op", "axis-title", "middle", -90);
-  svg.text(kWidth - kRight, kHeight - 4, "commit (oldest first)", "axis-title", "end");
+  svg.line(kLeft, top, kLeft, top + plot_h, "axis");
+  svg.line(kLeft, top + plot_h, kWidth - kRight, top + plot_h, "axis");
+  svg.text(12, top + plot_h / 2, "time per op", "axis-title", "middle", -90);
+  svg.text(kWidth - kRight, height - 4, "commit (oldest first)", "axis-title", "end");
   // At most ~24 commit labels fit under the axis.
   const size_t label_every = (n + 23) / 24;
   for (size_t i = 0; i < n; ++i) {
     if (i % label_every != 0 && i + 1 != n) continue;
-    svg.text(x_of(i) + 3, kTop + plot_h + 12, short_commit(h.commits[i].commit), "tick", "end",
+    svg.text(x_of(i) + 3, top + plot_h + 12, short_commit(h.commits[i].commit), "tick", "end",
              -40);
   }
-  for (const MarkedChange& m : h.changes) {
+  for (size_t i = 0; i < h.changes.size(); ++i) {
+    const MarkedChange& m = h.changes[i];
     if (m.change.group >= n) continue;
     const double x = kLeft + static_cast<double>(m.change.group) * column;
-    svg.line(x, kTop, x, kTop + plot_h, m.marked ? "change" : "change minor");
+    svg.line(x, top, x, top + plot_h, m.marked ? "change" : "change minor");
+    if (i >= kMaxLabels) continue;
     const bool right_side = x > kLeft + 0.6 * plot_w;
-    svg.text(right_side ? x - 4 : x + 4, kTop - 8,
+    svg.text(right_side ? x - 4 : x + 4, 10 + kLabelRow * static_cast<double>(i),
              absl::StrFormat("%s %s %+.1f%%", m.marked ? "change at" : "minor:",
                              short_commit(h.commits[m.change.group].commit), 100 * (m.shift - 1)),
              "change-label", right_side ? "end" : "start");
