@@ -87,8 +87,9 @@ void add_flags(llmk::cli::ArgParser& p, CliOptions& o) {
     }, help);
   }
   p.epilog("subcommands: llmk-bench history [--db PATH] [--filter RE] [--machine M]\n"
-           "             llmk-bench compare A B [--db PATH] [--machine M]  (run ids or commits;\n"
-           "             --help after either for its options)\n"
+           "             llmk-bench compare A B [--db PATH] [--machine M]  (run ids or commits)\n"
+           "             llmk-bench report -o FILE [--db PATH] [--filter RE] [--machine M]\n"
+           "             (an HTML page; --help after any of them for its options)\n"
            "exit codes: 0 ok; 1 regression against --baseline; 2 inconclusive comparison;\n"
            "  3 usage error; 4 an entry ended with an error (printed in its row);\n"
            "  5 an entry of the baseline missing or skipped in this run; 6 a target FAIL\n"
@@ -175,8 +176,9 @@ absl::StatusOr<CliOptions> parse_cli(const std::vector<std::string>& args) {
 
 int bench_main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
-  if (!args.empty() && (args[0] == "history" || args[0] == "compare")) {
+  if (!args.empty() && (args[0] == "history" || args[0] == "compare" || args[0] == "report")) {
     const std::vector<std::string> rest(args.begin() + 1, args.end());
+    if (args[0] == "report") return history::report_main(rest);
     return args[0] == "history" ? history::history_main(rest) : history::compare_main(rest);
   }
   absl::StatusOr<CliOptions> options = parse_cli(args);

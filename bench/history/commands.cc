@@ -2,15 +2,19 @@
 
 #include <algorithm>
 #include <cmath>
+#include <ctime>
 #include <map>
+#include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "cli/args.h"
+#include "harness/perf_counters.h"
 #include "harness/stats.h"
 #include "harness/std_regex.h"
+#include "history/html_report.h"
 #include "report/report.h"
 
 namespace llmk::bench::history {
@@ -23,6 +27,56 @@ std::string commit_key(const EntryPoint& p) {
 absl::StatusOr<std::string> resolve_db(const std::string& given) {
   if (!given.empty()) return given;
   return default_store_path();
+}
+
+// Full runs the report loads per machine, newest first, to find each
+// selected entry's latest result: a bound on the raw samples read when some
+// entry ran long ago.
+constexpr size_t kReportMaxRunsLoaded = 20;
+
+std::string utc_now() {
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
+}
+
+// The runs behind `history` (the metadata table) and, per machine, the
+// newest of them in full until every selected entry of that machine has a
+// result (the panels).
+absl::Status load_report_runs(ResultStore& store, const std::string& machine, ReportData& data) {
+  std::set<int64_t> selected_runs;
+  std::map<std::string, std::set<std::string>> missing;  // machine → entries without a result
+  for (const EntryHistory& h : data.history) {
+    missing[h.machine].insert(h.name);
+    for (const CommitPoint& c : h.commits) selected_runs.insert(c.run_ids.begin(), c.run_ids.end());
+  }
+  EntryQuery query;
+  query.machine = machine;
+  absl::StatusOr<std::vector<RunInfo>> runs = store.list_runs(query);
+  if (!runs.ok()) return runs.status();
+  std::map<std::string, size_t> loaded;  // per machine
+  for (auto it = runs->rbegin(); it != runs->rend(); ++it) {
+    if (!selected_runs.count(it->id)) continue;
+    std::set<std::string>& wanted = missing[it->metadata.machine];
+    if (wanted.empty() || loaded[it->metadata.machine] >= kReportMaxRunsLoaded) continue;
+    absl::StatusOr<RunRecord> run = store.load_run(it->id);
+    if (!run.ok()) return run.status();
+    ++loaded[it->metadata.machine];
+    for (BenchmarkResult& r : run->suite.results) {
+      wanted.erase(r.name);
+      // Stored are the counters; the ratios are derived again (the SIMD
+      // share needs the PMU's event table, so it stays n/a).
+      if (!r.counters.empty()) r.counter_metrics = derive_counter_metrics(r.counters, r.items_per_op, {});
+    }
+    data.recent_runs.push_back(*std::move(run));
+  }
+  for (const RunInfo& r : *runs) {
+    if (selected_runs.count(r.id)) data.runs.push_back(r);
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -302,6 +356,74 @@ int compare_main(const std::vector<std::string>& args) {
   const std::vector<Comparison> comparisons = compare_pooled(sides[0], sides[1]);
   print_comparisons(comparisons, stdout);
   return run_exit_code(comparisons, 0);
+}
+
+int report_main(const std::vector<std::string>& args) {
+  std::string db, filter, machine, output;
+  double min_shift = 0.05;
+  ChangePointOptions options;
+  llmk::cli::ArgParser p("llmk-bench report", "-o FILE [options]",
+                         "The history as one self-contained HTML page (inline CSS and SVG, no\n"
+                         "script, nothing fetched): trends with change points, speedup per\n"
+                         "instruction set, counters, generation, run metadata (docs/history.md).");
+  p.text("--output|-o", "FILE", &output, "the page to write; - for stdout")
+      .text("--db", "PATH", &db, "the database (default as for history)")
+      .text("--filter", "REGEX", &filter, "entries whose name matches (ECMAScript regex)")
+      .text("--machine", "NAME", &machine, "runs of this machine only (default: all)")
+      .real("--alpha", "P", &options.alpha, 1e-6, 0.5,
+            "significance level of each change point (default 0.01)")
+      .real("--min-shift", "F", &min_shift, 0, 10,
+            "mark change points that move the median by at least this\n"
+            "fraction (default 0.05, as history)");
+  absl::Status parsed = p.parse(args);
+  if (parsed.ok() && !p.help_requested() && output.empty()) {
+    parsed = absl::InvalidArgumentError("--output (-o) FILE is required");
+  }
+  if (!parsed.ok()) {
+    std::fprintf(stderr, "llmk-bench report: %s\n%s", std::string(parsed.message()).c_str(),
+                 p.usage().c_str());
+    return kExitUsage;
+  }
+  if (p.help_requested()) {
+    std::printf("%s", p.usage().c_str());
+    return kExitOk;
+  }
+  auto fail = [](const absl::Status& st, int code) {
+    std::fprintf(stderr, "llmk-bench report: %s\n", std::string(st.message()).c_str());
+    return code;
+  };
+  absl::StatusOr<std::string> path = resolve_db(db);
+  if (!path.ok()) return fail(path.status(), kExitUsage);
+  absl::StatusOr<std::unique_ptr<ResultStore>> store = open_store(*path);
+  if (!store.ok()) return fail(store.status(), kExitUsage);
+  ReportData data;
+  data.source = *path;
+  data.generated_at = utc_now();
+  data.filter = filter;
+  data.machine = machine;
+  EntryQuery query;
+  query.machine = machine;
+  absl::StatusOr<std::vector<EntryPoint>> points = (*store)->entries(query);
+  if (!points.ok()) return fail(points.status(), llmk::cli::kExitFailure);
+  absl::StatusOr<std::vector<EntryHistory>> history =
+      build_history(*points, filter, options, min_shift);
+  if (!history.ok()) return fail(history.status(), kExitUsage);
+  data.history = *std::move(history);
+  if (absl::Status st = load_report_runs(**store, machine, data); !st.ok()) {
+    return fail(st, llmk::cli::kExitFailure);
+  }
+  const std::string page = format_html_report(data);
+  if (output == "-") {
+    std::fwrite(page.data(), 1, page.size(), stdout);
+    return kExitOk;
+  }
+  if (absl::Status st = write_text_file(output, page); !st.ok()) {
+    return fail(absl::InvalidArgumentError(absl::StrCat("--output: ", st.message())), kExitUsage);
+  }
+  std::fprintf(stderr, "llmk-bench report: %zu entr%s, %zu run%s -> %s\n", data.history.size(),
+               data.history.size() == 1 ? "y" : "ies", data.runs.size(),
+               data.runs.size() == 1 ? "" : "s", output.c_str());
+  return kExitOk;
 }
 
 }  // namespace llmk::bench::history

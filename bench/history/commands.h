@@ -1,4 +1,4 @@
-// `llmk-bench history` and `llmk-bench compare`: the history read back,
+// `llmk-bench history`, `compare` and `report`: the history read back,
 // grouped by commit, with change points; two commits or runs compared with
 // the baseline rule (harness/baseline.h). The grouping and comparison are
 // pure functions of EntryPoints, so tests need no database.
@@ -60,5 +60,7 @@ absl::StatusOr<EntryQuery> parse_selection(const std::string& text, const std::s
 // llmk-bench's (baseline.h): compare returns run_exit_code's.
 int history_main(const std::vector<std::string>& args);
 int compare_main(const std::vector<std::string>& args);
+// `llmk-bench report -o FILE`: the history as one HTML page (html_report.h).
+int report_main(const std::vector<std::string>& args);
 
 }  // namespace llmk::bench::history
