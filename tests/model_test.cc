@@ -28,30 +28,14 @@ using test::shared_file_or_skip;
 
 // ------------------------------------------------------------ helpers
 
-// A reference logits file: n, vocab, n tokens, n × vocab logits.
-struct RefLogits {
-  size_t n = 0, vocab = 0;
-  std::vector<int32_t> tokens;
-  std::vector<float> logits;
-};
+using RefLogits = test::LogitsFile;
+using test::max_abs;
+using test::max_abs_diff;
 
 std::optional<RefLogits> read_ref(const std::string& relative) {
   auto path = shared_file_or_skip(relative);
   if (!path) return std::nullopt;
-  auto bytes = test::read_file(*path);
-  REQUIRE(bytes.has_value());
-  REQUIRE(bytes->size() >= 8);
-  int32_t hdr[2];
-  std::memcpy(hdr, bytes->data(), 8);
-  RefLogits r;
-  r.n = static_cast<size_t>(hdr[0]);
-  r.vocab = static_cast<size_t>(hdr[1]);
-  REQUIRE(bytes->size() == 8 + 4 * r.n + 4 * r.n * r.vocab);
-  r.tokens.resize(r.n);
-  r.logits.resize(r.n * r.vocab);
-  std::memcpy(r.tokens.data(), bytes->data() + 8, 4 * r.n);
-  std::memcpy(r.logits.data(), bytes->data() + 8 + 4 * r.n, 4 * r.n * r.vocab);
-  return r;
+  return test::read_logits(*path);
 }
 
 std::unique_ptr<Transformer> make_transformer(const Model& m, TransformerOptions opt = {}) {
@@ -75,19 +59,6 @@ std::vector<float> teacher_forced(Transformer& t, const RefLogits& ref) {
     out.insert(out.end(), logits->begin(), logits->end());
   }
   return out;
-}
-
-float max_abs_diff(std::span<const float> a, std::span<const float> b) {
-  REQUIRE(a.size() == b.size());
-  float m = 0;
-  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
-  return m;
-}
-
-float max_abs(std::span<const float> a) {
-  float m = 0;
-  for (float v : a) m = std::max(m, std::fabs(v));
-  return m;
 }
 
 size_t argmax(std::span<const float> x) {

@@ -288,18 +288,8 @@ std::vector<float> llama_reference(const Model& m, const std::vector<int32_t>& t
   return logits;
 }
 
-float max_abs_diff(std::span<const float> a, std::span<const float> b) {
-  REQUIRE(a.size() == b.size());
-  float m = 0;
-  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
-  return m;
-}
-
-float max_abs(std::span<const float> a) {
-  float m = 0;
-  for (float v : a) m = std::max(m, std::fabs(v));
-  return m;
-}
+using test::max_abs;
+using test::max_abs_diff;
 
 std::vector<int32_t> test_tokens(size_t n, size_t vocab) {
   std::vector<int32_t> t;
@@ -501,19 +491,10 @@ std::optional<std::vector<float>> llama_cpp_logits(const std::string& helper, co
   const int status = std::system(cmd.c_str());
   std::optional<std::vector<float>> out;
   if (status == 0) {
-    std::ifstream in(logits_path, std::ios::binary);
-    // Header: n, vocab, then the n tokens.
-    std::vector<int32_t> header(2 + tokens.size());
-    in.read(reinterpret_cast<char*>(header.data()),
-            static_cast<std::streamsize>(header.size() * sizeof(int32_t)));
-    REQUIRE(header[0] == static_cast<int32_t>(tokens.size()));
-    REQUIRE(header[1] == static_cast<int32_t>(m.config.vocab_size));
-    REQUIRE(std::equal(tokens.begin(), tokens.end(), header.begin() + 2));
-    std::vector<float> logits(tokens.size() * m.config.vocab_size);
-    in.read(reinterpret_cast<char*>(logits.data()),
-            static_cast<std::streamsize>(logits.size() * sizeof(float)));
-    REQUIRE(in.gcount() == static_cast<std::streamsize>(logits.size() * sizeof(float)));
-    out = std::move(logits);
+    test::LogitsFile f = test::read_logits(logits_path);
+    REQUIRE(f.tokens == tokens);
+    REQUIRE(f.vocab == m.config.vocab_size);
+    out = std::move(f.logits);
   }
   std::filesystem::remove_all(dir);
   return out;

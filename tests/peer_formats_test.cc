@@ -53,28 +53,8 @@ std::unique_ptr<GgufFile> open_gguf(const fs::path& path) {
   return std::move(*f);
 }
 
-struct Logits {
-  size_t n = 0, vocab = 0;
-  std::vector<int32_t> tokens;
-  std::vector<float> values;
-};
-
-Logits read_logits(const fs::path& path) {
-  auto bytes = test::read_file(path);
-  REQUIRE_MESSAGE(bytes.has_value(), "cannot read " << path);
-  REQUIRE(bytes->size() >= 8);
-  int32_t header[2];
-  std::memcpy(header, bytes->data(), 8);
-  Logits l;
-  l.n = static_cast<size_t>(header[0]);
-  l.vocab = static_cast<size_t>(header[1]);
-  REQUIRE(bytes->size() == 8 + 4 * l.n + 4 * l.n * l.vocab);
-  l.tokens.resize(l.n);
-  l.values.resize(l.n * l.vocab);
-  std::memcpy(l.tokens.data(), bytes->data() + 8, 4 * l.n);
-  std::memcpy(l.values.data(), bytes->data() + 8 + 4 * l.n, 4 * l.values.size());
-  return l;
-}
+using Logits = test::LogitsFile;
+using test::read_logits;
 
 // Our teacher-forced logits for `ref`'s tokens, one token at a time, with
 // activations quantized as ggml's CPU backend does.
@@ -87,7 +67,7 @@ std::vector<float> our_logits(const fs::path& model_path, const Logits& ref) {
   auto t = Transformer::create(*model, options);
   REQUIRE_MESSAGE(t.ok(), t.status().ToString());
   std::vector<float> out;
-  out.reserve(ref.values.size());
+  out.reserve(ref.logits.size());
   for (size_t i = 0; i < ref.n; ++i) {
     auto logits = (*t)->forward(ref.tokens[i], i);
     REQUIRE_MESSAGE(logits.ok(), logits.status().ToString());
@@ -141,7 +121,7 @@ TEST_CASE("llama.cpp loads our files: its logits on them equal its logits on its
     const Logits on_ours = read_logits(peer->dir / ("llama-on-llmk-" + type + ".logits"));
     const Logits on_theirs = read_logits(peer->dir / ("llama-on-llama-" + type + ".logits"));
     CHECK(on_ours.tokens == on_theirs.tokens);
-    CHECK(on_ours.values == on_theirs.values);
+    CHECK(on_ours.logits == on_theirs.logits);
   }
 }
 
@@ -152,9 +132,9 @@ TEST_CASE("our logits on llama.cpp's files match llama.cpp's") {
     INFO("file type " << type);
     const Logits ref = read_logits(peer->dir / ("llama-on-llama-" + type + ".logits"));
     const std::vector<float> ours = our_logits(peer->dir / ("llama-" + type + ".gguf"), ref);
-    const double error = relative_max_error(ours, ref.values);
+    const double error = relative_max_error(ours, ref.logits);
     const std::vector<float> ours_first(ours.begin(), ours.begin() + ref.vocab);
-    const std::vector<float> ref_first(ref.values.begin(), ref.values.begin() + ref.vocab);
+    const std::vector<float> ref_first(ref.logits.begin(), ref.logits.begin() + ref.vocab);
     const double first_error = relative_max_error(ours_first, ref_first);
     MESSAGE(type << ": largest difference " << error << " of the largest |logit|; at position 0 "
                  << first_error);

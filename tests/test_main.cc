@@ -8,7 +8,9 @@
 #define DOCTEST_CONFIG_IMPLEMENT
 #include "doctest/doctest.h"
 
+#include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 
@@ -65,6 +67,38 @@ std::optional<std::vector<uint8_t>> read_file(const std::filesystem::path& path)
   std::ifstream in(path, std::ios::binary);
   if (!in) return std::nullopt;
   return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
+}
+
+LogitsFile read_logits(const std::filesystem::path& path) {
+  auto bytes = read_file(path);
+  REQUIRE_MESSAGE(bytes.has_value(), "cannot read " << path);
+  REQUIRE(bytes->size() >= 8);
+  int32_t header[2];
+  std::memcpy(header, bytes->data(), 8);
+  REQUIRE(header[0] >= 0);
+  REQUIRE(header[1] >= 0);
+  LogitsFile f;
+  f.n = static_cast<size_t>(header[0]);
+  f.vocab = static_cast<size_t>(header[1]);
+  REQUIRE(bytes->size() == 8 + 4 * f.n + 4 * f.n * f.vocab);
+  f.tokens.resize(f.n);
+  f.logits.resize(f.n * f.vocab);
+  std::memcpy(f.tokens.data(), bytes->data() + 8, 4 * f.n);
+  std::memcpy(f.logits.data(), bytes->data() + 8 + 4 * f.n, 4 * f.logits.size());
+  return f;
+}
+
+float max_abs_diff(std::span<const float> a, std::span<const float> b) {
+  REQUIRE(a.size() == b.size());
+  float m = 0;
+  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
+  return m;
+}
+
+float max_abs(std::span<const float> a) {
+  float m = 0;
+  for (float v : a) m = std::max(m, std::fabs(v));
+  return m;
 }
 
 // Classifies each finished test case.

@@ -44,6 +44,20 @@ std::optional<std::filesystem::path> shared_file_or_skip(const std::string& rela
 // Reads a whole file; empty optional when it cannot be read.
 std::optional<std::vector<uint8_t>> read_file(const std::filesystem::path& path);
 
+// A teacher-forced logits file (../shared/ref/logits, tools/peer/llama_logits):
+// int32 n, int32 vocab, n int32 tokens, n × vocab f32 logits.
+struct LogitsFile {
+  size_t n = 0, vocab = 0;
+  std::vector<int32_t> tokens;
+  std::vector<float> logits;
+};
+// Fails the test (REQUIRE) when the file is unreadable or its size is wrong.
+LogitsFile read_logits(const std::filesystem::path& path);
+
+// Largest |a_i − b_i| (REQUIRE equal sizes) and largest |a_i|.
+float max_abs_diff(std::span<const float> a, std::span<const float> b);
+float max_abs(std::span<const float> a);
+
 // Lengths every element-wise kernel is tested on.
 inline const std::vector<size_t> kTestLengths = {1,  3,  7,   15,  16,  17,
                                                  31, 33, 63, 384, 385, 4097};
