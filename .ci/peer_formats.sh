@@ -3,7 +3,9 @@
 # ../shared/peers: one F32 model made by llmk-mkmodel is quantized to every
 # file type by both llmk-quantize and llama-quantize; llama.cpp computes
 # teacher-forced logits on both projects' files (tools/peer/llama_logits.cc);
-# then tests/peer_formats_test compares types, bytes and logits. Prints
+# then tests/peer_formats_test compares types, bytes and logits, and
+# tests/ggml_kquant_test and tests/model_variants_test run against ggml's and
+# llama.cpp's libraries. Prints
 #   peer-formats: N passed, M failed
 # Usage: .ci/peer_formats.sh BUILD_DIR [LLAMA_BUILD_DIR]
 # LLAMA_BUILD_DIR holds (or receives) the llama.cpp build (default
@@ -71,6 +73,14 @@ else
   check "tests/peer_formats_test" false
 fi
 grep -E "MESSAGE|ERROR|FAILED|test cases" "$log" | head -n 60
+# ggml's own quantizers and dequantizers, through its library, against ours.
+log=$work/ggml_kquant_test.log
+if LLMK_LLAMA_CPP_LIB=$bin "$build/tests/ggml_kquant_test" >"$log" 2>&1 &&
+   grep -qE "llmk-tests: [1-9][0-9]* passed, 0 failed, 0 skipped" "$log"; then
+  check "ggml_kquant_test against libggml-base" true
+else
+  check "ggml_kquant_test against libggml-base" false; tail -n 30 "$log"
+fi
 # The llama-family variants (RoPE scaling, rope_freqs, biases) against llama.cpp.
 log=$work/model_variants_test.log
 if LLMK_LLAMA_LOGITS=$work/llama-logits "$build/tests/model_variants_test" \
