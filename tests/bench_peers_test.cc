@@ -726,7 +726,9 @@ TEST_CASE("each entry with a scalar ratio target has its scalar companion regist
   std::sort(compared.begin(), compared.end());
   const std::vector<std::string> expected = {
       "ops/dot/384", "ops/layer_norm/384", "ops/rms_norm/384", "quant/dequantize_q4_0/32blocks",
-      "quant/dot_q4_0_q8_0/4096", "quant/dot_q8_0_q8_0/4096"};
+      "quant/dot_q2_k_q8_k/4096", "quant/dot_q3_k_q8_k/4096", "quant/dot_q4_0_q8_0/4096",
+      "quant/dot_q4_k_q8_k/4096", "quant/dot_q5_k_q8_k/4096", "quant/dot_q6_k_q8_k/4096",
+      "quant/dot_q8_0_q8_0/4096"};
   CHECK(compared == expected);
 }
 
