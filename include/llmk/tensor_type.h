@@ -5,6 +5,7 @@
 
 #include "llmk/export.h"
 
+#include <cstddef>
 #include <cstdint>
 
 namespace llmk LLMK_API {
@@ -23,5 +24,24 @@ enum class TensorType : uint32_t {
   kQ8_K = 15,  // activations only: GGUF files never hold it
   kBF16 = 30,
 };
+
+// Values per block: a row of a quantized type holds whole blocks (32 for
+// Q4_0 / Q8_0, 256 for the K-quants); 1 for the float types.
+constexpr size_t values_per_block(TensorType type) {
+  switch (type) {
+    case TensorType::kQ4_0:
+    case TensorType::kQ8_0:
+      return 32;
+    case TensorType::kQ2_K:
+    case TensorType::kQ3_K:
+    case TensorType::kQ4_K:
+    case TensorType::kQ5_K:
+    case TensorType::kQ6_K:
+    case TensorType::kQ8_K:
+      return 256;
+    default:
+      return 1;
+  }
+}
 
 }  // namespace llmk

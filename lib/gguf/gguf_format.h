@@ -22,7 +22,6 @@ static_assert(std::endian::native == std::endian::little,
 inline constexpr uint32_t kMagic = 0x46554747;  // "GGUF" read as a little-endian u32
 inline constexpr size_t kHeaderBytes = 4 + 4 + 8 + 8;
 inline constexpr uint32_t kMaxDims = 4;
-inline constexpr uint64_t kQuantBlockElements = 32;
 inline constexpr char kAlignmentKey[] = "general.alignment";
 
 // The smallest record of each kind, used to bound a declared count by the

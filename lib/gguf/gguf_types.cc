@@ -22,23 +22,6 @@ namespace {
 constexpr uint64_t kQ4_0BlockBytes = 2 + 16;  // f16 scale + 32 nibbles
 constexpr uint64_t kQ8_0BlockBytes = 2 + 32;  // f16 scale + 32 int8
 
-// Elements per block: quantized rows hold whole blocks.
-uint64_t block_elements(TensorType type) {
-  switch (type) {
-    case TensorType::kQ4_0:
-    case TensorType::kQ8_0:
-      return gguf_internal::kQuantBlockElements;
-    case TensorType::kQ2_K:
-    case TensorType::kQ3_K:
-    case TensorType::kQ4_K:
-    case TensorType::kQ5_K:
-    case TensorType::kQ6_K:
-    case TensorType::kQ8_K:
-      return kSuperBlock;
-    default:
-      return 1;
-  }
-}
 
 }  // namespace
 
@@ -252,7 +235,7 @@ absl::Status check_tensor_shape(std::string_view what, uint32_t raw_type,
                      ") is not supported (F32, F16, BF16, Q8_0, Q4_0, Q2_K, Q3_K, Q4_K, Q5_K "
                      "and Q6_K are)"));
   }
-  if (const uint64_t block = block_elements(*type); info->dims[0] % block != 0) {
+  if (const uint64_t block = values_per_block(*type); info->dims[0] % block != 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         where(), to_absl(tensor_type_name(*type)), " row length dims[0] = ", info->dims[0],
         " is not a multiple of ", block));

@@ -83,7 +83,7 @@ absl::StatusOr<WeightView> convert_matrix(const WeightView& w, const LoadConfig&
         "LoadConfig.quantize_to: Q8_K is an activation type, not a weight type");
   }
   TensorType target = w.type;
-  if (is_float && config.quantize_to && w.cols % block_elements(*config.quantize_to) == 0) {
+  if (is_float && config.quantize_to && w.cols % values_per_block(*config.quantize_to) == 0) {
     target = *config.quantize_to;
   } else if (!config.allow_quantized && w.type != TensorType::kF32) {
     target = TensorType::kF32;

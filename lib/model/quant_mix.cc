@@ -6,15 +6,11 @@
 #include "absl/strings/str_cat.h"
 #include "llmk/kquant.h"
 #include "llmk/quant.h"
+#include "quant/quant_kernels.h"
 #include "util/check.h"
 
 namespace llmk::internal {
 namespace {
-
-bool is_k_quant(TensorType t) {
-  return t == TensorType::kQ2_K || t == TensorType::kQ3_K || t == TensorType::kQ4_K ||
-         t == TensorType::kQ5_K || t == TensorType::kQ6_K;
-}
 
 bool is_float(TensorType t) {
   return t == TensorType::kF32 || t == TensorType::kF16 || t == TensorType::kBF16;
@@ -34,11 +30,6 @@ bool contains(std::string_view name, std::string_view part) {
 
 }  // namespace
 
-size_t block_elements(TensorType type) {
-  if (is_k_quant(type) || type == TensorType::kQ8_K) return kSuperBlock;
-  if (type == TensorType::kQ4_0 || type == TensorType::kQ8_0) return kQuantBlock;
-  return 1;
-}
 
 TensorType main_type(QuantFileType file_type) {
   switch (file_type) {
@@ -99,7 +90,7 @@ TensorType QuantMixPlanner::mixed_type(const std::string& name, size_t cols) {
   if (name == "output.weight" || (!has_output_ && name == "token_embd.weight")) {
     // The output matrix decides every token's logits: Q6_K at least, Q8_0
     // where its rows don't fit the main type's blocks.
-    if (cols % block_elements(type) != 0) {
+    if (cols % values_per_block(type) != 0) {
       type = T::kQ8_0;
     } else if (type != T::kQ8_0) {
       type = T::kQ6_K;
@@ -181,11 +172,11 @@ absl::StatusOr<std::optional<TensorType>> QuantMixPlanner::next(const GgufTensor
   const bool mix = !pure_ && main != TensorType::kF32 && main != TensorType::kF16 &&
                    main != TensorType::kBF16;
   TensorType type = mix ? mixed_type(name, cols) : main;
-  if (cols % block_elements(type) != 0) {
-    if (!mix || !is_k_quant(type)) {
+  if (cols % values_per_block(type) != 0) {
+    if (!mix || !kernels::is_k_quant(type)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "quantize_gguf: tensor '", name, "' has rows of ", cols, " values, not a multiple of ",
-          block_elements(type), " as ", to_absl(tensor_type_name(type)), " needs"));
+          values_per_block(type), " as ", to_absl(tensor_type_name(type)), " needs"));
     }
     // llama.cpp's substitutes for rows that don't fit a K-quant's 256.
     if (type == TensorType::kQ6_K) {
@@ -200,7 +191,7 @@ absl::StatusOr<std::optional<TensorType>> QuantMixPlanner::next(const GgufTensor
           ", which llmk does not write (use --pure with Q8_0 or Q4_0, or a model whose "
           "matrices have rows of a multiple of 256)"));
     }
-    if (cols % block_elements(type) != 0) type = TensorType::kF16;
+    if (cols % values_per_block(type) != 0) type = TensorType::kF16;
   }
   if (type == tensor.type) return std::nullopt;
   return type;

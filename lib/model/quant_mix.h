@@ -19,9 +19,6 @@
 
 namespace llmk::internal {
 
-// Elements per block of `type` (1 for float types).
-size_t block_elements(TensorType type);
-
 // One row of f32 values encoded as weight type `type` into row_bytes bytes
 // at `out` (quantizers: ggml's reference ones). InvalidArgumentError for
 // Q8_K, which is not a weight type, or a row that doesn't fit its blocks.
