@@ -43,8 +43,11 @@ class UnalignedBytes {
     const auto base = reinterpret_cast<uintptr_t>(bytes_.data());
     offset_ = (64 - base % 64) % 64 + offset;
   }
+  // The offset must keep T's own alignment (a misaligned T* is undefined
+  // behaviour); what it breaks is the 64-byte alignment SIMD loads may assume.
   template <class T>
   T* as() {
+    REQUIRE(offset_ % alignof(T) == 0);
     return reinterpret_cast<T*>(bytes_.data() + offset_);
   }
   size_t size() const { return size_; }
@@ -221,7 +224,7 @@ TEST_CASE("quantize_q8_k: every target writes the bytes of the scalar ggml trans
       INFO("offset = " << offset);
       llmk::test::UnalignedFloats xs(x.size(), offset);
       std::copy(x.begin(), x.end(), xs.data());
-      UnalignedBytes out_bytes(kBlocks * sizeof(Q8_KBlock), offset);
+      UnalignedBytes out_bytes(kBlocks * sizeof(Q8_KBlock), offset * alignof(Q8_KBlock));
       auto* got = out_bytes.as<Q8_KBlock>();
       std::memset(got, 0x5A, kBlocks * sizeof(Q8_KBlock));
       REQUIRE(llmk::quantize_q8_k(xs.cspan(), {got, kBlocks}).ok());
@@ -264,8 +267,8 @@ TEST_CASE("dot: Q2_K…Q6_K · Q8_K on every target vs the double reference") {
     for (size_t blocks : {size_t{1}, size_t{3}, size_t{17}}) {
       for (size_t offset : {size_t{0}, size_t{1}, size_t{5}}) {
         INFO("blocks = " << blocks << ", offset = " << offset);
-        UnalignedBytes a_bytes(blocks * sizeof(Block), offset);
-        UnalignedBytes b_bytes(blocks * sizeof(Q8_KBlock), offset + 2);
+        UnalignedBytes a_bytes(blocks * sizeof(Block), offset * alignof(Block));
+        UnalignedBytes b_bytes(blocks * sizeof(Q8_KBlock), (offset + 2) * alignof(Q8_KBlock));
         Block* a = a_bytes.as<Block>();
         Q8_KBlock* b = b_bytes.as<Q8_KBlock>();
         fill_k_blocks(a, blocks, static_cast<uint32_t>(blocks * 7 + offset));
