@@ -7,7 +7,12 @@
 namespace llmk {
 
 ThreadPool::ThreadPool(size_t num_threads)
-    : pool_(std::make_unique<hwy::ThreadPool>(std::max<size_t>(num_threads, 1))) {}
+    : pool_(std::make_unique<hwy::ThreadPool>(std::max<size_t>(num_threads, 1))) {
+  // One empty run wakes every worker, so each thread's one-time start-up
+  // (its stack, TLS and the runtime's per-thread state) is over when the pool
+  // is constructed rather than during whatever runs first.
+  pool_->Run(0, pool_->NumWorkers(), [](uint64_t, size_t) {});
+}
 
 ThreadPool::~ThreadPool() = default;
 
