@@ -2,7 +2,10 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <chrono>
 #include <string_view>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -130,11 +133,28 @@ class SqliteConnection {
 
   absl::Status configure() {
     sqlite3_busy_timeout(db_, kBusyTimeoutMs);
-    if (absl::Status st = exec("PRAGMA journal_mode=WAL"); !st.ok()) return st;
+    if (absl::Status st = enable_wal(); !st.ok()) return st;
     return exec("PRAGMA foreign_keys=ON");
   }
 
  private:
+  // Switching a new file to WAL needs its exclusive lock, and SQLite answers
+  // "database is locked" at once, without the busy handler, while another
+  // process holds a lock (processes opening a new database together hit it
+  // about once in 250 opens). Retried here, within the same timeout.
+  absl::Status enable_wal() {
+    using std::chrono::milliseconds;
+    const auto deadline = std::chrono::steady_clock::now() + milliseconds(kBusyTimeoutMs);
+    for (milliseconds pause(1);; pause = std::min(2 * pause, milliseconds(50))) {
+      absl::Status st = exec("PRAGMA journal_mode=WAL");
+      if (st.ok() || (sqlite3_errcode(db_) & 0xFF) != SQLITE_BUSY ||
+          std::chrono::steady_clock::now() + pause > deadline) {
+        return st;
+      }
+      std::this_thread::sleep_for(pause);
+    }
+  }
+
   sqlite3* db_;
   std::string path_;
 };
