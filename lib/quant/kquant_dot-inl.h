@@ -267,8 +267,14 @@ HWY_INLINE float ScalarKDot(const typename F::Block* HWY_RESTRICT a,
 #if HWY_TARGET != HWY_SCALAR
 
 // ------------------------------------------------ vector path
+//
+// A step is one vector of weight values: 64 on AVX-512 targets, 32 on AVX2,
+// 16 elsewhere. Formats unpack 32-value chunks in vectors of at most 32
+// bytes (DC8); an AVX-512 step joins two chunks.
 
-#if HWY_TARGET <= HWY_AVX2
+#if HWY_TARGET <= HWY_AVX3
+using DK8 = hn::Full512<uint8_t>;
+#elif HWY_TARGET <= HWY_AVX2
 using DK8 = hn::Full256<uint8_t>;
 #else
 using DK8 = hn::Full128<uint8_t>;
@@ -277,15 +283,25 @@ using DKI8 = hn::RebindToSigned<DK8>;
 using DK16 = hn::RepartitionToWide<DKI8>;
 using DK32 = hn::RepartitionToWide<DK16>;
 using DKF = hn::Repartition<float, DK32>;
-using DKU16 = hn::RebindToUnsigned<DK16>;
-constexpr size_t kChunkLanes = hn::MaxLanes(DK8());  // 32 or 16 bytes
+constexpr size_t kStepBytes = hn::MaxLanes(DK8());  // 64, 32 or 16 values
+constexpr size_t kSteps = kSuperBlock / kStepBytes;
+
+using DC8 = hn::CappedTag<uint8_t, 32>;
+using DCU16 = hn::Repartition<uint16_t, DC8>;
+constexpr size_t kChunkLanes = hn::MaxLanes(DC8());  // 32 or 16 bytes
 constexpr size_t kParts = 32 / kChunkLanes;          // vectors per 32-value chunk
+
+// The 16 group scales (or mins, or bsums) as int16: one vector of 16 lanes,
+// or two of 8 on 128-bit targets.
+using DG16 = hn::CappedTag<int16_t, 16>;
+using DG32 = hn::RepartitionToWide<DG16>;
+constexpr size_t kGroupParts = 16 / hn::MaxLanes(DG16());
 
 // The bytes of u16 lanes shifted right by `bits`, masked to `mask`: a per-byte
 // shift (bits that cross a byte boundary are masked away).
-HWY_INLINE hn::Vec<DK8> ShiftBytes(hn::Vec<DK8> v, int bits, uint8_t mask) {
-  const DK8 du8;
-  return hn::And(hn::BitCast(du8, hn::ShiftRightSame(hn::BitCast(DKU16(), v), bits)),
+HWY_INLINE hn::Vec<DC8> ShiftBytes(hn::Vec<DC8> v, int bits, uint8_t mask) {
+  const DC8 du8;
+  return hn::And(hn::BitCast(du8, hn::ShiftRightSame(hn::BitCast(DCU16(), v), bits)),
                  hn::Set(du8, mask));
 }
 
@@ -319,9 +335,9 @@ HWY_INLINE void ScaleMin6Vectors(const uint8_t* s, V128I8& scales, V128I8& mins)
 
 // Bit `from` of each byte moved to bit `to`, all other bits cleared (two ops
 // where TestBit and a select take three on AVX2).
-HWY_INLINE hn::Vec<DK8> MoveBit(hn::Vec<DK8> v, int from, int to) {
-  const DK8 du8;
-  const DKU16 du16;
+HWY_INLINE hn::Vec<DC8> MoveBit(hn::Vec<DC8> v, int from, int to) {
+  const DC8 du8;
+  const DCU16 du16;
   const auto bit = hn::Set(du8, static_cast<uint8_t>(1u << to));
   if (from >= to) {
     return hn::And(hn::BitCast(du8, hn::ShiftRightSame(hn::BitCast(du16, v), from - to)), bit);
@@ -332,8 +348,8 @@ HWY_INLINE hn::Vec<DK8> MoveBit(hn::Vec<DK8> v, int from, int to) {
 // Vector unpackers: the unsigned values u of chunk c (values 32c…32c+31),
 // part p (bytes kChunkLanes·p on); and the group scales (and mins).
 struct Q2KVec : Q2KFormat {
-  static hn::Vec<DK8> Unpack(const Block& b, size_t c, size_t p) {
-    const auto q = hn::LoadU(DK8(), b.qs + 32 * (c / 4) + kChunkLanes * p);
+  static hn::Vec<DC8> Unpack(const Block& b, size_t c, size_t p) {
+    const auto q = hn::LoadU(DC8(), b.qs + 32 * (c / 4) + kChunkLanes * p);
     return ShiftBytes(q, static_cast<int>(2 * (c % 4)), 3);
   }
   static void VecScales(const Block& b, V128I8& scales, V128I8& mins) {
@@ -343,8 +359,8 @@ struct Q2KVec : Q2KFormat {
   }
 };
 struct Q3KVec : Q3KFormat {
-  static hn::Vec<DK8> Unpack(const Block& b, size_t c, size_t p) {
-    const DK8 du8;
+  static hn::Vec<DC8> Unpack(const Block& b, size_t c, size_t p) {
+    const DC8 du8;
     const auto q = hn::LoadU(du8, b.qs + 32 * (c / 4) + kChunkLanes * p);
     const auto hm = hn::LoadU(du8, b.hmask + kChunkLanes * p);
     const auto high = MoveBit(hm, static_cast<int>(c), 2);  // 4 where hmask's bit c is set
@@ -363,8 +379,8 @@ struct Q3KVec : Q3KFormat {
   }
 };
 struct Q4KVec : Q4KFormat {
-  static hn::Vec<DK8> Unpack(const Block& b, size_t c, size_t p) {
-    const auto q = hn::LoadU(DK8(), b.qs + 32 * (c / 2) + kChunkLanes * p);
+  static hn::Vec<DC8> Unpack(const Block& b, size_t c, size_t p) {
+    const auto q = hn::LoadU(DC8(), b.qs + 32 * (c / 2) + kChunkLanes * p);
     return ShiftBytes(q, static_cast<int>(4 * (c % 2)), 0x0F);
   }
   static void VecScales(const Block& b, V128I8& scales, V128I8& mins) {
@@ -372,8 +388,8 @@ struct Q4KVec : Q4KFormat {
   }
 };
 struct Q5KVec : Q5KFormat {
-  static hn::Vec<DK8> Unpack(const Block& b, size_t c, size_t p) {
-    const DK8 du8;
+  static hn::Vec<DC8> Unpack(const Block& b, size_t c, size_t p) {
+    const DC8 du8;
     const auto q = hn::LoadU(du8, b.qs + 32 * (c / 2) + kChunkLanes * p);
     const auto qh = hn::LoadU(du8, b.qh + kChunkLanes * p);
     const auto high = MoveBit(qh, static_cast<int>(c), 4);  // 16 where qh's bit c is set
@@ -384,8 +400,8 @@ struct Q5KVec : Q5KFormat {
   }
 };
 struct Q6KVec : Q6KFormat {
-  static hn::Vec<DK8> Unpack(const Block& b, size_t c, size_t p) {
-    const DK8 du8;
+  static hn::Vec<DC8> Unpack(const Block& b, size_t c, size_t p) {
+    const DC8 du8;
     const size_t h = c / 4, k = c % 4;
     const auto ql = hn::LoadU(du8, b.ql + 64 * h + 32 * (k % 2) + kChunkLanes * p);
     const auto qh = hn::LoadU(du8, b.qh + 32 * h + kChunkLanes * p);
@@ -397,57 +413,149 @@ struct Q6KVec : Q6KFormat {
   }
 };
 
-// 16 int8 group values widened to int16: one vector of 16 lanes (256-bit)
-// or two of 8 (groups 0–7, 8–15).
+#if HWY_TARGET <= HWY_AVX3
+// AVX-512 steps: chunks 2s and 2s+1 take their bits from the same bytes of
+// qs (hmask, qh) at shifts that differ per chunk, so one load into both
+// 256-bit halves and one per-lane variable shift unpack both chunks.
+using DKU16 = hn::RebindToUnsigned<DK16>;
+
+// The 32 bytes at p in both halves (one vbroadcasti64x4).
+HWY_INLINE hn::Vec<DK8> LoadBothHalves(const uint8_t* p) {
+  const auto* half = reinterpret_cast<const __m256i*>(p);
+  return hn::Vec<DK8>{_mm512_broadcast_i64x4(_mm256_loadu_si256(half))};
+}
+
+// u16 lanes shifted by `lo` bits in the lower half and `hi` in the upper,
+// right when kRight, else left; bytes then masked to `mask`.
+template <bool kRight>
+HWY_INLINE hn::Vec<DK8> ShiftHalves(hn::Vec<DK8> v, int lo, int hi, uint8_t mask) {
+  const DKU16 du16;
+  const hn::Half<DKU16> dh;
+  const auto counts = hn::Combine(du16, hn::Set(dh, static_cast<uint16_t>(hi)),
+                                  hn::Set(dh, static_cast<uint16_t>(lo)));
+  const auto v16 = hn::BitCast(du16, v);
+  const auto shifted = kRight ? hn::Shr(v16, counts) : hn::Shl(v16, counts);
+  return hn::And(hn::BitCast(DK8(), shifted), hn::Set(DK8(), mask));
+}
+
+// Bits `from` (lower half) and from + 1 (upper half) of each byte moved to
+// bit `to`, all other bits cleared.
+HWY_INLINE hn::Vec<DK8> MoveBitHalves(hn::Vec<DK8> v, int from, int to) {
+  const auto bit = static_cast<uint8_t>(1u << to);
+  if (from >= to) return ShiftHalves<true>(v, from - to, from + 1 - to, bit);
+  return ShiftHalves<false>(v, to - from, to - from - 1, bit);
+}
+
+HWY_INLINE hn::Vec<DK8> UnpackWide(const Q2KVec::Block& b, size_t s) {
+  const auto q = LoadBothHalves(b.qs + 32 * (s / 2));
+  const int shift = static_cast<int>(4 * (s % 2));
+  return ShiftHalves<true>(q, shift, shift + 2, 3);
+}
+HWY_INLINE hn::Vec<DK8> UnpackWide(const Q3KVec::Block& b, size_t s) {
+  const auto q = LoadBothHalves(b.qs + 32 * (s / 2));
+  const int shift = static_cast<int>(4 * (s % 2));
+  const auto high = MoveBitHalves(LoadBothHalves(b.hmask), static_cast<int>(2 * s), 2);
+  return hn::Or(ShiftHalves<true>(q, shift, shift + 2, 3), high);
+}
+HWY_INLINE hn::Vec<DK8> UnpackWide(const Q4KVec::Block& b, size_t s) {
+  return ShiftHalves<true>(LoadBothHalves(b.qs + 32 * s), 0, 4, 0x0F);
+}
+HWY_INLINE hn::Vec<DK8> UnpackWide(const Q5KVec::Block& b, size_t s) {
+  const auto low = ShiftHalves<true>(LoadBothHalves(b.qs + 32 * s), 0, 4, 0x0F);
+  return hn::Or(low, MoveBitHalves(LoadBothHalves(b.qh), static_cast<int>(2 * s), 4));
+}
+HWY_INLINE hn::Vec<DK8> UnpackWide(const Q6KVec::Block& b, size_t s) {
+  // Chunks 2s, 2s+1 are the low (even s) or high nibbles of ql[64·(s/2), +64)
+  // and bit pairs 4·(s%2) and 4·(s%2)+2 of qh[32·(s/2), +32).
+  const DKU16 du16;
+  const auto ql = hn::LoadU(DK8(), b.ql + 64 * (s / 2));
+  const auto low = hn::And(
+      hn::BitCast(DK8(), hn::ShiftRightSame(hn::BitCast(du16, ql), static_cast<int>(4 * (s % 2)))),
+      hn::Set(DK8(), 0x0F));
+  const auto qh = LoadBothHalves(b.qh + 32 * (s / 2));
+  const auto high =
+      s % 2 == 0 ? ShiftHalves<false>(qh, 4, 2, 0x30) : ShiftHalves<true>(qh, 0, 2, 0x30);
+  return hn::Or(low, high);
+}
+#endif
+
+// The values of step s (values kStepBytes·s on).
+template <class V>
+HWY_INLINE hn::Vec<DK8> UnpackStep(const typename V::Block& b, size_t s) {
+#if HWY_TARGET <= HWY_AVX3
+  return UnpackWide(b, s);
+#else
+  return V::Unpack(b, s / kParts, s % kParts);
+#endif
+}
+
+// 16 int8 group values widened to int16.
 struct Groups16 {
-  hn::Vec<DK16> part[kParts];
+  hn::Vec<DG16> part[kGroupParts];
   HWY_INLINE explicit Groups16(V128I8 v) {
 #if HWY_TARGET <= HWY_AVX2
-    part[0] = hn::PromoteTo(DK16(), v);
+    part[0] = hn::PromoteTo(DG16(), v);
 #else
-    part[0] = hn::PromoteLowerTo(DK16(), v);
-    part[kParts - 1] = hn::PromoteUpperTo(DK16(), v);
+    part[0] = hn::PromoteLowerTo(DG16(), v);
+    part[kGroupParts - 1] = hn::PromoteUpperTo(DG16(), v);
 #endif
   }
 };
 
-// Byte indices that broadcast int16 lane `lo` over the lower 128-bit block
-// and lane `hi` over the upper one (equal on 128-bit vectors).
-HWY_INLINE hn::Vec<DK16> BroadcastIndices(size_t lo, size_t hi) {
-  const DK16 d16;
-  const auto lane = [](size_t i) { return static_cast<int16_t>(0x0100 + 0x0202 * i); };
-#if HWY_TARGET <= HWY_AVX2
-  const hn::Half<DK16> dh;
-  return hn::Combine(d16, hn::Set(dh, lane(hi)), hn::Set(dh, lane(lo)));
+// A DG32 sum as a DK32 vector (zero above on AVX-512 targets).
+HWY_INLINE hn::Vec<DK32> ToStepWidth(hn::Vec<DG32> v) {
+#if HWY_TARGET <= HWY_AVX3
+  return hn::ZeroExtendVector(DK32(), v);
 #else
-  (void)hi;
-  return hn::Set(d16, lane(lo));
+  return v;
 #endif
 }
 
-// The int16 scale of each maddubs lane of chunk c, part p: groups 2c and
-// 2c+1 (one 32-byte vector holds both; a 16-byte vector one of them).
-// `dup` holds groups 0–7 (dup[0]) and 8–15 (dup[1]) repeated in both
-// 128-bit blocks, so one in-block byte shuffle picks each block's group.
-struct ChunkScaler {
+// Byte indices that give each 128-bit block of step s the int16 lane of its
+// group (block j of step s holds group kStepBytes·s/16 + j, lane (group % 8)
+// of a block holding groups 0–7 or 8–15).
+struct StepIndexTable {
+  uint8_t bytes[kSteps][kStepBytes];
+};
+constexpr StepIndexTable MakeStepIndices() {
+  StepIndexTable t{};
+  for (size_t s = 0; s < kSteps; ++s) {
+    for (size_t i = 0; i < kStepBytes; ++i) {
+      const size_t group = (kStepBytes * s + i) / 16;
+      t.bytes[s][i] = static_cast<uint8_t>(2 * (group % 8) + i % 2);
+    }
+  }
+  return t;
+}
+alignas(64) constexpr StepIndexTable kStepIndices = MakeStepIndices();
+
+// The int16 scale of each maddubs lane of step s. `dup` holds groups 0–7
+// (dup[0]) and 8–15 (dup[1]) repeated in every 128-bit block, so one
+// in-block byte shuffle gives each block its group.
+struct StepScaler {
   hn::Vec<DK16> dup[2];
-  HWY_INLINE explicit ChunkScaler(const Groups16& g) {
-#if HWY_TARGET <= HWY_AVX2
+  HWY_INLINE explicit StepScaler(const Groups16& g) {
+#if HWY_TARGET <= HWY_AVX3
+    const auto both = hn::Combine(DK16(), g.part[0], g.part[0]);
+    dup[0] = hn::BroadcastBlock<0>(both);
+    dup[1] = hn::BroadcastBlock<1>(both);
+#elif HWY_TARGET <= HWY_AVX2
     dup[0] = hn::ConcatLowerLower(DK16(), g.part[0], g.part[0]);
     dup[1] = hn::ConcatUpperUpper(DK16(), g.part[0], g.part[0]);
 #else
     dup[0] = g.part[0];
-    dup[1] = g.part[kParts - 1];
+    dup[1] = g.part[kGroupParts - 1];
 #endif
   }
-  HWY_INLINE hn::Vec<DK16> operator()(size_t c, size_t p) const {
-    const size_t group = 2 * c + p;
-    return hn::TableLookupBytes(dup[group / 8], BroadcastIndices(group % 8, (group + 1) % 8));
+  HWY_INLINE hn::Vec<DK16> operator()(size_t s) const {
+    const size_t first_group = kStepBytes * s / 16;
+    const auto indices = hn::Load(DKI8(), reinterpret_cast<const int8_t*>(kStepIndices.bytes[s]));
+    return hn::TableLookupBytes(dup[first_group / 8], hn::BitCast(DK16(), indices));
   }
 };
 
 // One weight row against B activation vectors (b + v·stride, v < B): each
-// chunk is unpacked once for all B. Every vector's sums run in the same
+// step is unpacked once for all B. Every vector's sums run in the same
 // order whatever B is, so a tile's results equal the single dot's bits.
 template <class F, size_t B>
 HWY_INLINE void VectorKTile(const typename F::Block* HWY_RESTRICT a,
@@ -456,26 +564,26 @@ HWY_INLINE void VectorKTile(const typename F::Block* HWY_RESTRICT a,
   const DK16 d16;
   const DK32 d32;
   const DKF df;
+  const DG16 dg16;
+  const DG32 dg32;
   hn::Vec<DKF> facc[B];
   for (size_t v = 0; v < B; ++v) facc[v] = hn::Zero(df);
   for (size_t k = 0; k < blocks; ++k) {
     V128I8 scales8, mins8 = hn::Zero(D128I8());
     F::VecScales(a[k], scales8, mins8);
     const Groups16 scales(scales8);
-    const ChunkScaler chunk_scale(scales);
+    const StepScaler step_scale(scales);
     hn::Vec<DK32> sum0[B], sum1[B];
     for (size_t v = 0; v < B; ++v) sum0[v] = sum1[v] = hn::Zero(d32);
-    // Unrolled, so the per-chunk shifts and bit masks are constants.
-    HWY_UNROLL(8)
-    for (size_t c = 0; c < 8; ++c) {
-      for (size_t p = 0; p < kParts; ++p) {
-        const auto u = F::Unpack(a[k], c, p);
-        const auto scale = chunk_scale(c, p);
-        for (size_t v = 0; v < B; ++v) {
-          const auto q = hn::LoadU(DKI8(), b[v * stride + k].qs + 32 * c + kChunkLanes * p);
-          const auto pairs = hn::SatWidenMulPairwiseAdd(d16, u, q);
-          sum0[v] = hn::ReorderWidenMulAccumulate(d32, pairs, scale, sum0[v], sum1[v]);
-        }
+    // Unrolled, so the per-step shifts, bit masks and indices are constants.
+    HWY_UNROLL(16)
+    for (size_t s = 0; s < kSteps; ++s) {
+      const auto u = UnpackStep<F>(a[k], s);
+      const auto scale = step_scale(s);
+      for (size_t v = 0; v < B; ++v) {
+        const auto q = hn::LoadU(DKI8(), b[v * stride + k].qs + kStepBytes * s);
+        const auto pairs = hn::SatWidenMulPairwiseAdd(d16, u, q);
+        sum0[v] = hn::ReorderWidenMulAccumulate(d32, pairs, scale, sum0[v], sum1[v]);
       }
     }
     // Offsets and mins over the 16 bsums.
@@ -483,22 +591,26 @@ HWY_INLINE void VectorKTile(const typename F::Block* HWY_RESTRICT a,
     const float d = F::D(a[k]), dmin = F::Dmin(a[k]);
     for (size_t v = 0; v < B; ++v) {
       const Q8_KBlock& bk = b[v * stride + k];
-      auto msum0 = hn::Zero(d32), msum1 = hn::Zero(d32);
-      for (size_t p = 0; p < kParts; ++p) {
-        const auto bsums = hn::LoadU(d16, bk.bsums + p * hn::MaxLanes(d16));
+      auto osum0 = hn::Zero(dg32), osum1 = hn::Zero(dg32);
+      auto msum0 = hn::Zero(dg32), msum1 = hn::Zero(dg32);
+      for (size_t p = 0; p < kGroupParts; ++p) {
+        const auto bsums = hn::LoadU(dg16, bk.bsums + p * hn::MaxLanes(dg16));
         if constexpr (F::kOffset != 0) {
-          const auto scaled = hn::Mul(scales.part[p], hn::Set(d16, -F::kOffset));
-          sum0[v] = hn::ReorderWidenMulAccumulate(d32, bsums, scaled, sum0[v], sum1[v]);
+          const auto scaled = hn::Mul(scales.part[p], hn::Set(dg16, -F::kOffset));
+          osum0 = hn::ReorderWidenMulAccumulate(dg32, bsums, scaled, osum0, osum1);
         }
         if constexpr (F::kHasMins) {
-          msum0 = hn::ReorderWidenMulAccumulate(d32, bsums, mins.part[p], msum0, msum1);
+          msum0 = hn::ReorderWidenMulAccumulate(dg32, bsums, mins.part[p], msum0, msum1);
         }
       }
-      facc[v] = hn::MulAdd(hn::ConvertTo(df, hn::RearrangeToOddPlusEven(sum0[v], sum1[v])),
-                           hn::Set(df, d * bk.d), facc[v]);
+      auto isum = hn::RearrangeToOddPlusEven(sum0[v], sum1[v]);
+      if constexpr (F::kOffset != 0) {
+        isum = hn::Add(isum, ToStepWidth(hn::RearrangeToOddPlusEven(osum0, osum1)));
+      }
+      facc[v] = hn::MulAdd(hn::ConvertTo(df, isum), hn::Set(df, d * bk.d), facc[v]);
       if constexpr (F::kHasMins) {
-        facc[v] = hn::MulAdd(hn::ConvertTo(df, hn::RearrangeToOddPlusEven(msum0, msum1)),
-                             hn::Set(df, -(dmin * bk.d)), facc[v]);
+        const auto msum = ToStepWidth(hn::RearrangeToOddPlusEven(msum0, msum1));
+        facc[v] = hn::MulAdd(hn::ConvertTo(df, msum), hn::Set(df, -(dmin * bk.d)), facc[v]);
       }
     }
   }
