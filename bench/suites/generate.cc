@@ -55,6 +55,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "llmk/bench.h"
+#include "llmk/gguf.h"
 #include "llmk/kv_cache.h"
 #include "llmk/model.h"
 #include "llmk/model_tools.h"
@@ -549,6 +550,26 @@ void set_weight_traffic(BenchmarkSpec& s, const std::string& shape, TensorType t
   s.flops_per_op = s.items_per_op * 2.0 * matrix_weights;
 }
 
+// Weight bytes a GGUF file's model streams per token: every tensor but the
+// token embedding (one row of it is read), plus the embedding when it is also
+// the classifier (no output.weight). Unreadable files: 0, no GB/s column
+// (loading the model then reports the error).
+double file_weight_traffic(const std::string& gguf_path) {
+  auto file = GgufFile::open(gguf_path);
+  if (!file.ok()) return 0;
+  double bytes = 0, embedding = 0;
+  bool tied = true;
+  for (const GgufTensorInfo& t : (*file)->tensors()) {
+    if (t.name == "token_embd.weight") {
+      embedding = static_cast<double>(t.bytes);
+      continue;
+    }
+    if (t.name == "output.weight") tied = false;
+    bytes += static_cast<double>(t.bytes);
+  }
+  return tied ? bytes + embedding : bytes;
+}
+
 ModelSource synthetic(const std::string& shape, TensorType type) {
   const std::string label = absl::StrCat(shape, "-", type == TensorType::kQ4_0   ? "q4_0"
                                                      : type == TensorType::kQ8_0 ? "q8_0"
@@ -595,9 +616,13 @@ void add_generate(const BenchmarkConfig& config, std::vector<BenchmarkSpec>& out
                                    modes.size() > 1 ? "-" + mode : ""),
                       [path, load]() { return load_model(path, load); },
                       is_gguf_file(path) ? path : ""};
+      const double traffic = src.gguf_path.empty() ? 0 : file_weight_traffic(path);
       for (size_t t : thread_counts) {
-        compare_with_llama_cpp(config, prompt_spec(src, t), src, PeerTest::kPrompt, out);
-        compare_with_llama_cpp(config, generation_spec(src, t), src, PeerTest::kGeneration, out);
+        BenchmarkSpec pp = prompt_spec(src, t), tg = generation_spec(src, t);
+        pp.bytes_per_op = traffic;  // one pass over the weights per batch
+        tg.bytes_per_op = traffic * static_cast<double>(tg.items_per_op);
+        compare_with_llama_cpp(config, std::move(pp), src, PeerTest::kPrompt, out);
+        compare_with_llama_cpp(config, std::move(tg), src, PeerTest::kGeneration, out);
       }
       BenchmarkSpec batch = batched_generation_spec(src, threads);
       note_batch_not_compared(batch);
