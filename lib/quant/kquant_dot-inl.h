@@ -21,11 +21,11 @@
 // the group's scale in ReorderWidenMulAccumulate (vpmaddwd + add on AVX2,
 // one vpdpwssd on AVX-512 VNNI; NEON multiply-accumulates long).
 //
-// Vectors: 256 bits on AVX2 and AVX-512 targets (one 32-value chunk, two
-// groups, per vector), 128 bits elsewhere (a chunk is two vectors); the
-// HWY_SCALAR target runs plain integer C++. A super-block's 16 group scales
-// are built in one 128-bit register and widened; each chunk's pair of
-// scales is then one in-block byte shuffle of it.
+// Vectors: 512 bits on AVX-512 targets (two 32-value chunks, four groups,
+// per vector), 256 bits on AVX2 (one chunk, two groups), 128 bits elsewhere
+// (a chunk is two vectors); the HWY_SCALAR target runs plain integer C++. A
+// super-block's 16 group scales are built in one 128-bit register and
+// widened; each vector's scales are then one in-block byte shuffle of them.
 //
 // Per-target code: include after hwy/highway.h inside a foreach_target
 // translation unit (quant/quant_targets.cc).
