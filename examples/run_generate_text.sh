@@ -4,9 +4,11 @@
 # must hold more than the prompt. Exit 77 (skipped) names what is missing.
 set -euo pipefail
 exe=$1
+# A cross build runs the example through its emulator (tests/meson.build).
+run() { ${LLMK_TEST_EXEC_WRAPPER:+$LLMK_TEST_EXEC_WRAPPER} "$exe" "$@"; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-(cd "$work" && "$exe" > synthetic.txt)
+(cd "$work" && run > synthetic.txt)
 # Result lines as the doctest suites print them, for .ci/summarize.py.
 fail() { echo "$1"; echo "llmk-tests: 0 passed, 1 failed, 0 skipped"; exit 1; }
 grep -q '^Once upon a time' "$work/synthetic.txt" || fail "synthetic: no text"
@@ -16,7 +18,7 @@ if [[ ! -f $model ]]; then
   echo "SKIP: $model absent (set LLMK_SHARED)"  # counted as skipped from meson's result
   exit 77
 fi
-"$exe" "$model" > "$work/stories.txt"
+run "$model" > "$work/stories.txt"
 text=$(cat "$work/stories.txt")
 echo "$text"
 prompt="Once upon a time"
