@@ -27,6 +27,9 @@ db_dir=$(cd "$1" && pwd)
 out=$(cd "$2" && pwd)
 db=$db_dir/demo.sqlite
 rm -f "$db" "$db-wal" "$db-shm"
+# The logs are appended to below and counted: start them empty (a second run
+# into the same OUT_DIR counted the first one's runs too).
+rm -f "$out/bench.log" "$out/build.log"
 work=$(mktemp -d /tmp/llmk-history-demo.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 passed=0 failed=0
