@@ -57,8 +57,9 @@ if ! installed libabsl-dev:arm64; then
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   apt-cache show libabsl-dev:arm64 >/dev/null 2>&1 || apt_get update
-  # A dry run first: refuse anything that would upgrade an installed package.
-  upgrades=$(apt-get -s -qq install --no-install-recommends "${missing[@]}" | grep '^Inst .* \[' || true)
+  # A dry run first: refuse anything that would upgrade an installed package
+  # ("Inst NAME [OLD] (NEW ..."; a new one reads "Inst NAME (NEW ... [arch])").
+  upgrades=$(apt-get -s -qq install --no-install-recommends "${missing[@]}" | grep '^Inst [^ ]* \[' || true)
   [ -z "$upgrades" ] || die "installing ${missing[*]} would upgrade host packages:
 $upgrades"
   apt_get install --no-install-recommends "${missing[@]}" >/dev/null
