@@ -84,6 +84,16 @@ double dot_bound(size_t n, size_t accumulators, double abs_sum) {
           static_cast<double>(n) * kDoubleRoundoff) * abs_sum;
 }
 
+// matmul: the tiles' bound (one accumulator per output), or the packed
+// product's, a single FMA chain over the row in element order (depth n,
+// one rounding a step), whichever is larger: the batch size and target
+// decide which of the two runs.
+double matmul_bound(size_t n, double abs_sum) {
+  const double chain = (rounding_gamma(n) + kRoundoff + static_cast<double>(n) * kDoubleRoundoff) *
+                       abs_sum;
+  return std::max(dot_bound(n, 1, abs_sum), chain);
+}
+
 // Activations: transcendentals (exp/tanh from hwy/contrib/math) are within a
 // few ULP: 1e-5 relative + 1e-6 absolute.
 constexpr float kElementRel = 1e-5f;
@@ -253,8 +263,11 @@ TEST_CASE("matvec and matmul match the reference, threaded or not") {
                           rows << "x" << cols << " row " << r << ": " << y[r] << " vs " << want[r]);
         }
       }
-      // matmul over a batch of 1, 3, 4 and 6 vectors equals one matvec per vector.
-      for (size_t batch : {1u, 3u, 4u, 6u}) {
+      // matmul over a batch of 1, 3, 4 and 6 vectors (tiles of 4 and single
+      // vectors) and of 16, 37 and 70 (the packed product on AVX2 and
+      // AVX-512 targets: whole and partial panels of 16 resp. 32 vectors).
+      for (size_t batch : {1u, 3u, 4u, 6u, 16u, 37u, 70u}) {
+        if (batch > 6 && rows * cols > 400000) continue;  // the reference's time
         UnalignedFloats xb(batch * cols, 2);
         fill_uniform(xb.span(), batch + cols);
         std::vector<float> yb(batch * rows, -1.0f);
@@ -263,7 +276,7 @@ TEST_CASE("matvec and matmul match the reference, threaded or not") {
           for (size_t r = 0; r < rows; ++r) {
             const float* xr = xb.data() + b * cols;
             const float want_br = llmk::ref::dot(w.data() + r * cols, xr, cols);
-            const double bound = dot_bound(cols, 1, abs_dot(w.data() + r * cols, xr, cols));
+            const double bound = matmul_bound(cols, abs_dot(w.data() + r * cols, xr, cols));
             REQUIRE_MESSAGE(std::fabs(static_cast<double>(yb[b * rows + r]) - want_br) <= bound,
                             "batch " << batch << " b " << b << " row " << r);
           }
@@ -568,13 +581,14 @@ TEST_CASE("tails: dot and matvec see the last element and the last row") {
       // matmul: only the last vector of a batch of 5 (a 4-tile and a single)
       // is non-zero, and only in its last element.
       if (cols <= 257) {
-        const size_t batch = 5;
+        for (size_t batch : {5u, 37u}) {  // a 4-tile and a single; a partial packed panel
         std::vector<float> xb(batch * cols, 0.0f), yb(batch * rows, -1.0f);
         xb[batch * cols - 1] = x[cols - 1];
         REQUIRE(llmk::matmul(w.cspan(), rows, cols, xb, batch, yb, &pool).ok());
         for (size_t i = 0; i < (batch - 1) * rows; ++i) REQUIRE(yb[i] == 0.0f);
         for (size_t r = 0; r < rows; ++r) {
           REQUIRE(yb[(batch - 1) * rows + r] == w[r * cols + cols - 1] * x[cols - 1]);
+        }
         }
       }
     }

@@ -27,6 +27,9 @@ const kernels::F32Kernels* F32KernelTable() {
       .dot = Dot,
       .matvec_rows = MatvecRows,
       .matmul_rows = MatmulRows,
+      .panel_vectors = PanelVectors,
+      .pack_panels = PackPanels,
+      .matmul_packed_rows = MatmulPackedRows,
       .layer_norm = LayerNorm,
       .rms_norm = RmsNorm,
       .softmax = Softmax,
@@ -51,6 +54,7 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 #include <cmath>
 
+#include "hwy/aligned_allocator.h"
 #include "util/parallel.h"
 
 namespace llmk::kernels {
@@ -69,7 +73,28 @@ void matvec(const float* w, size_t rows, size_t cols, const float* x, float* y,
 
 void matmul(const float* w, size_t rows, size_t cols, const float* x, size_t batch, float* y,
             ThreadPool* pool) {
-  const auto rows_fn = f32().matmul_rows;
+  const F32Kernels& k = f32();
+  const size_t panel = k.panel_vectors();
+  // Whole panels pay for the packing; the gathers' int32 offsets need
+  // panel · cols < 2^31.
+  if (panel != 0 && batch >= panel && cols < (size_t{1} << 31) / panel) {
+    const size_t floats = (batch + panel - 1) / panel * panel * cols;
+    thread_local hwy::AlignedFreeUniquePtr<float[]> buffer;
+    thread_local size_t capacity = 0;
+    if (floats > capacity) {
+      buffer = hwy::AllocateAligned<float>(floats);
+      capacity = buffer ? floats : 0;
+    }
+    if (buffer) {
+      k.pack_panels(x, batch, cols, buffer.get());
+      const float* panels = buffer.get();
+      internal::for_row_blocks(rows, rows * cols * batch, pool, [&](size_t begin, size_t end) {
+        k.matmul_packed_rows(w, rows, cols, panels, batch, y, begin, end);
+      });
+      return;
+    }
+  }
+  const auto rows_fn = k.matmul_rows;
   internal::for_row_blocks(rows, rows * cols * batch, pool, [&](size_t begin, size_t end) {
     rows_fn(w, rows, cols, x, batch, y, begin, end);
   });

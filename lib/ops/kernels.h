@@ -34,6 +34,14 @@ struct F32Kernels {
   // Rows [row_begin, row_end) of Y = X·Wᵀ (X batch × cols, Y batch × rows).
   void (*matmul_rows)(const float* w, size_t rows, size_t cols, const float* x, size_t batch,
                       float* y, size_t row_begin, size_t row_end);
+  // The packed batch product: vectors per panel (0: this target has none),
+  // x's batch vectors packed into ⌈batch / panel_vectors⌉ panels of
+  // cols × panel_vectors floats, and rows [row_begin, row_end) of Y = X·Wᵀ
+  // from those panels.
+  size_t (*panel_vectors)();
+  void (*pack_panels)(const float* x, size_t batch, size_t cols, float* panels);
+  void (*matmul_packed_rows)(const float* w, size_t rows, size_t cols, const float* panels,
+                             size_t batch, float* y, size_t row_begin, size_t row_end);
   void (*layer_norm)(const float* x, const float* weight, const float* bias, float eps, size_t n,
                      float* out);
   void (*rms_norm)(const float* x, const float* weight, float eps, size_t n, float* out);
