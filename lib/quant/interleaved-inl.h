@@ -138,6 +138,17 @@ HWY_INLINE void PrefetchAhead(const uint8_t* block, size_t offset, size_t group_
   }
 }
 
+// Without VNNI (the AVX2 and AVX3 targets) Highway emulates the u8·i8 quad
+// sum with two 16-bit multiply-adds and four shifts or masks. These kernels
+// use vpmaddubsw instead (u8·i8 pairs into saturating i16), arranged so no
+// pair can saturate, then one vpmaddwd against ones for the 32-bit lane
+// sums; the integer sums, and so every float, are the same as VNNI's.
+#if HWY_TARGET <= HWY_AVX3_DL
+constexpr bool kVnni = true;
+#else
+constexpr bool kVnni = false;
+#endif
+
 // x bytes 4m…4m+3 in every 32-bit lane.
 template <class DF>
 HWY_INLINE hn::Vec<hn::Repartition<int8_t, DF>> Broadcast4(const int8_t* HWY_RESTRICT x) {
@@ -160,6 +171,8 @@ HWY_INLINE void TileQ8(const uint8_t* HWY_RESTRICT group, size_t group_bytes, si
   constexpr size_t kSpan = GroupsPerVector<DF>();  // groups per vector
   const DF df;
   const hn::RebindToSigned<DF> di32;
+  const hn::Repartition<int16_t, DF> di16;
+  const hn::Repartition<uint8_t, DF> du8;
   hn::Vec<DF> acc[G][B][8];
   for (size_t g = 0; g < G; ++g) {
     for (size_t v = 0; v < B; ++v) {
@@ -176,17 +189,35 @@ HWY_INLINE void TileQ8(const uint8_t* HWY_RESTRICT group, size_t group_bytes, si
     }
     for (size_t c = 0; c < 8; ++c) {
       hn::Vec<hn::Repartition<uint8_t, DF>> w[G];
+      hn::Vec<hn::Repartition<uint8_t, DF>> w_top[G];
       for (size_t g = 0; g < G; ++g) {
         w[g] = LoadWeights<DF>(group + g * kSpan * group_bytes + k * kBlockBytes +
                                    interleaved::kScaleBytes + 32 * c,
                                group_bytes);
+        if constexpr (!kVnni) {
+          // q + 128 = low 7 bits + 128 · top bit: each part times x (|x| ≤
+          // 128) pairs up within 2·127·128 < 2¹⁵.
+          const hn::Repartition<uint16_t, DF> du16;
+          w_top[g] = hn::And(hn::BitCast(du8, hn::ShiftRight<7>(hn::BitCast(du16, w[g]))),
+                             hn::Set(du8, 1));
+          w[g] = hn::And(w[g], hn::Set(du8, 0x7F));
+        }
       }
       for (size_t v = 0; v < B; ++v) {
         const interleaved::PreparedBlock& x = xs[v * x_stride + k];
         const auto xc = Broadcast4<DF>(x.qs + 4 * c);
         const auto bias = hn::Set(di32, x.chunk_bias[c]);
         for (size_t g = 0; g < G; ++g) {
-          const auto sum = hn::SumOfMulQuadAccumulate(di32, w[g], xc, bias);
+          hn::Vec<decltype(di32)> sum;
+          if constexpr (kVnni) {
+            sum = hn::SumOfMulQuadAccumulate(di32, w[g], xc, bias);
+          } else {
+            const auto low = hn::SatWidenMulPairwiseAdd(di16, w[g], xc);
+            const auto top = hn::SatWidenMulPairwiseAdd(di16, w_top[g], xc);
+            sum = hn::Add(hn::Add(hn::WidenMulPairwiseAdd(di32, low, hn::Set(di16, 1)),
+                                  hn::WidenMulPairwiseAdd(di32, top, hn::Set(di16, 128))),
+                          bias);
+          }
           acc[g][v][c] = hn::MulAdd(hn::ConvertTo(df, sum), d[g][v], acc[g][v][c]);
         }
       }
@@ -211,6 +242,7 @@ HWY_INLINE void TileQ4(const uint8_t* HWY_RESTRICT group, size_t group_bytes, si
   constexpr size_t kSpan = GroupsPerVector<DF>();
   const DF df;
   const hn::RebindToSigned<DF> di32;
+  const hn::Repartition<int16_t, DF> di16;
   const hn::Repartition<uint8_t, DF> du8;
   hn::Vec<DF> acc[G][B];
   for (size_t g = 0; g < G; ++g) {
@@ -227,11 +259,39 @@ HWY_INLINE void TileQ4(const uint8_t* HWY_RESTRICT group, size_t group_bytes, si
       for (size_t c = 0; c < 4; ++c) {
         const auto bytes = LoadWeights<DF>(block + interleaved::kScaleBytes + 32 * c, group_bytes);
         w[g][c] = hn::And(bytes, hn::Set(du8, 0x0F));
-        w[g][4 + c] = hn::And(bytes, hn::Set(du8, 0xF0));  // 16·n, undone by the shift below
+        if constexpr (kVnni) {
+          w[g][4 + c] = hn::And(bytes, hn::Set(du8, 0xF0));  // 16·n, undone by the shift below
+        } else {
+          const hn::Repartition<uint16_t, DF> du16;
+          w[g][4 + c] = hn::And(hn::BitCast(du8, hn::ShiftRight<4>(hn::BitCast(du16, bytes))),
+                                hn::Set(du8, 0x0F));
+        }
       }
     }
     for (size_t v = 0; v < B; ++v) {
       const interleaved::PreparedBlock& x = xs[v * x_stride + k];
+      if constexpr (!kVnni) {
+        // Nibbles (≤ 15) times x (|x| ≤ 128): every i16 lane of the 8
+        // pairwise products stays within 8·2·15·128 < 2¹⁵, so they add up in
+        // 16 bits and widen once.
+        hn::Vec<decltype(di16)> pairs[G];
+        for (size_t g = 0; g < G; ++g) pairs[g] = hn::Zero(di16);
+        for (size_t c = 0; c < 4; ++c) {
+          const auto x_lo = Broadcast4<DF>(x.qs + 4 * c);
+          const auto x_hi = Broadcast4<DF>(x.qs + 16 + 4 * c);
+          for (size_t g = 0; g < G; ++g) {
+            pairs[g] = hn::Add(pairs[g], hn::SatWidenMulPairwiseAdd(di16, w[g][c], x_lo));
+            pairs[g] = hn::Add(pairs[g], hn::SatWidenMulPairwiseAdd(di16, w[g][4 + c], x_hi));
+          }
+        }
+        const auto dx = hn::Set(df, x.d);
+        for (size_t g = 0; g < G; ++g) {
+          const auto sum = hn::Add(hn::WidenMulPairwiseAdd(di32, pairs[g], hn::Set(di16, 1)),
+                                   hn::Set(di32, x.bias));
+          acc[g][v] = hn::MulAdd(hn::ConvertTo(df, sum), hn::Mul(dw[g], dx), acc[g][v]);
+        }
+        continue;
+      }
       // Two independent chains per group (elements 0–15, 16–31).
       hn::Vec<hn::RebindToSigned<DF>> lo[G], hi[G];
       for (size_t g = 0; g < G; ++g) {
