@@ -1,7 +1,20 @@
 // Memory bandwidth probes: the roof for memory-bound kernels such as the
-// 4096×4096 matvec. Buffers are far larger than any L3 so every pass streams
-// from DRAM. STREAM's convention: triad moves 3 arrays (write-allocate
+// 4096×4096 matvec and a large model's generation, whose weights stream from
+// DRAM once per token. Buffers are far larger than any L3 so every pass
+// streams from DRAM. STREAM's convention: triad moves 3 arrays (write-allocate
 // traffic not counted).
+//
+// The read probe is a roof only if no reader beats it: a model streaming its
+// weights faster than the probe reads would make a share of the roof above
+// 100% meaningless. So it reads at least as well as the weight kernels do
+// (suites/read_probe.h): the widest vectors of this CPU under the best target
+// whatever --target says, several slices per thread side by side with software
+// prefetch ahead of each, from 2 MiB pages like the weights' (with 4 KiB pages
+// every 4 KiB costs a TLB miss that the weights never pay). The ways it was
+// chosen from stay as entries behind --read-methods, so a machine where one of
+// them is faster shows that the choice is wrong there.
+#include <sys/mman.h>
+
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -10,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "llmk/bench.h"
 #include "llmk/thread_pool.h"
+#include "suites/read_probe.h"
 #include "suites/suite_util.h"
 
 namespace llmk::bench {
@@ -17,12 +31,39 @@ namespace {
 
 constexpr size_t kReadBytes = size_t{256} << 20;
 constexpr size_t kTriadBytesPerArray = size_t{64} << 20;
+constexpr size_t kHugePage = size_t{2} << 20;
 
-struct U64Buffer {
-  explicit U64Buffer(size_t bytes)
+// The roof's way of reading: eight slices side by side, each prefetched
+// 2 KiB ahead, as the weight kernels read their groups (see the top).
+constexpr ReadMethod kRoofMethod{8, ReadPrefetch::kT0, 2048};
+
+// The other ways it was chosen from (--read-methods times each as an entry
+// of its own), so another machine can check that none of them beats it.
+constexpr ReadMethod kOtherMethods[] = {
+    {1, ReadPrefetch::kNone, 0},  {8, ReadPrefetch::kNone, 0},    {1, ReadPrefetch::kT0, 2048},
+    {8, ReadPrefetch::kT0, 1024}, {8, ReadPrefetch::kT0, 4096},   {8, ReadPrefetch::kNta, 2048},
+};
+
+// The probe's buffer: in 2 MiB pages where the kernel offers them, as the
+// model's weights are; each thread's part written first by the pool that
+// reads it.
+struct ReadBuffer {
+  ReadBuffer(size_t bytes, ThreadPool* pool, size_t parts)
       : n(bytes / sizeof(uint64_t)),
-        data(static_cast<uint64_t*>(std::aligned_alloc(64, bytes))) {
-    for (size_t i = 0; i < n; ++i) data.get()[i] = i * 0x9E3779B97F4A7C15ull;
+        data(static_cast<uint64_t*>(std::aligned_alloc(kHugePage, bytes))) {
+    // Advice only: without transparent huge pages the probe still runs.
+    madvise(data.get(), bytes, MADV_HUGEPAGE);
+    const auto fill = [this, parts](size_t t, size_t) {
+      const size_t part = n / parts;
+      for (size_t i = t * part; i < (t + 1 == parts ? n : (t + 1) * part); ++i) {
+        data.get()[i] = i * 0x9E3779B97F4A7C15ull;
+      }
+    };
+    if (pool) {
+      pool->parallel_for(0, parts, fill);
+    } else {
+      fill(0, 0);
+    }
   }
   struct Free {
     void operator()(uint64_t* p) const { std::free(p); }
@@ -31,43 +72,36 @@ struct U64Buffer {
   std::unique_ptr<uint64_t, Free> data;
 };
 
-// Sum of p[0, n) with four independent sums, so the loop is bound by loads,
-// not by adds.
-uint64_t read_all(const uint64_t* p, size_t n) {
-  uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  for (size_t i = 0; i + 4 <= n; i += 4) {
-    s0 += p[i];
-    s1 += p[i + 1];
-    s2 += p[i + 2];
-    s3 += p[i + 3];
-  }
-  return s0 + s1 + s2 + s3;
-}
-
 // One thread reads the whole buffer; with threads > 1 each of them reads a
 // contiguous 1/threads of it (the roof for a multi-threaded matvec).
-BenchmarkSpec read_spec(size_t threads) {
+// `variant`, in the name, tells another way of reading from the roof's.
+BenchmarkSpec read_spec(size_t threads, const ReadMethod& method, const std::string& variant) {
   BenchmarkSpec s;
   s.name = absl::StrCat("memory/bandwidth/read/", kReadBytes >> 20, "MiB",
+                        variant.empty() ? "" : absl::StrCat("/", variant),
                         threads > 1 ? absl::StrCat("/threads:", threads) : "");
+  // The roof is the machine's, whatever --target says: always the best target.
   s.per_target = false;
+  s.fixed_target = "best";
   s.threads = threads;
   s.bytes_per_op = static_cast<double>(kReadBytes);
-  s.setup = [threads](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
-    auto buf = std::make_shared<U64Buffer>(kReadBytes);
+  s.setup = [threads, method](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
     std::shared_ptr<ThreadPool> pool;
     if (threads > 1) pool = std::make_shared<ThreadPool>(threads);
-    return BatchFn([buf, pool, threads](uint64_t count) -> absl::Status {
+    auto buf = std::make_shared<ReadBuffer>(kReadBytes, pool.get(), threads);
+    return BatchFn([buf, pool, threads, method](uint64_t count) -> absl::Status {
+      const size_t part = buf->n / threads;
       for (uint64_t c = 0; c < count; ++c) {
-        if (!pool) {
-          do_not_optimize(read_all(buf->data.get(), buf->n));
-          continue;
-        }
-        const size_t part = buf->n / threads / 4 * 4;
-        pool->parallel_for(0, threads, [&](size_t t, size_t) {
+        const auto read = [&](size_t t, size_t) {
           const size_t begin = t * part;
-          do_not_optimize(read_all(buf->data.get() + begin, t + 1 == threads ? buf->n - begin : part));
-        });
+          const size_t n = t + 1 == threads ? buf->n - begin : part;
+          do_not_optimize(read_words({buf->data.get() + begin, n}, method));
+        };
+        if (pool) {
+          pool->parallel_for(0, threads, read);
+        } else {
+          read(0, 0);
+        }
       }
       return absl::OkStatus();  // plain loads and adds: nothing here can fail
     });
@@ -100,12 +134,20 @@ BenchmarkSpec triad_spec() {
 }
 
 void add_bandwidth(const BenchmarkConfig& config, std::vector<BenchmarkSpec>& out) {
-  out.push_back(read_spec(1));
-  if (config.threads > 1) out.push_back(read_spec(config.threads));
+  std::vector<size_t> thread_counts = {1};
+  if (config.threads > 1) thread_counts.push_back(config.threads);
+  for (size_t t : thread_counts) {
+    out.push_back(read_spec(t, kRoofMethod, ""));
+    if (!config.suite_option("read-methods").empty()) {
+      for (const ReadMethod& m : kOtherMethods) out.push_back(read_spec(t, m, method_name(m)));
+    }
+  }
   out.push_back(triad_spec());
 }
 
 const bool registered = register_suite("bandwidth", add_bandwidth);
+const bool methods_option = register_suite_option(
+    {"read-methods", "", "also time each way of reading that the read probe was chosen from", "", {}});
 
 }  // namespace
 }  // namespace llmk::bench
