@@ -172,6 +172,7 @@ HWY_INLINE void TileQ8(const uint8_t* HWY_RESTRICT group, size_t group_bytes, si
   const DF df;
   const hn::RebindToSigned<DF> di32;
   const hn::Repartition<int16_t, DF> di16;
+  const hn::Repartition<int8_t, DF> di8;
   const hn::Repartition<uint8_t, DF> du8;
   hn::Vec<DF> acc[G][B][8];
   for (size_t g = 0; g < G; ++g) {
@@ -187,21 +188,27 @@ HWY_INLINE void TileQ8(const uint8_t* HWY_RESTRICT group, size_t group_bytes, si
       const auto dw = LoadScales<DF>(group + g * kSpan * group_bytes + k * kBlockBytes, group_bytes);
       for (size_t v = 0; v < B; ++v) d[g][v] = hn::Mul(dw, hn::Set(df, xs[v * x_stride + k].d));
     }
+    // Without VNNI: q's sign moves onto x and |q| (≤ 128) is the unsigned
+    // operand, so each pair is within 2·128·127 < 2¹⁵ — unless x holds −128,
+    // whose negation wraps: such a block (no quantizer writes one, but the
+    // kernels take any bytes) splits q + 128 into its low 7 bits and its top
+    // bit instead, each of whose pairs is within 2·127·128.
+    bool has_min[B] = {};
+    if constexpr (!kVnni) {
+      const hn::Full256<int8_t> d8;
+      for (size_t v = 0; v < B; ++v) {
+        has_min[v] = !hn::AllFalse(
+            d8, hn::Eq(hn::LoadU(d8, xs[v * x_stride + k].qs), hn::Set(d8, int8_t{-128})));
+      }
+    }
     for (size_t c = 0; c < 8; ++c) {
       hn::Vec<hn::Repartition<uint8_t, DF>> w[G];
-      hn::Vec<hn::Repartition<uint8_t, DF>> w_top[G];
+      hn::Vec<hn::Repartition<int8_t, DF>> w_signed[G];
       for (size_t g = 0; g < G; ++g) {
         w[g] = LoadWeights<DF>(group + g * kSpan * group_bytes + k * kBlockBytes +
                                    interleaved::kScaleBytes + 32 * c,
                                group_bytes);
-        if constexpr (!kVnni) {
-          // q + 128 = low 7 bits + 128 · top bit: each part times x (|x| ≤
-          // 128) pairs up within 2·127·128 < 2¹⁵.
-          const hn::Repartition<uint16_t, DF> du16;
-          w_top[g] = hn::And(hn::BitCast(du8, hn::ShiftRight<7>(hn::BitCast(du16, w[g]))),
-                             hn::Set(du8, 1));
-          w[g] = hn::And(w[g], hn::Set(du8, 0x7F));
-        }
+        if constexpr (!kVnni) w_signed[g] = hn::BitCast(di8, hn::Xor(w[g], hn::Set(du8, 0x80)));
       }
       for (size_t v = 0; v < B; ++v) {
         const interleaved::PreparedBlock& x = xs[v * x_stride + k];
@@ -211,12 +218,22 @@ HWY_INLINE void TileQ8(const uint8_t* HWY_RESTRICT group, size_t group_bytes, si
           hn::Vec<decltype(di32)> sum;
           if constexpr (kVnni) {
             sum = hn::SumOfMulQuadAccumulate(di32, w[g], xc, bias);
+          } else if (!has_min[v]) {
+            const auto pairs = hn::SatWidenMulPairwiseAdd(
+                di16, hn::BitCast(du8, hn::Abs(w_signed[g])),
+                hn::IfNegativeThenNegOrUndefIfZero(w_signed[g], xc));
+            sum = hn::WidenMulPairwiseAdd(di32, pairs, hn::Set(di16, 1));
           } else {
-            const auto low = hn::SatWidenMulPairwiseAdd(di16, w[g], xc);
-            const auto top = hn::SatWidenMulPairwiseAdd(di16, w_top[g], xc);
-            sum = hn::Add(hn::Add(hn::WidenMulPairwiseAdd(di32, low, hn::Set(di16, 1)),
-                                  hn::WidenMulPairwiseAdd(di32, top, hn::Set(di16, 128))),
-                          bias);
+            const hn::Repartition<uint16_t, DF> du16;
+            const auto top = hn::And(hn::BitCast(du8, hn::ShiftRight<7>(hn::BitCast(du16, w[g]))),
+                                     hn::Set(du8, 1));
+            const auto low = hn::And(w[g], hn::Set(du8, 0x7F));
+            sum = hn::Add(
+                hn::Add(hn::WidenMulPairwiseAdd(di32, hn::SatWidenMulPairwiseAdd(di16, low, xc),
+                                                hn::Set(di16, 1)),
+                        hn::WidenMulPairwiseAdd(di32, hn::SatWidenMulPairwiseAdd(di16, top, xc),
+                                                hn::Set(di16, 128))),
+                bias);
           }
           acc[g][v][c] = hn::MulAdd(hn::ConvertTo(df, sum), d[g][v], acc[g][v][c]);
         }
