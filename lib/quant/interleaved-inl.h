@@ -349,7 +349,7 @@ HWY_INLINE void Tile(const uint8_t* group, size_t group_bytes, size_t blocks,
 }
 
 // One tile's groups over all `batch` vectors: Q4_0 4 vectors at a time, Q8_0
-// (8 accumulators per vector) 2, or 1 when G > 1 (registers).
+// (8 accumulators per vector) 2 on AVX-512, else 1; 1 when G > 1 (registers).
 template <bool kQ4, class DF, size_t G>
 HWY_INLINE void GroupBatch(const uint8_t* group, size_t group_bytes, size_t blocks,
                            const interleaved::PreparedBlock* xs, size_t batch, float* out,
@@ -366,7 +366,10 @@ HWY_INLINE void GroupBatch(const uint8_t* group, size_t group_bytes, size_t bloc
       v += 3;
     }
   }
-  if constexpr (G == 1) {
+  // Q8_0 pairs of vectors need 16 accumulators: AVX2's whole register file
+  // (they spilled), so there it goes one vector at a time.
+  constexpr bool kPairs = G == 1 && (kQ4 || HWY_TARGET <= HWY_AVX3);
+  if constexpr (kPairs) {
     for (; v + 2 <= batch; v += 2) {
       Tile<kQ4, DF, G, 2>(group, group_bytes, blocks, xs + v * blocks, out + v * y_stride,
                           y_stride, limit);
