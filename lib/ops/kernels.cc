@@ -56,8 +56,8 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 #include <cmath>
 
-#include "hwy/aligned_allocator.h"
 #include "util/parallel.h"
+#include "util/scratch.h"
 
 namespace llmk::kernels {
 
@@ -80,16 +80,10 @@ void matmul(const float* w, size_t rows, size_t cols, const float* x, size_t bat
   // Whole panels pay for the packing; the gathers' int32 offsets need
   // panel · cols < 2^31.
   if (panel != 0 && batch >= panel && cols < (size_t{1} << 31) / panel) {
-    const size_t floats = (batch + panel - 1) / panel * panel * cols;
-    thread_local hwy::AlignedFreeUniquePtr<float[]> buffer;
-    thread_local size_t capacity = 0;
-    if (floats > capacity) {
-      buffer = hwy::AllocateAligned<float>(floats);
-      capacity = buffer ? floats : 0;
-    }
-    if (buffer) {
-      k.pack_panels(x, batch, cols, buffer.get());
-      const float* panels = buffer.get();
+    thread_local internal::ScratchBuffer<float> buffer;
+    if (float* packed = buffer.get((batch + panel - 1) / panel * panel * cols)) {
+      k.pack_panels(x, batch, cols, packed);
+      const float* panels = packed;
       internal::for_row_blocks(rows, rows * cols * batch, pool, [&](size_t begin, size_t end) {
         k.matmul_packed_rows(w, rows, cols, panels, batch, y, begin, end);
       });

@@ -7,13 +7,13 @@
 #include <cstdint>
 #include <vector>
 
-#include "hwy/aligned_allocator.h"
 #include "hwy/contrib/thread_pool/thread_pool.h"
 #include "llmk/thread_pool.h"
 #include "ops/kernels.h"
 #include "quant/kquant_format.h"
 #include "quant/quant_kernels.h"
 #include "util/parallel.h"
+#include "util/scratch.h"
 
 namespace llmk::kernels {
 
@@ -104,16 +104,12 @@ RowKind row_kind(TensorType type, bool integer) {
 // x's `batch` rows of `cols` floats as Q8_K blocks, in a buffer of the
 // calling thread kept between calls; null if it cannot be allocated.
 const Q8_KBlock* quantize_rows_q8_k(const float* x, size_t cols, size_t batch) {
-  thread_local hwy::AlignedFreeUniquePtr<Q8_KBlock[]> buffer;
-  thread_local size_t capacity = 0;
+  thread_local internal::ScratchBuffer<Q8_KBlock> buffer;
   const size_t count = cols / kSuperBlock * batch;  // the caller's x holds batch · cols floats
-  if (count > capacity) {
-    buffer = hwy::AllocateAligned<Q8_KBlock>(count);
-    capacity = buffer ? count : 0;
-    if (!buffer) return nullptr;
-  }
-  quant_targets().quantize_q8_k(x, count, buffer.get());
-  return buffer.get();
+  Q8_KBlock* out = buffer.get(count);
+  if (out == nullptr) return nullptr;
+  quant_targets().quantize_q8_k(x, count, out);
+  return out;
 }
 
 // Rows [row_begin, row_end) of Y = X·Wᵀ for K-quant w: the fused integer
@@ -223,15 +219,10 @@ void matmul_weights(const WeightView& w, const float* x, const Q8_0Block* x_q8, 
     const size_t blocks = w.cols / kQuantBlock;
     const size_t needed = quant_targets().prepared_bytes(blocks, batch);
     if (needed != 0) {
-      thread_local hwy::AlignedFreeUniquePtr<uint8_t[]> buffer;
-      thread_local size_t capacity = 0;
-      if (needed > capacity) {
-        buffer = hwy::AllocateAligned<uint8_t>(needed);
-        capacity = buffer ? needed : 0;
-      }
-      if (buffer) {
-        quant_targets().prepare_activations(kind, xq, blocks, batch, buffer.get());
-        prepared = buffer.get();
+      thread_local internal::ScratchBuffer<uint8_t> buffer;
+      if (uint8_t* out = buffer.get(needed)) {
+        quant_targets().prepare_activations(kind, xq, blocks, batch, out);
+        prepared = out;
       }
     }
   }
@@ -257,14 +248,9 @@ constexpr size_t kMinParallelPrepare = 1024;
 // the others would wait for it before the product starts (it was 5% of a
 // 2-thread pp128 profile).
 interleaved::PreparedBlock* prepare(const Q8_0Block* xq, size_t count, ThreadPool* pool) {
-  thread_local hwy::AlignedFreeUniquePtr<interleaved::PreparedBlock[]> buffer;
-  thread_local size_t capacity = 0;
-  if (count > capacity) {
-    buffer = hwy::AllocateAligned<interleaved::PreparedBlock>(count);
-    capacity = buffer ? count : 0;
-    if (!buffer) return nullptr;
-  }
-  interleaved::PreparedBlock* out = buffer.get();
+  thread_local internal::ScratchBuffer<interleaved::PreparedBlock> buffer;
+  interleaved::PreparedBlock* out = buffer.get(count);
+  if (out == nullptr) return nullptr;
   const size_t threads = pool ? pool->num_threads() : 1;
   if (threads > 1 && count >= kMinParallelPrepare) {
     pool->hwy_pool().Run(0, threads, [&](uint64_t t, size_t) {
