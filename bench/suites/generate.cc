@@ -46,8 +46,7 @@
 //
 // --kv-type f32|f16 sets our KV cache's element type (default: the
 // library's, TransformerOptions::kv_type) and passes llama-bench the same
-// -ctk/-ctv, so both sides read the same cache bytes per token; llama-bench
-// c392e509 refuses -ctk f32, so with f32 the peer entries are skipped.
+// -ctk/-ctv, so both sides read the same cache bytes per token.
 #include <unistd.h>
 
 #include <algorithm>
@@ -500,13 +499,7 @@ BenchmarkSpec llama_cpp_peer_spec(const BenchmarkSpec& ours, const ModelSource& 
     if (!file.ok()) return file.status();
     absl::StatusOr<std::string> dir = peer_scratch_dir();
     if (!dir.ok()) return dir.status();
-    const std::string& cache_type = config.suite_option("kv-type");
-    if (cache_type == "f32") {
-      // Its -ctk parser (ggml_type_from_name) knows f16, bf16 and quantized types only.
-      return absl::FailedPreconditionError(
-          "llama-bench c392e509 has no F32 KV cache (-ctk f32 is refused)");
-    }
-    LlamaBenchTest test{*file, n_prompt, n_gen, threads, combined, cache_type};
+    LlamaBenchTest test{*file, n_prompt, n_gen, threads, combined, config.suite_option("kv-type")};
     // The runner calls setup with the mask our entry's threads run under
     // (the measuring CPU alone, or every allowed CPU for a threaded entry):
     // llama-bench gets the same one.
