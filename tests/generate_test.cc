@@ -14,7 +14,7 @@ namespace llmk {
 namespace {
 
 std::unique_ptr<Transformer> transformer_for(const Model& m, size_t threads = 1) {
-  TransformerOptions opt = llmk::test::f32_cache_options();
+  TransformerOptions opt;
   opt.n_threads = threads;
   auto t = Transformer::create(m, opt);
   REQUIRE_MESSAGE(t.ok(), t.status().ToString());

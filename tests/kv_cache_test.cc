@@ -1,12 +1,8 @@
 // KVCache: round trip per sequence, layer and position; views alias the
-// storage; size and index errors; clear, truncate and set_pos; the F16
-// element type.
+// storage; size and index errors; clear, truncate and set_pos.
 #include "llmk/kv_cache.h"
 
 #include <cstdint>
-#include <cstring>
-#include <limits>
-#include <string>
 #include <utility>
 #include <vector>
 
@@ -262,64 +258,6 @@ TEST_CASE("kv cache: move keeps the storage") {
   CHECK(other->n_layers() == 1);
   CHECK(other->key_rows(0) == keys);
   check_contents(*other, 0);
-}
-
-TEST_CASE("kv cache: F16 stores halves, rounded to nearest even, read back as f32") {
-  const size_t n_layers = 2, max_ctx = 5, kv_dim = 7, n_seqs = 2;
-  auto f16 = KVCache::create(n_layers, max_ctx, kv_dim, n_seqs, KvType::kF16);
-  auto f32 = KVCache::create(n_layers, max_ctx, kv_dim, n_seqs);
-  REQUIRE(f16.ok());
-  REQUIRE(f32.ok());
-  CHECK(f16->type() == KvType::kF16);
-  CHECK(f32->type() == KvType::kF32);
-  CHECK(f16->element_bytes() == 2);
-  CHECK(f16->bytes() * 2 == f32->bytes());
-  // Exact halves round-trip; 1 + 2⁻¹¹ is a tie that rounds to even (1), and
-  // 1 + 3·2⁻¹¹ one that rounds up (1 + 2⁻⁹); 70000 overflows to infinity.
-  const std::vector<float> k = {0.5f, -2.0f, 1.0f + 0x1p-11f, 1.0f + 3 * 0x1p-11f, 65504.0f,
-                                70000.0f, -0.0f};
-  const std::vector<float> k_half = {0.5f, -2.0f, 1.0f, 1.0f + 0x1p-9f, 65504.0f,
-                                     std::numeric_limits<float>::infinity(), -0.0f};
-  const std::vector<float> v = {3.0f, -0.25f, 1024.0f, 6e-8f, -1.5f, 7.0f, 0.125f};
-  REQUIRE(f16->set_pos(3, 1).ok());
-  REQUIRE(f16->update(1, k, v, 1).ok());
-  std::vector<float> k_out(kv_dim), v_out(kv_dim);
-  REQUIRE(f16->read(1, 3, k_out, v_out, 1).ok());
-  CHECK(k_out == k_half);
-  CHECK(v_out[0] == 3.0f);
-  CHECK(v_out[3] == 0x1p-24f);  // 6e-8 is nearest to the smallest subnormal half
-  // The raw row holds the half bits (1.0 is 0x3C00).
-  uint16_t bits;
-  std::memcpy(&bits, f16->key_data(1, 3, 1) + 2 * 2, 2);
-  CHECK(bits == 0x3C00);
-  // No f32 view of an F16 cache; the byte rows are there.
-  CHECK(f16->key_row(1, 3, 1) == nullptr);
-  CHECK(f16->value_rows(1, 1) == nullptr);
-  CHECK(f16->get(1, 1).keys.empty());
-  CHECK(f16->at(1, 1).status().code() == absl::StatusCode::kFailedPrecondition);
-  CHECK(f16->value_data(1, 3, 1) != nullptr);
-  CHECK(f16->key_data(1, max_ctx, 1) == nullptr);
-  // read() checks like update(); on an F32 cache it copies the row.
-  CHECK(f16->read(1, max_ctx, k_out, v_out, 1).code() == absl::StatusCode::kOutOfRange);
-  CHECK(f16->read(2, 0, k_out, v_out).code() == absl::StatusCode::kOutOfRange);
-  CHECK(f16->read(0, 0, std::span<float>(k_out).first(3), v_out).code() ==
-        absl::StatusCode::kInvalidArgument);
-  REQUIRE(f32->update(0, k, v).ok());
-  REQUIRE(f32->read(0, 0, k_out, v_out).ok());
-  CHECK(k_out == k);
-  CHECK(v_out == v);
-}
-
-TEST_CASE("kv cache: type names parse, unknown ones are a clear error") {
-  CHECK(*parse_kv_type("f32") == KvType::kF32);
-  CHECK(*parse_kv_type("f16") == KvType::kF16);
-  CHECK(std::string(kv_type_name(KvType::kF16)) == "f16");
-  CHECK(std::string(kv_type_name(KvType::kF32)) == "f32");
-  const absl::Status bad = parse_kv_type("q8_0").status();
-  CHECK(bad.code() == absl::StatusCode::kInvalidArgument);
-  CHECK(bad.message() == "KV cache type 'q8_0' is not one of f32, f16");
-  CHECK(KVCache::create(1, 1, 1, 1, static_cast<KvType>(7)).status().code() ==
-        absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -38,8 +38,7 @@ std::optional<RefLogits> read_ref(const std::string& relative) {
   return test::read_logits(*path);
 }
 
-std::unique_ptr<Transformer> make_transformer(const Model& m,
-                                              TransformerOptions opt = llmk::test::f32_cache_options()) {
+std::unique_ptr<Transformer> make_transformer(const Model& m, TransformerOptions opt = {}) {
   auto t = Transformer::create(m, opt);
   REQUIRE_MESSAGE(t.ok(), t.status().ToString());
   return std::move(*t);
@@ -512,7 +511,7 @@ TEST_CASE("t1m-f32.gguf: logits within 1e-4 of llama.cpp") {
   CHECK(m.config.n_kv_heads == 2);
   CHECK_FALSE(m.config.tied_output);
   for (size_t threads : {1, 2}) {
-    TransformerOptions opt = llmk::test::f32_cache_options();
+    TransformerOptions opt;
     opt.n_threads = threads;
     auto t = make_transformer(m, opt);
     CHECK(max_abs_diff(teacher_forced(*t, *ref), ref->logits) <= 1e-4f);
@@ -533,7 +532,7 @@ TEST_CASE("t1m quantized: within 1% of the largest |logit| of llama.cpp") {
                              std::pair{ActivationMode::kFloat, &*ref_f32act}}) {
       const std::string mode_name = mode == ActivationMode::kFloat ? "f32" : "q8_0";
       INFO("activation mode = " << mode_name);
-      TransformerOptions opt = llmk::test::f32_cache_options();
+      TransformerOptions opt;
       opt.activation_mode = mode;
       auto t = make_transformer(m, opt);
       const auto ours = teacher_forced(*t, *ref);
@@ -596,7 +595,7 @@ TEST_CASE("forward: a token allocates nothing from the heap") {
   for (TensorType type : {TensorType::kF32, TensorType::kQ8_0, TensorType::kQ4_0}) {
     INFO("weights " << tensor_type_name(type));
     Model m = synthetic("tiny-llama", type);
-    TransformerOptions opt = llmk::test::f32_cache_options();
+    TransformerOptions opt;
     opt.n_threads = 2;
     auto t = make_transformer(m, opt);
     // One pass to warm up: a worker thread's first run of a code path makes
@@ -633,7 +632,7 @@ TEST_CASE("one-region token pass: any thread count gives the single-thread logit
     INFO("type = " << tensor_type_name(type));
     Model m = synthetic("stories15M", type, 3);
     auto logits_of = [&](size_t threads, ActivationMode mode) {
-      TransformerOptions opt = llmk::test::f32_cache_options();
+      TransformerOptions opt;
       opt.n_threads = threads;
       opt.max_seq_len = 8;
       opt.activation_mode = mode;
@@ -666,7 +665,7 @@ TEST_CASE("prompt batches: 2 threads give the single-thread logits bit for bit")
   std::vector<int32_t> tokens;
   for (int32_t i = 0; i < 48; ++i) tokens.push_back((i * 7919 + 13) % 32000);
   auto logits_of = [&](size_t threads) {
-    TransformerOptions opt = llmk::test::f32_cache_options();
+    TransformerOptions opt;
     opt.n_threads = threads;
     opt.max_seq_len = 64;
     opt.max_batch = 48;
@@ -690,7 +689,7 @@ TEST_CASE("forward_batch equals token-by-token within 1e-4") {
       INFO("shape = " << shape << ", type = " << tensor_type_name(type));
       Model m = synthetic(shape, type);
       for (size_t threads : {1, 2}) {
-        TransformerOptions opt = llmk::test::f32_cache_options();
+        TransformerOptions opt;
         opt.n_threads = threads;
         opt.max_batch = 16;  // 40 tokens: three chunks
         auto one = make_transformer(m, opt);
@@ -728,7 +727,7 @@ TEST_CASE("batched prompt on stories260K matches run.c's teacher-forced logits")
   auto path = shared_file_or_skip("models/stories260K.bin");
   if (!ref || !path) return;
   Model m = load_or_fail(path->string());
-  TransformerOptions opt = llmk::test::f32_cache_options();
+  TransformerOptions opt;
   opt.max_batch = 64;
   auto t = make_transformer(m, opt);
   auto all = t->forward_batch(ref->tokens, 0, 0, true);
@@ -763,7 +762,7 @@ TEST_CASE("batched generation: N sequences together get the tokens each gets alo
         auto t = make_transformer(m);
         alone.push_back(greedy_alone(*t, p, steps));
       }
-      TransformerOptions opt = llmk::test::f32_cache_options();
+      TransformerOptions opt;
       opt.n_seqs = prompts.size();
       opt.n_threads = 2;
       auto t = make_transformer(m, opt);
@@ -1042,77 +1041,13 @@ std::vector<float> gpt2_reference(const Model& m, const std::vector<int32_t>& to
   return logits;
 }
 
-// The F16 cache rounds every key and value to binary16 (relative error at
-// most 2⁻¹¹ ≈ 4.9e-4, round to nearest). With f32 activations each attention
-// output moves by about that relative amount and the logits by a small
-// multiple of it: bound 0.2% of the largest |logit| (4·2⁻¹¹; measured
-// 0.02–0.03%). With Q8_0 activations any such change flips some of the
-// quantizer's roundings, which moves logits by ~1% on its own (see
-// rms_norm_ggml): bound 3% there (measured 1.6% on stories15M). A wrong row
-// or position (a bug, not rounding) moves logits by their own size.
-TEST_CASE("F16 KV cache: logits close to the F32 cache's, token by token and batched") {
-  struct Case {
-    const char* shape;
-    TensorType type;
-    ActivationMode mode;
-    float bound;  // of max |logit|
-  };
-  // tiny-llama: 2 kv heads, head_dim 16; tiny-gpt2: the fused-QKV layer;
-  // stories15M is big enough that 2 threads split a token's heads
-  // (llama_token's head split: each part converts its own rows).
-  for (const Case& k : {Case{"tiny-llama", TensorType::kF32, ActivationMode::kFloat, 0.002f},
-                        Case{"tiny-gpt2", TensorType::kF32, ActivationMode::kFloat, 0.002f},
-                        Case{"stories15M", TensorType::kQ8_0, ActivationMode::kFloat, 0.002f},
-                        Case{"stories15M", TensorType::kQ8_0, ActivationMode::kQuantizeQ8_0, 0.03f}}) {
-    INFO("shape = " << std::string(k.shape));
-    Model m = synthetic(k.shape, k.type, 11);
-    const size_t n = std::min<size_t>(m.config.max_seq_len, 64);
-    std::vector<int32_t> tokens;
-    for (size_t i = 0; i < n; ++i) tokens.push_back(static_cast<int32_t>((i * 131 + 7) % m.config.vocab_size));
-    for (size_t threads : {1, 2}) {
-      INFO("threads = " << threads);
-      auto run = [&](KvType type, bool batched) {
-        TransformerOptions opt = llmk::test::f32_cache_options();
-        opt.kv_type = type;
-        opt.n_threads = threads;
-        opt.activation_mode = k.mode;
-        opt.max_batch = n;
-        auto t = make_transformer(m, opt);
-        if (batched) {
-          auto l = t->forward_batch(tokens, 0, 0, /*all_logits=*/true);
-          REQUIRE_MESSAGE(l.ok(), l.status().ToString());
-          return std::vector<float>(l->begin(), l->end());
-        }
-        std::vector<float> all;
-        for (size_t i = 0; i < n; ++i) {
-          auto l = t->forward(tokens[i], i);
-          REQUIRE_MESSAGE(l.ok(), l.status().ToString());
-          all.insert(all.end(), l->begin(), l->end());
-        }
-        return all;
-      };
-      const std::vector<float> f32 = run(KvType::kF32, false);
-      const std::vector<float> f16 = run(KvType::kF16, false);
-      const std::vector<float> f16_batched = run(KvType::kF16, true);
-      const float scale = max_abs(f32);
-      const float diff = max_abs_diff(f16, f32);
-      MESSAGE(std::string(k.shape) << " threads " << threads << ": F16 vs F32 cache max |Δlogit| " << diff
-                      << " of max |logit| " << scale << "; batched vs token by token "
-                      << max_abs_diff(f16_batched, f16));
-      CHECK(diff > 0.0f);  // the cache really held halves
-      CHECK(diff <= k.bound * scale);
-      CHECK(max_abs_diff(f16_batched, f32) <= k.bound * scale);
-    }
-  }
-}
-
 TEST_CASE("gpt2: forward matches a scalar reference") {
   Model m = synthetic("tiny-gpt2", TensorType::kF32, 17);
   std::vector<int32_t> tokens;
   for (int32_t i = 0; i < 24; ++i) tokens.push_back((i * 131 + 7) % 320);
   const auto expect = gpt2_reference(m, tokens);
   for (size_t threads : {1, 2}) {
-    TransformerOptions opt = llmk::test::f32_cache_options();
+    TransformerOptions opt;
     opt.n_threads = threads;
     opt.activation_mode = ActivationMode::kFloat;
     auto t = make_transformer(m, opt);
@@ -1125,7 +1060,7 @@ TEST_CASE("gpt2: forward matches a scalar reference") {
     CHECK(max_abs_diff(got, expect) <= 1e-4f * std::max(1.0f, max_abs(expect)));
   }
   // Learned positions end at the model's context: asking for more is an error.
-  TransformerOptions longer = llmk::test::f32_cache_options();
+  TransformerOptions longer;
   longer.max_seq_len = m.config.max_seq_len + 1;
   CHECK(Transformer::create(m, longer).status().code() == absl::StatusCode::kInvalidArgument);
 }

@@ -306,7 +306,7 @@ std::unique_ptr<Transformer> make_transformer(const Model& m, TransformerOptions
 // Logits of every token, one forward() each (the single-token pass).
 std::vector<float> token_by_token(const Model& m, const std::vector<int32_t>& tokens,
                                   size_t threads) {
-  TransformerOptions opt = llmk::test::f32_cache_options();
+  TransformerOptions opt;
   opt.n_threads = threads;
   opt.activation_mode = ActivationMode::kFloat;
   opt.max_seq_len = tokens.size();
@@ -322,7 +322,7 @@ std::vector<float> token_by_token(const Model& m, const std::vector<int32_t>& to
 
 // Logits of every token from one forward_batch (the batched layer).
 std::vector<float> batched(const Model& m, const std::vector<int32_t>& tokens, size_t threads) {
-  TransformerOptions opt = llmk::test::f32_cache_options();
+  TransformerOptions opt;
   opt.n_threads = threads;
   opt.activation_mode = ActivationMode::kFloat;
   opt.max_seq_len = tokens.size();
@@ -407,7 +407,7 @@ TEST_CASE("llama variants: the one-region token pass on every thread count") {
     const VariantModel vm = make_variant("stories15M", type, v, 3);
     const LoadedModel loaded = round_trip(vm.model);
     auto logits_of = [&](size_t threads) {
-      TransformerOptions opt = llmk::test::f32_cache_options();
+      TransformerOptions opt;
       opt.n_threads = threads;
       opt.max_seq_len = 8;
       auto t = make_transformer(loaded.model, opt);
@@ -452,7 +452,7 @@ TEST_CASE("llama variants: split-halves partial RoPE in memory matches the refer
 
 TEST_CASE("llama variants: a token of a model with every feature allocates nothing") {
   const VariantModel vm = make_variant("tiny-llama", TensorType::kQ8_0, kVariants[9]);
-  TransformerOptions opt = llmk::test::f32_cache_options();
+  TransformerOptions opt;
   opt.n_threads = 2;
   auto t = make_transformer(vm.model, opt);
   REQUIRE(t->forward(1, 0).ok());

@@ -62,7 +62,7 @@ std::vector<float> our_logits(const fs::path& model_path, const Logits& ref) {
   auto model = load_model(model_path.string());
   REQUIRE_MESSAGE(model.ok(), model.status().ToString());
   REQUIRE(model->config.vocab_size == ref.vocab);
-  TransformerOptions options = llmk::test::f32_cache_options();
+  TransformerOptions options;
   options.n_threads = 1;
   auto t = Transformer::create(*model, options);
   REQUIRE_MESSAGE(t.ok(), t.status().ToString());

@@ -13,7 +13,6 @@
 #include <vector>
 
 #include "doctest/doctest.h"
-#include "llmk/model.h"
 #include "llmk/target.h"
 
 namespace llmk::test {
@@ -32,16 +31,6 @@ void for_each_target(Body&& body) {
     body(target);
   }
   llmk::reset_target();
-}
-
-// Transformer options with an F32 KV cache: the references the forward pass
-// is compared with (run.c, the scalar references, llama.cpp's logits, which
-// tools/peer/llama_logits.cc writes with an F32 cache) keep f32 keys and
-// values. The F16 cache has its own bound against the F32 one (model_test).
-inline TransformerOptions f32_cache_options() {
-  TransformerOptions options;
-  options.kv_type = KvType::kF32;
-  return options;
 }
 
 // The shared reference data folder: $LLMK_SHARED, else ../shared relative to

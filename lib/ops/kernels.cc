@@ -43,8 +43,6 @@ const kernels::F32Kernels* F32KernelTable() {
       .argmax = Argmax,
       .rope_apply = RopeApply,
       .attend_head = AttendHead,
-      .attend_head_f16 = AttendHeadF16,
-      .f32_to_f16 = F32ToF16,
   };
   return &kTable;
 }

@@ -14,7 +14,6 @@
 #pragma once
 
 #include <cstddef>
-#include <cstdint>
 
 #include "llmk/ops.h"  // RopeLayout
 
@@ -64,20 +63,10 @@ struct F32Kernels {
                      RopeLayout layout);
   // One attention head for one query over `len` cached positions: out[0,
   // head_dim) = softmax(q·Kᵀ·scale)·V, where key and value rows are
-  // kv_stride elements apart and scores has room for len floats (it ends
-  // holding the probabilities). Scores are summed 8 key rows at a time, one
-  // accumulator per row (ops/attention-inl.h); ref::attend_head
-  // (ops/attention_reference.h) is the scalar reference.
+  // kv_stride floats apart and scores has room for len floats. Bit-identical
+  // to dot, softmax and add_scaled applied in turn.
   void (*attend_head)(const float* q, const float* keys, const float* values, size_t kv_stride,
                       size_t len, size_t head_dim, float scale, float* scores, float* out);
-  // The same over an F16 cache's rows (IEEE half bits), widened exactly: the
-  // result equals attend_head's on the widened rows, bit for bit.
-  void (*attend_head_f16)(const float* q, const uint16_t* keys, const uint16_t* values,
-                          size_t kv_stride, size_t len, size_t head_dim, float scale,
-                          float* scores, float* out);
-  // out[i] = x[i] as IEEE half bits, rounded to nearest even (the F16 KV
-  // cache's writes; values beyond ±65504 become ±inf).
-  void (*f32_to_f16)(const float* x, size_t n, uint16_t* out);
 };
 
 // The kernels of the target dispatch picks now.

@@ -2,10 +2,7 @@
 // lose precision, so tests measure the SIMD kernels' error against the truth.
 #include "llmk/reference.h"
 
-#include <algorithm>
 #include <cmath>
-
-#include "ops/attention_reference.h"
 
 namespace llmk::ref {
 
@@ -107,25 +104,6 @@ void rope(float* x, size_t n, size_t head_dim, size_t pos, float theta_base, Rop
       *a = static_cast<float>(va * c - vb * s);
       *b = static_cast<float>(vb * c + va * s);
     }
-  }
-}
-
-void attend_head(const float* q, const float* keys, const float* values, size_t kv_stride,
-                 size_t len, size_t head_dim, float scale, double* probs, double* out) {
-  double max_score = -HUGE_VAL;
-  for (size_t t = 0; t < len; ++t) {
-    double dot = 0.0;
-    for (size_t i = 0; i < head_dim; ++i) dot += static_cast<double>(q[i]) * keys[t * kv_stride + i];
-    probs[t] = dot * scale;
-    max_score = std::max(max_score, probs[t]);
-  }
-  double sum = 0.0;
-  for (size_t t = 0; t < len; ++t) sum += probs[t] = std::exp(probs[t] - max_score);
-  for (size_t t = 0; t < len; ++t) probs[t] /= sum;
-  for (size_t i = 0; i < head_dim; ++i) {
-    double acc = 0.0;
-    for (size_t t = 0; t < len; ++t) acc += probs[t] * values[t * kv_stride + i];
-    out[i] = acc;
   }
 }
 
