@@ -419,9 +419,15 @@ TEST_CASE("rope matches the reference, is the identity at 0 and keeps pair norms
           std::vector<float> want = orig;
           llmk::ref::rope(want.data(), n, head_dim, pos, 10000.0f, layout);
           REQUIRE(llmk::rope(x.span(), head_dim, pos, 10000.0f, layout).ok());
-          // Angles in float (as llama2.c computes them) vs double: at
-          // pos·freq ≈ 4096 rad the float angle is off by up to 2.4e-4 rad.
-          check_close(x.cspan(), want, 0, 1e-6f + 1e-7f * pos, "rope");
+          // Angles in float, as ggml computes them (pos times step^i, one
+          // rounding per multiply, step = base^(−2/d) itself rounded), vs
+          // double: pair i's angle pos·step^i is off by up to 2i + 1
+          // roundings of 2⁻²⁴ relative, and i·step^i peaks at
+          // d / (2e·ln base). A rotated value moves by at most
+          // (|x0| + |x1|) ≤ 2 times its angle's error.
+          const double peak = head_dim / (2 * std::exp(1.0) * std::log(10000.0));
+          const double angle_error = pos * 0x1p-24 * (1 + 2 * peak);
+          check_close(x.cspan(), want, 0, static_cast<float>(1e-6 + 2 * angle_error), "rope");
           const size_t half = head_dim / 2;
           for (size_t h = 0; h < n; h += head_dim) {
             for (size_t i = 0; i < half; ++i) {

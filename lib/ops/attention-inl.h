@@ -65,7 +65,10 @@ void AttendHead(const float* HWY_RESTRICT q, const float* HWY_RESTRICT keys,
 
 // x[j]·cos_dup[j] + x[j^1]·sin_alt[j] for interleaved pairs; the split-halves
 // layout rotates x[i] with x[i + rot_dims/2]. Only the first rot_dims
-// elements of a head turn; the rest pass through (partial RoPE).
+// elements of a head turn; the rest pass through (partial RoPE). Each output
+// fuses the product ggml's compiled rope fuses, x0·cos − x1·sin as
+// fma(x0, cos, −(x1·sin)) and x0·sin + x1·cos as fma(x1, cos, x0·sin), so
+// rotated queries and keys carry llama.cpp's bits.
 void RopeApply(float* x, size_t n, size_t head_dim, size_t rot_dims, const float* cos_sin,
                RopeLayout layout) {
   const DF d;
@@ -81,8 +84,8 @@ void RopeApply(float* x, size_t n, size_t head_dim, size_t rot_dims, const float
         const size_t c = HWY_MIN(N, half - i);
         const auto a = Load(lo + i, c), b = Load(hi + i, c);
         const auto vc = Load(cos + i, c), vs = Load(sin + i, c);
-        Store(hn::NegMulAdd(b, vs, hn::Mul(a, vc)), lo + i, c);
-        Store(hn::MulAdd(a, vs, hn::Mul(b, vc)), hi + i, c);
+        Store(hn::MulAdd(a, vc, hn::Neg(hn::Mul(b, vs))), lo + i, c);
+        Store(hn::MulAdd(b, vc, hn::Mul(a, vs)), hi + i, c);
       }
     }
     return;
@@ -105,8 +108,8 @@ void RopeApply(float* x, size_t n, size_t head_dim, size_t rot_dims, const float
       for (; j + N <= rot_dims; j += N) {
         const auto v = hn::LoadU(d, head + j);
         const auto swapped = hn::Reverse2(d, v);
-        const auto r = hn::MulAdd(swapped, hn::Load(d, sin_alt + j),
-                                  hn::Mul(v, hn::Load(d, cos_dup + j)));
+        const auto r = hn::MulAdd(v, hn::Load(d, cos_dup + j),
+                                  hn::Mul(swapped, hn::Load(d, sin_alt + j)));
         hn::StoreU(r, d, head + j);
       }
     }

@@ -128,12 +128,41 @@ void Softmax(const float* x, size_t n, float* out) {
       [&](hn::Vec<DF> v, size_t i, size_t c) { Store(v, out + i, c); });
 }
 
-// sigmoid(x) = (1 + tanh(x/2)) / 2: tanh saturates cleanly, where exp(−x)
-// would overflow for large negative x.
-HWY_INLINE hn::Vec<DF> Sigmoid(hn::Vec<DF> x) {
+// e^x by the method of Arm's optimized-routines expf, the one ggml's CPU
+// backend vectorises for SiLU: x = n·ln2 + b, e^x = 2^n·p(b) with a
+// degree-5 p, |n| > 192 saturating to 0 or ∞. The same operations in the
+// same order give the same bits, which keeps quantized models' logits
+// llama.cpp's (a last-bit SiLU difference moves whole Q8_0 steps later on).
+HWY_INLINE hn::Vec<DF> ExpOptimizedRoutines(hn::Vec<DF> x) {
   const DF d;
-  const auto half = hn::Set(d, 0.5f);
-  return hn::MulAdd(hn::Tanh(d, hn::Mul(x, half)), half, half);
+  const hn::RebindToSigned<DF> di;
+  const auto shift = hn::Set(d, 0x1.8p23f);  // rounds x·log2(e) to an integer
+  const auto n = hn::Sub(hn::MulAdd(x, hn::Set(d, 0x1.715476p+0f), shift), shift);
+  // ln 2 in two parts, so b = x − n·ln2 keeps its low bits.
+  const auto b = hn::NegMulAdd(n, hn::Set(d, 0x1.7f7d1cp-20f),
+                               hn::NegMulAdd(n, hn::Set(d, 0x1.62e4p-1f), x));
+  const auto u = hn::Mul(b, b);
+  const auto p = hn::MulAdd(
+      hn::MulAdd(hn::MulAdd(hn::Set(d, 0x1.0e4020p-7f), b, hn::Set(d, 0x1.573e2ep-5f)), u,
+                 hn::MulAdd(hn::Set(d, 0x1.555e66p-3f), b, hn::Set(d, 0x1.fffdb6p-2f))),
+      u, hn::MulAdd(hn::Set(d, 0x1.ffffecp-1f), b, hn::Set(d, 1.0f)));
+  // p·2^n as AVX-512's scalef computes it: two exact powers of two of half
+  // the exponent each (each stays a normal float), so only the second
+  // product can round, once, exactly where scalef's single product does.
+  const auto ni = hn::ConvertTo(di, n);
+  const auto n_half = hn::ShiftRight<1>(ni);
+  const auto pow2 = [&](hn::Vec<decltype(di)> k) {
+    return hn::BitCast(d, hn::ShiftLeft<23>(hn::Add(k, hn::Set(di, 127))));
+  };
+  const auto scaled = hn::Mul(hn::Mul(p, pow2(n_half)), pow2(hn::Sub(ni, n_half)));
+  const auto saturated = hn::IfThenElseZero(hn::Gt(n, hn::Zero(d)), hn::Set(d, HUGE_VALF));
+  return hn::IfThenElse(hn::Gt(hn::Abs(n), hn::Set(d, 192.0f)), saturated, scaled);
+}
+
+// x·sigmoid(x) as ggml computes it, x / (1 + e^−x).
+HWY_INLINE hn::Vec<DF> SiluVector(hn::Vec<DF> x) {
+  const DF d;
+  return hn::Div(x, hn::Add(hn::Set(d, 1.0f), ExpOptimizedRoutines(hn::Neg(x))));
 }
 
 void Gelu(const float* x, size_t n, float* out) {
@@ -156,8 +185,7 @@ void Silu(const float* x, size_t n, float* out) {
   ForEachVector(
       n,
       [&](size_t i, size_t c) {
-        const auto v = Load(x + i, c);
-        return hn::Mul(v, Sigmoid(v));
+        return SiluVector(Load(x + i, c));
       },
       [&](hn::Vec<DF> v, size_t i, size_t c) { Store(v, out + i, c); });
 }
@@ -166,8 +194,7 @@ void Swiglu(const float* gate, const float* up, size_t n, float* out) {
   ForEachVector(
       n,
       [&](size_t i, size_t c) {
-        const auto g = Load(gate + i, c);
-        return hn::Mul(hn::Mul(g, Sigmoid(g)), Load(up + i, c));
+        return hn::Mul(SiluVector(Load(gate + i, c)), Load(up + i, c));
       },
       [&](hn::Vec<DF> v, size_t i, size_t c) { Store(v, out + i, c); });
 }

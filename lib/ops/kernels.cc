@@ -96,17 +96,18 @@ void matmul(const float* w, size_t rows, size_t cols, const float* x, size_t bat
 
 void rope_angles(size_t rot_dims, size_t pos, float theta_base, float freq_scale,
                  const float* freq_factors, float* cos_sin) {
-  // Same float arithmetic as llama2.c's run.c, so logits match it closely;
-  // freq_scale = 1 leaves every angle bit-identical.
+  // ggml's angles: one float theta per position, multiplied by
+  // base^(−2/rot_dims) from pair to pair. Its rounding differs from a power
+  // per pair in the last bits, and those bits reach quantized models' logits.
   const size_t half = rot_dims / 2;
+  const float theta_step = std::pow(theta_base, -2.0f / static_cast<float>(rot_dims));
+  float theta = static_cast<float>(pos);
   for (size_t i = 0; i < half; ++i) {
-    const float freq =
-        1.0f / std::pow(theta_base, static_cast<float>(2 * i) / static_cast<float>(rot_dims));
-    float angle = static_cast<float>(pos) * freq;
-    if (freq_factors != nullptr) angle /= freq_factors[i];
-    angle *= freq_scale;
+    const float unscaled = freq_factors != nullptr ? theta / freq_factors[i] : theta;
+    const float angle = freq_scale * unscaled;
     cos_sin[i] = std::cos(angle);
     cos_sin[half + i] = std::sin(angle);
+    theta *= theta_step;
   }
 }
 

@@ -86,8 +86,9 @@ void matmul(const float* w, size_t rows, size_t cols, const float* x, size_t bat
 // RoPE in two steps so a forward pass computes the angles once per position
 // and applies them to every head of q and k: cos_sin holds rot_dims/2 cos
 // values then rot_dims/2 sin values. Pair i turns by
-// freq_scale·(pos·theta_base^(−2i/rot_dims) / freq_factors[i]), ggml's
-// order of operations: freq_scale < 1 is linear position scaling, and
+// freq_scale·(pos·step^i / freq_factors[i]), step = theta_base^(−2/rot_dims),
+// in ggml's float operations (step^i as i successive products, so the
+// angles carry ggml's bits): freq_scale < 1 is linear position scaling, and
 // freq_factors (null for none, else rot_dims/2 divisors) Llama 3's
 // per-frequency scaling.
 void rope_angles(size_t rot_dims, size_t pos, float theta_base, float freq_scale,
