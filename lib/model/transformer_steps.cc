@@ -57,17 +57,7 @@ void Transformer::State::matmul(const WeightView& w, const float* in, const Q8_0
 void Transformer::State::store_kv_rows(size_t layer, size_t pos, size_t seq, const float* k,
                                        const float* v, std::pair<size_t, size_t> range) {
   const size_t n = range.second - range.first;
-  if (cache.type() == KvType::kF32) {
-    std::memcpy(cache.key_row(layer, pos, seq) + range.first, k + range.first, n * sizeof(float));
-    std::memcpy(cache.value_row(layer, pos, seq) + range.first, v + range.first,
-                n * sizeof(float));
-    return;
-  }
-  const auto to_f16 = kernels::f32().f32_to_f16;
-  to_f16(k + range.first, n,
-         reinterpret_cast<uint16_t*>(cache.key_data(layer, pos, seq)) + range.first);
-  to_f16(v + range.first, n,
-         reinterpret_cast<uint16_t*>(cache.value_data(layer, pos, seq)) + range.first);
+  cache.write_rows(layer, pos, seq, range.first, {k + range.first, n}, {v + range.first, n});
 }
 
 // Copies keys/values from k, v into the cache rows of each token, unless
