@@ -273,8 +273,8 @@ TEST_CASE("without --llama-bench, generate entries say how to get the comparison
     CHECK(note);
     ++compared;
   }
-  // tg in three types, pp and pp512+tg128 in Q4_0, each at 1 and 2 threads
-  CHECK(compared == 10);
+  // tg in three types, pp, pp512+tg128 and pp1024+tg128 in Q4_0, each at 1 and 2 threads
+  CHECK(compared == 12);
 }
 
 TEST_CASE("with --llama-bench, each pp and tg entry has a peer entry and a ratio target") {
@@ -310,7 +310,7 @@ TEST_CASE("with --llama-bench, each pp and tg entry has a peer entry and a ratio
     CHECK(peer->items_per_op == s.items_per_op);
     ++peers;
   }
-  CHECK(peers == 10);  // 8 pp/tg entries and pp512+tg128 at 1 and 2 threads
+  CHECK(peers == 12);  // 8 pp/tg entries, pp512+tg128 and pp1024+tg128 at 1 and 2 threads
 }
 
 TEST_CASE("the GGUF export the peer loads reads back in our loader, same logits") {
@@ -398,6 +398,17 @@ TEST_CASE("llama_bench_args: a combined test is -pg P,N with -p 0 -n 0") {
   const std::vector<std::string> expected = {"/opt/llama-bench", "-m", "/tmp/m.gguf", "-o", "json",
                                              "-p", "0", "-n", "0", "-pg", "512,128",
                                              "-t", "2", "-r", "1"};
+  CHECK(args == expected);
+}
+
+TEST_CASE("llama_bench_args: a KV cache type is -ctk and -ctv") {
+  LlamaBenchTest test{"/tmp/m.gguf", 1024, 128, 2};
+  test.combined = true;
+  test.cache_type = "f16";
+  const std::vector<std::string> args = llama_bench_args("/opt/llama-bench", test);
+  const std::vector<std::string> expected = {"/opt/llama-bench", "-m", "/tmp/m.gguf", "-o", "json",
+                                             "-p", "0", "-n", "0", "-pg", "1024,128",
+                                             "-t", "2", "-r", "1", "-ctk", "f16", "-ctv", "f16"};
   CHECK(args == expected);
 }
 
@@ -553,7 +564,8 @@ TEST_CASE("generate: TTFT, pg, depth entries exist; scaling entries only with --
   config.threads = 2;
   const std::vector<BenchmarkSpec> plain = collect_benchmarks(config);
   for (const std::string suffix : {"", "/threads:2"}) {
-    for (const std::string entry : {"ttft128", "pp512+tg128", "tg64/depth:512", "tg64/depth:1024"}) {
+    for (const std::string entry :
+         {"ttft128", "pp512+tg128", "pp1024+tg128", "tg64/depth:512", "tg64/depth:1024"}) {
       const std::string name = absl::StrCat("generate/stories15M-q4_0/", entry, suffix);
       INFO(name);
       const BenchmarkSpec* s = find_spec(plain, name);
@@ -561,6 +573,9 @@ TEST_CASE("generate: TTFT, pg, depth entries exist; scaling entries only with --
       CHECK(find_spec(plain, name + "/llama.cpp") == nullptr);
       if (entry == "pp512+tg128") {
         CHECK(s->items_per_op == 640);
+      }
+      if (entry == "pp1024+tg128") {
+        CHECK(s->items_per_op == 1152);
       }
       if (entry == "ttft128") {
         CHECK(s->items_per_op == 1);
@@ -597,6 +612,9 @@ TEST_CASE("generate: TTFT, pg, depth entries exist; scaling entries only with --
   REQUIRE(pg_peer != nullptr);
   CHECK(pg_peer->items_per_op == 640);  // llama-bench counts pg as prompt + generated tokens
   CHECK(pg_peer->manual_time);
+  const BenchmarkSpec* pg1024_peer = find_spec(peers, "generate/stories15M-q4_0/pp1024+tg128/llama.cpp");
+  REQUIRE(pg1024_peer != nullptr);
+  CHECK(pg1024_peer->items_per_op == 1152);
   CHECK(find_spec(peers, "generate/spec-tiny-q4_0/tg64/scaling/llama.cpp") != nullptr);
 }
 

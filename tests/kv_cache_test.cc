@@ -1,12 +1,17 @@
 // KVCache: round trip per sequence, layer and position; views alias the
-// storage; size and index errors; clear, truncate and set_pos.
+// storage; size and index errors; clear, truncate and set_pos; the F16
+// element type.
 #include "llmk/kv_cache.h"
 
 #include <cstdint>
+#include <cstring>
+#include <limits>
+#include <string>
 #include <utility>
 #include <vector>
 
 #include "doctest/doctest.h"
+#include "llmk/quant.h"  // f32_to_f16, f16_to_f32
 
 namespace llmk {
 namespace {
@@ -258,6 +263,112 @@ TEST_CASE("kv cache: move keeps the storage") {
   CHECK(other->n_layers() == 1);
   CHECK(other->key_rows(0) == keys);
   check_contents(*other, 0);
+}
+
+TEST_CASE("kv cache: F16 stores halves, rounded to nearest even, read back as f32") {
+  const size_t n_layers = 2, max_ctx = 5, kv_dim = 7, n_seqs = 2;
+  auto f16 = KVCache::create(n_layers, max_ctx, kv_dim, n_seqs, KvType::kF16);
+  auto f32 = KVCache::create(n_layers, max_ctx, kv_dim, n_seqs);
+  REQUIRE(f16.ok());
+  REQUIRE(f32.ok());
+  CHECK(f16->type() == KvType::kF16);
+  CHECK(f32->type() == KvType::kF32);
+  CHECK(f16->element_bytes() == 2);
+  CHECK(f16->bytes() * 2 == f32->bytes());
+  // Exact halves round-trip; 1 + 2⁻¹¹ is a tie that rounds to even (1), and
+  // 1 + 3·2⁻¹¹ one that rounds up (1 + 2⁻⁹); 70000 overflows to infinity.
+  const std::vector<float> k = {0.5f, -2.0f, 1.0f + 0x1p-11f, 1.0f + 3 * 0x1p-11f, 65504.0f,
+                                70000.0f, -0.0f};
+  const std::vector<float> k_half = {0.5f, -2.0f, 1.0f, 1.0f + 0x1p-9f, 65504.0f,
+                                     std::numeric_limits<float>::infinity(), -0.0f};
+  const std::vector<float> v = {3.0f, -0.25f, 1024.0f, 6e-8f, -1.5f, 7.0f, 0.125f};
+  REQUIRE(f16->set_pos(3, 1).ok());
+  REQUIRE(f16->update(1, k, v, 1).ok());
+  std::vector<float> k_out(kv_dim), v_out(kv_dim);
+  REQUIRE(f16->read(1, 3, k_out, v_out, 1).ok());
+  CHECK(k_out == k_half);
+  CHECK(v_out[0] == 3.0f);
+  CHECK(v_out[3] == 0x1p-24f);  // 6e-8 is nearest to the smallest subnormal half
+  // The raw row holds the half bits (1.0 is 0x3C00).
+  uint16_t bits;
+  std::memcpy(&bits, f16->key_data(1, 3, 1) + 2 * 2, 2);
+  CHECK(bits == 0x3C00);
+  // No f32 view of an F16 cache; the byte rows are there.
+  CHECK(f16->key_row(1, 3, 1) == nullptr);
+  CHECK(f16->value_rows(1, 1) == nullptr);
+  CHECK(f16->get(1, 1).keys.empty());
+  CHECK(f16->at(1, 1).status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(f16->value_data(1, 3, 1) != nullptr);
+  CHECK(f16->key_data(1, max_ctx, 1) == nullptr);
+  // read() checks like update(); on an F32 cache it copies the row.
+  CHECK(f16->read(1, max_ctx, k_out, v_out, 1).code() == absl::StatusCode::kOutOfRange);
+  CHECK(f16->read(2, 0, k_out, v_out).code() == absl::StatusCode::kOutOfRange);
+  CHECK(f16->read(0, 0, std::span<float>(k_out).first(3), v_out).code() ==
+        absl::StatusCode::kInvalidArgument);
+  REQUIRE(f32->update(0, k, v).ok());
+  REQUIRE(f32->read(0, 0, k_out, v_out).ok());
+  CHECK(k_out == k);
+  CHECK(v_out == v);
+}
+
+TEST_CASE("kv cache: F16 fills up, truncates and writes parts of rows like F32") {
+  const size_t kv_dim = 5, max_ctx = 3;
+  auto cache = KVCache::create(1, max_ctx, kv_dim, 1, KvType::kF16);
+  REQUIRE(cache.ok());
+  auto row = [](float base) {
+    std::vector<float> r(kv_dim);
+    for (size_t i = 0; i < kv_dim; ++i) r[i] = base + 0.1f * static_cast<float>(i);
+    return r;
+  };
+  auto halves = [](const std::vector<float>& x) {
+    std::vector<float> r(x.size());
+    for (size_t i = 0; i < x.size(); ++i) r[i] = f16_to_f32(f32_to_f16(x[i]));
+    return r;
+  };
+  for (size_t p = 0; p < max_ctx; ++p) {
+    REQUIRE(cache->update(0, row(float(p)), row(-float(p)), 0).ok());
+    REQUIRE(cache->advance().ok());
+  }
+  // Full: both update and advance say so, and nothing is written.
+  const absl::Status full = cache->update(0, row(9), row(9));
+  CHECK(full.code() == absl::StatusCode::kOutOfRange);
+  CHECK(full.message() == "KVCache::update: sequence 0 is full (pos = max_ctx = 3)");
+  CHECK(cache->advance().code() == absl::StatusCode::kOutOfRange);
+  // Truncate to 1 and overwrite position 1; position 0 is kept.
+  REQUIRE(cache->truncate(1).ok());
+  CHECK(cache->pos() == 1);
+  CHECK(cache->truncate(2).code() == absl::StatusCode::kOutOfRange);
+  REQUIRE(cache->update(0, row(5), row(-5)).ok());
+  std::vector<float> k(kv_dim), v(kv_dim);
+  REQUIRE(cache->read(0, 0, k, v).ok());
+  CHECK(k == halves(row(0)));
+  REQUIRE(cache->read(0, 1, k, v).ok());
+  CHECK(k == halves(row(5)));
+  CHECK(v == halves(row(-5)));
+  // write_rows: elements [2, 4) of position 2 only.
+  const std::vector<float> part_k = {7.3f, 7.7f}, part_v = {-7.3f, -7.7f};
+  cache->write_rows(0, 2, 0, 2, part_k, part_v);
+  REQUIRE(cache->read(0, 2, k, v).ok());
+  CHECK(k[2] == halves(part_k)[0]);
+  CHECK(k[3] == halves(part_k)[1]);
+  CHECK(v[3] == halves(part_v)[1]);
+  CHECK(k[4] == halves(row(2))[4]);  // untouched
+  CHECK(k[1] == halves(row(2))[1]);
+  // Wrong sizes are errors, not crashes.
+  CHECK(cache->update(0, std::vector<float>(kv_dim + 1), row(0)).code() ==
+        absl::StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("kv cache: type names parse, unknown ones are a clear error") {
+  CHECK(*parse_kv_type("f32") == KvType::kF32);
+  CHECK(*parse_kv_type("f16") == KvType::kF16);
+  CHECK(std::string(kv_type_name(KvType::kF16)) == "f16");
+  CHECK(std::string(kv_type_name(KvType::kF32)) == "f32");
+  const absl::Status bad = parse_kv_type("q8_0").status();
+  CHECK(bad.code() == absl::StatusCode::kInvalidArgument);
+  CHECK(bad.message() == "KV cache type 'q8_0' is not one of f32, f16");
+  CHECK(KVCache::create(1, 1, 1, 1, static_cast<KvType>(7)).status().code() ==
+        absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

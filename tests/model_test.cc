@@ -1091,6 +1091,70 @@ std::vector<float> gpt2_reference(const Model& m, const std::vector<int32_t>& to
   return logits;
 }
 
+// The F16 cache rounds every key and value to binary16 (relative error at
+// most 2⁻¹¹ ≈ 4.9e-4, round to nearest). With f32 activations each attention
+// output moves by about that relative amount and the logits by a small
+// multiple of it: bound 0.2% of the largest |logit| (4·2⁻¹¹; measured
+// 0.02–0.03%). With Q8_0 activations any such change flips some of the
+// quantizer's roundings, which moves logits by ~1% on its own (see
+// rms_norm_ggml): bound 3% there (measured 1.6% on stories15M). A wrong row
+// or position (a bug, not rounding) moves logits by their own size.
+TEST_CASE("F16 KV cache: logits close to the F32 cache's, token by token and batched") {
+  struct Case {
+    const char* shape;
+    TensorType type;
+    ActivationMode mode;
+    float bound;  // of max |logit|
+  };
+  // tiny-llama: 2 kv heads, head_dim 16; tiny-gpt2: the fused-QKV layer;
+  // stories15M is big enough that 2 threads split a token's heads
+  // (llama_token's head split: each part converts its own rows).
+  for (const Case& k : {Case{"tiny-llama", TensorType::kF32, ActivationMode::kFloat, 0.002f},
+                        Case{"tiny-gpt2", TensorType::kF32, ActivationMode::kFloat, 0.002f},
+                        Case{"stories15M", TensorType::kQ8_0, ActivationMode::kFloat, 0.002f},
+                        Case{"stories15M", TensorType::kQ8_0, ActivationMode::kQuantizeQ8_0, 0.03f}}) {
+    INFO("shape = " << std::string(k.shape));
+    Model m = synthetic(k.shape, k.type, 11);
+    const size_t n = std::min<size_t>(m.config.max_seq_len, 64);
+    std::vector<int32_t> tokens;
+    for (size_t i = 0; i < n; ++i) tokens.push_back(static_cast<int32_t>((i * 131 + 7) % m.config.vocab_size));
+    for (size_t threads : {1, 2}) {
+      INFO("threads = " << threads);
+      auto run = [&](KvType type, bool batched) {
+        TransformerOptions opt;
+        opt.kv_type = type;
+        opt.n_threads = threads;
+        opt.activation_mode = k.mode;
+        opt.max_batch = n;
+        auto t = make_transformer(m, opt);
+        if (batched) {
+          auto l = t->forward_batch(tokens, 0, 0, /*all_logits=*/true);
+          REQUIRE_MESSAGE(l.ok(), l.status().ToString());
+          return std::vector<float>(l->begin(), l->end());
+        }
+        std::vector<float> all;
+        for (size_t i = 0; i < n; ++i) {
+          auto l = t->forward(tokens[i], i);
+          REQUIRE_MESSAGE(l.ok(), l.status().ToString());
+          all.insert(all.end(), l->begin(), l->end());
+        }
+        return all;
+      };
+      const std::vector<float> f32 = run(KvType::kF32, false);
+      const std::vector<float> f16 = run(KvType::kF16, false);
+      const std::vector<float> f16_batched = run(KvType::kF16, true);
+      const float scale = max_abs(f32);
+      const float diff = max_abs_diff(f16, f32);
+      MESSAGE(std::string(k.shape) << " threads " << threads << ": F16 vs F32 cache max |Δlogit| " << diff
+                      << " of max |logit| " << scale << "; batched vs token by token "
+                      << max_abs_diff(f16_batched, f16));
+      CHECK(diff > 0.0f);  // the cache really held halves
+      CHECK(diff <= k.bound * scale);
+      CHECK(max_abs_diff(f16_batched, f32) <= k.bound * scale);
+    }
+  }
+}
+
 TEST_CASE("gpt2: forward matches a scalar reference") {
   Model m = synthetic("tiny-gpt2", TensorType::kF32, 17);
   std::vector<int32_t> tokens;

@@ -457,6 +457,7 @@ TEST_CASE("rope matches the reference, is the identity at 0 and keeps pair norms
 // Internal kernels the forward pass uses (lib/ops/kernels.h).
 
 #include "ops/kernels.h"
+#include "quant/fp16.h"  // the exact scalar binary16 conversion
 
 TEST_CASE("attend_head matches scores, softmax and the weighted sum of values") {
   for_each_target([](const std::string&) {
@@ -511,6 +512,65 @@ TEST_CASE("attend_head matches scores, softmax and the weighted sum of values") 
           }
           REQUIRE_MESSAGE(std::fabs(out[i] - want) <= capped(bound * 1.001, want, 1e-4, 1e-5),
                           "attend_head out[" << i << "] = " << out[i] << ", exact " << want);
+        }
+      }
+    }
+  });
+}
+
+namespace {
+
+// An F16 cache's rows: x rounded to binary16 bits, stored from element 1 of
+// the returned vector (so no row is vector-aligned), and the same halves
+// widened back to f32 in `widened` (exact: every half is an f32).
+std::vector<uint16_t> to_halves(std::span<const float> x, std::span<float> widened) {
+  std::vector<uint16_t> h(x.size() + 1, 0xFFFF);
+  for (size_t i = 0; i < x.size(); ++i) {
+    h[i + 1] = llmk::internal::float_to_half(x[i]);
+    widened[i] = llmk::internal::half_to_float(h[i + 1]);
+  }
+  return h;
+}
+
+}  // namespace
+
+TEST_CASE("attend_head_f16 equals attend_head on the rows widened to f32, bit for bit") {
+  // The F16 kernel is the F32 one with each loaded vector widened, so any
+  // difference, even one ulp, is a change of order (or a wrong widening).
+  for_each_target([](const std::string&) {
+    for (size_t head_dim : {1u, 3u, 4u, 16u, 17u, 48u, 64u, 65u, 80u, 128u}) {
+      for (size_t len : {1u, 2u, 7u, 33u, 100u}) {
+        INFO("head_dim = " << head_dim << ", len = " << len);
+        const size_t stride = head_dim * 3 + 5;  // odd: rows at every alignment
+        UnalignedFloats q(head_dim, 1), keys(len * stride, 2), values(len * stride, 3);
+        fill_uniform(q.span(), static_cast<uint32_t>(head_dim + len));
+        fill_uniform(keys.span(), static_cast<uint32_t>(2 * len + 1), -4.0f, 4.0f);
+        fill_uniform(values.span(), static_cast<uint32_t>(3 * len + 2), -4.0f, 4.0f);
+        // Zeros, subnormal halves (below 2⁻¹⁴) and the largest finite half.
+        const float specials[] = {0.0f, -0.0f, 3e-7f, -5e-6f, 6e-5f, 65504.0f, -1000.5f};
+        for (size_t i = 0; i < std::size(specials); ++i) {
+          keys[(i * 37) % keys.size()] = specials[i];
+          values[(i * 41) % values.size()] = specials[i];
+        }
+        UnalignedFloats wide_keys(len * stride, 1), wide_values(len * stride, 2);
+        const std::vector<uint16_t> hk = to_halves(keys.cspan(), wide_keys.span());
+        const std::vector<uint16_t> hv = to_halves(values.cspan(), wide_values.span());
+        const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+        std::vector<float> scores(len), out(head_dim, -7.0f);
+        std::vector<float> scores16(len), out16(head_dim, -7.0f);
+        llmk::kernels::f32().attend_head(q.data(), wide_keys.data(), wide_values.data(), stride,
+                                         len, head_dim, scale, scores.data(), out.data());
+        llmk::kernels::f32().attend_head_f16(q.data(), hk.data() + 1, hv.data() + 1, stride, len,
+                                             head_dim, scale, scores16.data(), out16.data());
+        for (size_t t = 0; t < len; ++t) {
+          REQUIRE_MESSAGE(llmk::internal::float_bits(scores16[t]) ==
+                              llmk::internal::float_bits(scores[t]),
+                          "score " << t << ": " << scores16[t] << " vs " << scores[t]);
+        }
+        for (size_t i = 0; i < head_dim; ++i) {
+          REQUIRE_MESSAGE(llmk::internal::float_bits(out16[i]) ==
+                              llmk::internal::float_bits(out[i]),
+                          "out[" << i << "]: " << out16[i] << " vs " << out[i]);
         }
       }
     }
@@ -644,7 +704,7 @@ TEST_CASE("tails: norms and softmax see, and write, the last element") {
   });
 }
 
-TEST_CASE("tails: attend_head sees the last key, the last element of q and writes out's tail") {
+TEST_CASE("tails: attend_head(_f16) sees the last key, the last element of q and writes out's tail") {
   for_each_target([](const std::string&) {
     for (size_t head_dim : {1u, 2u, 3u, 5u, 8u, 15u, 16u, 17u, 31u, 33u, 48u, 63u, 64u, 65u, 70u}) {
       for (size_t len : {1u, 2u, 3u, 5u, 16u, 17u, 33u}) {
@@ -668,6 +728,20 @@ TEST_CASE("tails: attend_head sees the last key, the last element of q and write
         for (size_t t = 0; t + 1 < len; ++t) REQUIRE(scores[t] == 0.0f);
         REQUIRE(scores[len - 1] == 1.0f);
         for (size_t i = 0; i < head_dim; ++i) REQUIRE(out[i] == values[(len - 1) * stride + i]);
+        // The same through F16 rows (800 and 0 are exact halves): out is the
+        // last value row as the cache holds it.
+        UnalignedFloats wide_keys(len * stride, 1), wide_values(len * stride, 2);
+        const std::vector<uint16_t> hk = to_halves(keys.cspan(), wide_keys.span());
+        const std::vector<uint16_t> hv = to_halves(values.cspan(), wide_values.span());
+        std::fill(scores.begin(), scores.end(), -1.0f);
+        std::fill(out.begin(), out.end(), -7.0f);
+        llmk::kernels::f32().attend_head_f16(q.data(), hk.data() + 1, hv.data() + 1, stride, len,
+                                             head_dim, scale, scores.data(), out.data());
+        for (size_t t = 0; t + 1 < len; ++t) REQUIRE(scores[t] == 0.0f);
+        REQUIRE(scores[len - 1] == 1.0f);
+        for (size_t i = 0; i < head_dim; ++i) {
+          REQUIRE(out[i] == wide_values[(len - 1) * stride + i]);
+        }
       }
     }
   });

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "llmk/generate.h"
 #include "llmk/gguf.h"
@@ -133,6 +134,18 @@ TEST_CASE("llmk-mkmodel, llmk-quantize and llmk-run agree with the library") {
   REQUIRE(generated.ok());
   CHECK(tool_ids == generated->tokens);
   for (int32_t id : tool_ids) CHECK(static_cast<size_t>(id) < quantized->config.vocab_size);
+
+  // --kv-type f16: the tool's F16 cache against the library's.
+  const RunResult f16_run = run_tool(
+      "llmk-run", absl::StrCat("--model ", quoted(q4), " --ids -n 12 --temperature 0 --kv-type f16"));
+  REQUIRE(f16_run.exit_code == 0);
+  llmk::TransformerOptions f16_cache;
+  f16_cache.kv_type = llmk::KvType::kF16;
+  auto f16_transformer = llmk::Transformer::create(*quantized, f16_cache);
+  REQUIRE(f16_transformer.ok());
+  auto f16_generated = llmk::generate(**f16_transformer, prompt, options);
+  REQUIRE(f16_generated.ok());
+  CHECK(parse_ids(f16_run.out) == f16_generated->tokens);
 }
 
 TEST_CASE("llmk-run and llmk-quantize fail cleanly on bad input") {
@@ -141,6 +154,9 @@ TEST_CASE("llmk-run and llmk-quantize fail cleanly on bad input") {
   CHECK(run_tool("llmk-run", "--model /nonexistent/model.gguf -n 3 2>/dev/null").exit_code == 4);
   CHECK(run_tool("llmk-run", "--bogus-flag 2>/dev/null").exit_code == 3);
   CHECK(run_tool("llmk-run", "--model x --threads 1.5 2>/dev/null").exit_code == 3);
+  const RunResult bad_kv = run_tool("llmk-run", "--model x --kv-type q8_0 2>&1");
+  CHECK(bad_kv.exit_code == 3);
+  CHECK(absl::StrContains(bad_kv.out, "'q8_0' is not one of f32, f16"));
   CHECK(run_tool("llmk-mkmodel", "--type q5_9 --out x.gguf 2>/dev/null").exit_code == 3);
   CHECK(run_tool("llmk-quantize", "only-one-argument 2>/dev/null").exit_code == 3);
   CHECK(run_tool("llmk-tokenize", "--vocab-size 0 --builtin 2>/dev/null").exit_code == 3);

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   double temperature = 1.0, top_p = 0.9;
   bool ids = false;
   llmk::LoadConfig load;
+  llmk::KvType kv_type = llmk::TransformerOptions().kv_type;
   llmk::cli::ArgParser args("llmk-run", "--model FILE [options]",
                             "Generates text (or token ids) from a GGUF or llama2.c model file.");
   args.text("--model|-m", "FILE", &model_path, "the model (GGUF or llama2.c .bin)")
@@ -32,6 +33,15 @@ int main(int argc, char** argv) {
       .unsigned_integer("--seed", "S", &seed, 0, UINT64_MAX, "sampling seed (default 0)")
       .integer("--threads", "N", &threads, 1, 1024, "threads of the forward pass (default 1)")
       .integer("--ctx", "N", &ctx, 0, 1 << 24, "context length; 0 is the model's (default 0)")
+      .custom("--kv-type", "f32|f16",
+              [&kv_type](const std::string& v) -> absl::Status {
+                absl::StatusOr<llmk::KvType> type = llmk::parse_kv_type(v);
+                if (!type.ok()) return type.status();
+                kv_type = *type;
+                return absl::OkStatus();
+              },
+              "element type of the KV cache; f16 halves its memory and the bytes attention "
+              "reads per token (default f32)")
       .flag("--ids", &ids, "print token ids, not text")
       .text("--tokenizer", "FILE", &tokenizer_path, "llama2.c tokenizer.bin (default: the GGUF's own)")
       .custom("--weights", "map|copy",
@@ -81,6 +91,7 @@ int main(int argc, char** argv) {
   }
   llmk::TransformerOptions topt;
   topt.n_threads = static_cast<size_t>(threads);
+  topt.kv_type = kv_type;
   auto transformer = llmk::Transformer::create(*model, topt);
   if (!transformer.ok()) {
     std::fprintf(stderr, "llmk-run: %s\n", transformer.status().ToString().c_str());

@@ -10,7 +10,8 @@
 //                             prompt and the greedy pick of the first
 //                             generated token from its logits
 //   generate/<model>/pp<P>+tg<N>  prompt then generation, llama-bench's
-//                             -pg P,N: items are P + N tokens, as it counts
+//                             -pg P,N (P = 512 and 1024, N = 128): items are
+//                             P + N tokens, as it counts
 //                             them; its "prefill" and "decode" phases are
 //                             timed apart (report_phase_time_ns), so the
 //                             latency section prints each one's tokens/s
@@ -23,9 +24,9 @@
 // "< 200 ms per token" is judged on the p99 of them, not on the median.
 //
 // Models: --model FILE, or synthetic ones built in memory (random weights of
-// the stories15M shape, separate output matrix, as F32, Q8_0 and Q4_0; the
-// context lengthened to 2048 — RoPE has no learned positions — so the pg
-// and depth entries fit).
+// the stories15M shape, separate output matrix, as F32, Q8_0 and Q4_0). A
+// llama model's context, a file's too, is lengthened to 2048 — RoPE has no
+// learned positions — so the pg and depth entries fit.
 // --scaling adds tg entries for the stories42M, stories110M and
 // tinyllama-1.1B shapes and for the spec-tiny/-small/-medium/-large shapes
 // of the spec's throughput-scaling table (3/6/12/24 layers, 16M/61M/241M/
@@ -39,9 +40,15 @@
 // call timed by llama-bench itself (manual_time). Being an entry of its own,
 // the runner's shuffled order interleaves it with ours repetition by
 // repetition, and ours gets a same-run ratio target against it: generation
-// at least 1.2x llama.cpp, prompt processing at least 1.5x, pg (-pg 512,128)
-// at least 1.2x. llama-bench c392e509 has no depth option (-d) and no
-// time-to-first-token test: those entries carry a note instead.
+// at least 1.2x llama.cpp, prompt processing at least 1.5x, pg (-pg 512,128
+// and -pg 1024,128) at least 1.2x. llama-bench c392e509 has no depth option
+// (-d) and no time-to-first-token test: those entries carry a note instead.
+//
+// --kv-type f32|f16 sets our KV cache's element type (default: the
+// library's, TransformerOptions::kv_type, F32) and passes llama-bench the
+// same -ctk/-ctv, so both sides read the same cache bytes per token. Without
+// it llama-bench keeps its own default, F16. llama-bench c392e509 refuses
+// -ctk f32, so with --kv-type f32 the peer entries are skipped, saying why.
 #include <unistd.h>
 
 #include <algorithm>
@@ -73,10 +80,11 @@ constexpr size_t kPromptSizes[] = {kPromptTokens, 512};  // a --model file's pp 
 constexpr size_t kGenTokens = 64;
 constexpr size_t kBatchSeqs = 4;
 constexpr size_t kBatchGenTokens = 32;
-constexpr size_t kPgPromptTokens = 512;  // llama-bench's -pg 512,128
+constexpr size_t kPgPromptTokens[] = {512, 1024};  // llama-bench's -pg 512,128 and 1024,128
 constexpr size_t kPgGenTokens = 128;
 constexpr size_t kDepths[] = {512, 1024};
-constexpr size_t kSyntheticContext = 2048;  // ≥ the deepest depth + kGenTokens, and pg's 640
+// ≥ the deepest depth + kGenTokens (1088), and the longest pg's 1152.
+constexpr size_t kSyntheticContext = 2048;
 constexpr uint64_t kSeed = 1234;
 // The spec's "< 200 ms per token", judged on the p99 of per-token latency.
 constexpr double kSpecTokenLatencyNs = 200e6;
@@ -165,10 +173,20 @@ uint64_t parameter_count(const ModelConfig& c) {
   return c.n_layers * per_layer + 2ull * c.vocab_size * c.dim + c.dim;
 }
 
-absl::StatusOr<std::unique_ptr<Transformer>> make_transformer(const Model& model, size_t threads,
+// --kv-type's cache type, or the library's default.
+absl::StatusOr<KvType> kv_type_option(const BenchmarkConfig& config) {
+  const std::string& name = config.suite_option("kv-type");
+  return name.empty() ? TransformerOptions().kv_type : parse_kv_type(name);
+}
+
+absl::StatusOr<std::unique_ptr<Transformer>> make_transformer(const BenchmarkConfig& config,
+                                                              const Model& model, size_t threads,
                                                               size_t n_seqs, size_t ctx,
                                                               size_t max_batch = kPromptTokens) {
+  absl::StatusOr<KvType> kv_type = kv_type_option(config);
+  if (!kv_type.ok()) return kv_type.status();
   TransformerOptions options;
+  options.kv_type = *kv_type;
   options.n_threads = threads;
   options.n_seqs = n_seqs;
   options.max_seq_len = std::min(ctx, model.config.max_seq_len);
@@ -190,14 +208,14 @@ BenchmarkSpec prompt_spec(const ModelSource& src, size_t threads, size_t n_promp
   s.item_name = "token";
   s.items_per_op = n_prompt;
   s.threads = threads;
-  s.setup = [src, threads, n_prompt](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
+  s.setup = [src, threads, n_prompt](const BenchmarkConfig& config) -> absl::StatusOr<BatchFn> {
     auto model = cached_model(src.label, src.make);
     if (!model.ok()) return in_context(model.status(), absl::StrCat("model ", src.label));
     const ModelConfig& c = (*model)->config;
     if (c.max_seq_len < n_prompt) {
       return absl::FailedPreconditionError(absl::StrCat("context ", c.max_seq_len, " < ", n_prompt));
     }
-    auto t = make_transformer(**model, threads, 1, n_prompt, n_prompt);
+    auto t = make_transformer(config, **model, threads, 1, n_prompt, n_prompt);
     if (!t.ok()) return t.status();
     auto tokens = std::make_shared<std::vector<int32_t>>(n_prompt);
     for (size_t i = 0; i < n_prompt; ++i) {
@@ -227,10 +245,10 @@ BenchmarkSpec generation_spec(const ModelSource& src, size_t threads, const std:
   s.items_per_op = kGenTokens;
   s.threads = threads;
   s.targets.push_back(spec_token_latency_target());
-  s.setup = [src, threads](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
+  s.setup = [src, threads](const BenchmarkConfig& config) -> absl::StatusOr<BatchFn> {
     auto model = cached_model(src.label, src.make);
     if (!model.ok()) return in_context(model.status(), absl::StrCat("model ", src.label));
-    auto t = make_transformer(**model, threads, 1, kGenTokens);
+    auto t = make_transformer(config, **model, threads, 1, kGenTokens);
     if (!t.ok()) return t.status();
     std::shared_ptr<Transformer> tr(std::move(*t));
     const int32_t start = first_token((*model)->config);
@@ -262,7 +280,7 @@ BenchmarkSpec first_token_spec(const ModelSource& src, size_t threads) {
   s.threads = threads;
   s.targets.push_back(
       {"vs llama.cpp: not compared (llama-bench has no time-to-first-token test)", 0, 0});
-  s.setup = [src, threads](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
+  s.setup = [src, threads](const BenchmarkConfig& config) -> absl::StatusOr<BatchFn> {
     auto model = cached_model(src.label, src.make);
     if (!model.ok()) return in_context(model.status(), absl::StrCat("model ", src.label));
     const ModelConfig& c = (*model)->config;
@@ -270,7 +288,7 @@ BenchmarkSpec first_token_spec(const ModelSource& src, size_t threads) {
       return absl::FailedPreconditionError(
           absl::StrCat("context ", c.max_seq_len, " < ", kPromptTokens + 1));
     }
-    auto t = make_transformer(**model, threads, 1, kPromptTokens + 1);
+    auto t = make_transformer(config, **model, threads, 1, kPromptTokens + 1);
     if (!t.ok()) return t.status();
     auto tokens = std::make_shared<std::vector<int32_t>>(prompt_tokens(kPromptTokens, c.vocab_size));
     std::shared_ptr<Transformer> tr(std::move(*t));
@@ -293,28 +311,29 @@ BenchmarkSpec first_token_spec(const ModelSource& src, size_t threads) {
 // llama-bench's -pg P,N: the prompt in batches, then N generated tokens,
 // one operation; the prefill and decode parts reported as phases and the
 // decode tokens' latencies as items.
-BenchmarkSpec prompt_generation_spec(const ModelSource& src, size_t threads) {
+BenchmarkSpec prompt_generation_spec(const ModelSource& src, size_t threads, size_t n_prompt) {
   BenchmarkSpec s;
-  s.name = absl::StrCat("generate/", src.label, "/pp", kPgPromptTokens, "+tg", kPgGenTokens,
+  s.name = absl::StrCat("generate/", src.label, "/pp", n_prompt, "+tg", kPgGenTokens,
                         threads_suffix(threads));
   s.item_name = "token";
-  s.items_per_op = kPgPromptTokens + kPgGenTokens;
+  s.items_per_op = n_prompt + kPgGenTokens;
   s.threads = threads;
-  s.setup = [src, threads](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
+  s.setup = [src, threads, n_prompt](const BenchmarkConfig& config) -> absl::StatusOr<BatchFn> {
     auto model = cached_model(src.label, src.make);
     if (!model.ok()) return in_context(model.status(), absl::StrCat("model ", src.label));
     const ModelConfig& c = (*model)->config;
-    const size_t ctx = kPgPromptTokens + kPgGenTokens;
+    const size_t ctx = n_prompt + kPgGenTokens;
     if (c.max_seq_len < ctx) {
       return absl::FailedPreconditionError(absl::StrCat("context ", c.max_seq_len, " < ", ctx));
     }
-    auto t = make_transformer(**model, threads, 1, ctx, kPgPromptTokens);
+    // Batches of 512 tokens, as llama-bench's default micro-batch (-ub 512).
+    auto t = make_transformer(config, **model, threads, 1, ctx, kPgPromptTokens[0]);
     if (!t.ok()) return t.status();
-    auto tokens = std::make_shared<std::vector<int32_t>>(prompt_tokens(kPgPromptTokens, c.vocab_size));
+    auto tokens = std::make_shared<std::vector<int32_t>>(prompt_tokens(n_prompt, c.vocab_size));
     std::shared_ptr<Transformer> tr(std::move(*t));
     auto latencies = std::make_shared<std::vector<double>>();
     latencies->reserve(kPgGenTokens);
-    return BatchFn([tr, tokens, latencies, model = *model](uint64_t count) -> absl::Status {
+    return BatchFn([tr, tokens, latencies, n_prompt, model = *model](uint64_t count) -> absl::Status {
       const Timer& timer = Timer::instance();
       latencies->clear();
       double prefill_ns = 0, decode_ns = 0;
@@ -328,7 +347,7 @@ BenchmarkSpec prompt_generation_spec(const ModelSource& src, size_t threads) {
         if (!first.ok()) [[unlikely]] return in_context(first.status(), "prompt logits");
         int32_t token = static_cast<int32_t>(*first);
         const uint64_t t1 = timer.now();
-        if (absl::Status st = decode_tokens(*tr, token, kPgPromptTokens, kPgGenTokens, *latencies);
+        if (absl::Status st = decode_tokens(*tr, token, n_prompt, kPgGenTokens, *latencies);
             !st.ok()) {
           return st;
         }
@@ -338,7 +357,7 @@ BenchmarkSpec prompt_generation_spec(const ModelSource& src, size_t threads) {
         do_not_optimize(token);
       }
       const double ops = static_cast<double>(count);
-      report_phase_time_ns("prefill", ops * kPgPromptTokens, prefill_ns);
+      report_phase_time_ns("prefill", ops * static_cast<double>(n_prompt), prefill_ns);
       report_phase_time_ns("decode", ops * kPgGenTokens, decode_ns);
       report_item_latencies_ns(*latencies);
       return absl::OkStatus();
@@ -358,7 +377,7 @@ BenchmarkSpec depth_generation_spec(const ModelSource& src, size_t threads, size
   s.threads = threads;
   s.targets.push_back(spec_token_latency_target());
   s.targets.push_back({"vs llama.cpp: llama-bench c392e509 has no depth option (-d)", 0, 0});
-  s.setup = [src, threads, depth](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
+  s.setup = [src, threads, depth](const BenchmarkConfig& config) -> absl::StatusOr<BatchFn> {
     auto model = cached_model(src.label, src.make);
     if (!model.ok()) return in_context(model.status(), absl::StrCat("model ", src.label));
     const ModelConfig& c = (*model)->config;
@@ -366,7 +385,7 @@ BenchmarkSpec depth_generation_spec(const ModelSource& src, size_t threads, size
     if (c.max_seq_len < ctx) {
       return absl::FailedPreconditionError(absl::StrCat("context ", c.max_seq_len, " < ", ctx));
     }
-    auto t = make_transformer(**model, threads, 1, ctx, kPgPromptTokens);
+    auto t = make_transformer(config, **model, threads, 1, ctx, kPgPromptTokens[0]);
     if (!t.ok()) return t.status();
     std::shared_ptr<Transformer> tr(std::move(*t));
     const auto fill = tr->forward_batch(prompt_tokens(depth, c.vocab_size), 0);
@@ -399,10 +418,10 @@ BenchmarkSpec batched_generation_spec(const ModelSource& src, size_t threads) {
   s.item_name = "token";
   s.items_per_op = kBatchSeqs * kBatchGenTokens;
   s.threads = threads;
-  s.setup = [src, threads](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
+  s.setup = [src, threads](const BenchmarkConfig& config) -> absl::StatusOr<BatchFn> {
     auto model = cached_model(src.label, src.make);
     if (!model.ok()) return in_context(model.status(), absl::StrCat("model ", src.label));
-    auto t = make_transformer(**model, threads, kBatchSeqs, kBatchGenTokens);
+    auto t = make_transformer(config, **model, threads, kBatchSeqs, kBatchGenTokens);
     if (!t.ok()) return t.status();
     std::shared_ptr<Transformer> tr(std::move(*t));
     const size_t vocab = (*model)->config.vocab_size;
@@ -476,13 +495,19 @@ BenchmarkSpec llama_cpp_peer_spec(const BenchmarkSpec& ours, const ModelSource& 
   s.per_target = false;  // llama.cpp picks its own kernels
   s.manual_time = true;  // llama-bench's figure, without its start-up and model loading
   const size_t threads = ours.threads;
-  s.setup = [src, n_prompt, n_gen, binary, threads, combined](const BenchmarkConfig&)
+  s.setup = [src, n_prompt, n_gen, binary, threads, combined](const BenchmarkConfig& config)
       -> absl::StatusOr<BatchFn> {
     absl::StatusOr<std::string> file = peer_model_file(src);
     if (!file.ok()) return file.status();
     absl::StatusOr<std::string> dir = peer_scratch_dir();
     if (!dir.ok()) return dir.status();
-    LlamaBenchTest test{*file, n_prompt, n_gen, threads, combined};
+    const std::string& cache_type = config.suite_option("kv-type");
+    if (cache_type == "f32") {
+      // Its -ctk parser (ggml_type_from_name) knows f16, bf16 and quantized types only.
+      return absl::FailedPreconditionError(
+          "llama-bench c392e509 has no F32 KV cache (-ctk f32 is refused)");
+    }
+    LlamaBenchTest test{*file, n_prompt, n_gen, threads, combined, cache_type};
     // The runner calls setup with the mask our entry's threads run under
     // (the measuring CPU alone, or every allowed CPU for a threaded entry):
     // llama-bench gets the same one.
@@ -508,8 +533,10 @@ BenchmarkSpec llama_cpp_peer_spec(const BenchmarkSpec& ours, const ModelSource& 
 // Which llama-bench test matches an entry, and the speedup ours must reach.
 enum class PeerTest { kPrompt, kGeneration, kPromptGeneration };
 
+// pg_prompt: the prompt tokens of a kPromptGeneration test.
 void compare_with_llama_cpp(const BenchmarkConfig& config, BenchmarkSpec ours,
-                            const ModelSource& src, PeerTest kind, std::vector<BenchmarkSpec>& out) {
+                            const ModelSource& src, PeerTest kind, std::vector<BenchmarkSpec>& out,
+                            size_t pg_prompt = 0) {
   if (config.suite_option("llama-bench").empty()) {
     ours.targets.push_back({"vs llama.cpp: not run (--llama-bench PATH)", 0, 0});
     out.push_back(std::move(ours));
@@ -520,7 +547,7 @@ void compare_with_llama_cpp(const BenchmarkConfig& config, BenchmarkSpec ours,
       kind == PeerTest::kPrompt ? llama_cpp_peer_spec(ours, src, ours.items_per_op, 0, binary)
       : kind == PeerTest::kGeneration
           ? llama_cpp_peer_spec(ours, src, 0, kGenTokens, binary)
-          : llama_cpp_peer_spec(ours, src, kPgPromptTokens, kPgGenTokens, binary, /*combined=*/true);
+          : llama_cpp_peer_spec(ours, src, pg_prompt, kPgGenTokens, binary, /*combined=*/true);
   ours.ratio_targets = {RatioTarget{peer.name, kind == PeerTest::kPrompt ? 1.5 : 1.2}};
   out.push_back(std::move(ours));
   out.push_back(std::move(peer));
@@ -594,20 +621,23 @@ FileWeightCost file_weight_cost(const std::string& gguf_path) {
   return cost;
 }
 
+// Lengthens a llama model's context to kSyntheticContext: its positions are
+// rotary, nothing learned per position, so a longer context changes no
+// weight (llama-bench, too, runs -pg 1024,128 past a 1024-token training
+// context).
+absl::StatusOr<Model> with_bench_context(absl::StatusOr<Model> m) {
+  if (m.ok() && m->config.arch == ModelArch::kLlama) {
+    m->config.max_seq_len = std::max(m->config.max_seq_len, kSyntheticContext);
+  }
+  return m;
+}
+
 ModelSource synthetic(const std::string& shape, TensorType type) {
   const std::string label = absl::StrCat(shape, "-", type == TensorType::kQ4_0   ? "q4_0"
                                                      : type == TensorType::kQ8_0 ? "q8_0"
                                                                                  : "f32");
   return {label,
-          [shape, type]() -> absl::StatusOr<Model> {
-            absl::StatusOr<Model> m = make_synthetic_model(shape, type, kSeed);
-            // Llama shapes' positions are rotary, nothing learned per
-            // position: a longer context changes no weight.
-            if (m.ok() && m->config.arch == ModelArch::kLlama) {
-              m->config.max_seq_len = std::max(m->config.max_seq_len, kSyntheticContext);
-            }
-            return m;
-          },
+          [shape, type]() { return with_bench_context(make_synthetic_model(shape, type, kSeed)); },
           ""};
 }
 
@@ -616,8 +646,10 @@ void add_latency_entries(const BenchmarkConfig& config, const ModelSource& src,
                          const std::vector<size_t>& thread_counts, std::vector<BenchmarkSpec>& out) {
   for (size_t t : thread_counts) {
     out.push_back(first_token_spec(src, t));
-    compare_with_llama_cpp(config, prompt_generation_spec(src, t), src, PeerTest::kPromptGeneration,
-                           out);
+    for (size_t n_prompt : kPgPromptTokens) {
+      compare_with_llama_cpp(config, prompt_generation_spec(src, t, n_prompt), src,
+                             PeerTest::kPromptGeneration, out, n_prompt);
+    }
     for (size_t depth : kDepths) out.push_back(depth_generation_spec(src, t, depth));
   }
 }
@@ -638,7 +670,7 @@ void add_generate(const BenchmarkConfig& config, std::vector<BenchmarkSpec>& out
       if (mode == "copy") load.weights = LoadConfig::Weights::kCopy;
       ModelSource src{absl::StrCat(std::filesystem::path(path).stem().string(),
                                    modes.size() > 1 ? "-" + mode : ""),
-                      [path, load]() { return load_model(path, load); },
+                      [path, load]() { return with_bench_context(load_model(path, load)); },
                       is_gguf_file(path) ? path : ""};
       const FileWeightCost cost = src.gguf_path.empty() ? FileWeightCost{} : file_weight_cost(path);
       for (size_t t : thread_counts) {
@@ -782,6 +814,11 @@ const bool weights_option = register_suite_option(
      }});
 const bool scaling_option = register_suite_option(
     {"scaling", "", "model-size scaling table (end-to-end suite)", "", {}});
+const bool kv_type_option_registered = register_suite_option(
+    {"kv-type", "f32|f16",
+     "KV cache element type of the generate/ entries, and llama-bench's -ctk/-ctv (default: "
+     "ours f32, llama-bench's f16; f32 skips the llama-bench peers, which refuse -ctk f32)", "",
+     [](const std::string& value) -> absl::Status { return parse_kv_type(value).status(); }});
 const bool llama_bench_option = register_suite_option(
     {"llama-bench", "PATH", "llama.cpp's llama-bench: the same-run peer of generate/",
      "LLMK_LLAMA_BENCH", check_executable});

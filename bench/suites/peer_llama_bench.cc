@@ -24,23 +24,17 @@ extern char** environ;
 namespace llmk::bench {
 
 std::vector<std::string> llama_bench_args(const std::string& binary, const LlamaBenchTest& test) {
+  std::vector<std::string> args = {binary, "-m", test.model_path, "-o", "json"};
   if (test.combined) {
-    return {binary,
-            "-m", test.model_path,
-            "-o", "json",
-            "-p", "0",
-            "-n", "0",
-            "-pg", absl::StrCat(test.n_prompt, ",", test.n_gen),
-            "-t", absl::StrCat(test.threads),
-            "-r", "1"};
+    args.insert(args.end(), {"-p", "0", "-n", "0", "-pg", absl::StrCat(test.n_prompt, ",", test.n_gen)});
+  } else {
+    args.insert(args.end(), {"-p", absl::StrCat(test.n_prompt), "-n", absl::StrCat(test.n_gen)});
   }
-  return {binary,
-          "-m", test.model_path,
-          "-o", "json",
-          "-p", absl::StrCat(test.n_prompt),
-          "-n", absl::StrCat(test.n_gen),
-          "-t", absl::StrCat(test.threads),
-          "-r", "1"};
+  args.insert(args.end(), {"-t", absl::StrCat(test.threads), "-r", "1"});
+  if (!test.cache_type.empty()) {
+    args.insert(args.end(), {"-ctk", test.cache_type, "-ctv", test.cache_type});
+  }
+  return args;
 }
 
 std::string LlamaBenchResult::version() const {

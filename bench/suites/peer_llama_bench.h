@@ -25,10 +25,13 @@ struct LlamaBenchTest {
   // -pg P,N (its items are P + N tokens): run as -p 0 -n 0 -pg P,N, since
   // -p and -n default to 512 and 128 and would add tests of their own.
   bool combined = false;
+  // -ctk/-ctv: the KV cache type ("f32", "f16"); empty: llama-bench's
+  // default (f16).
+  std::string cache_type = "";
 };
 
 // argv for `binary -m FILE -o json -p P -n N -t T -r 1`, or with -p 0 -n 0
-// -pg P,N for a combined test.
+// -pg P,N for a combined test, then -ctk C -ctv C when cache_type is set.
 std::vector<std::string> llama_bench_args(const std::string& binary, const LlamaBenchTest& test);
 
 // One test as llama-bench reports it (its fields "build_commit",

@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "llmk/kv_cache.h"  // KvType
 #include "llmk/ops.h"    // RopeLayout
 #include "llmk/quant.h"  // WeightView, TensorType, ActivationMode
 
@@ -171,6 +172,11 @@ struct TransformerOptions {
   size_t max_seq_len = 0;  // KV cache length (0 = the model's)
   size_t max_batch = 128;  // most tokens per forward_batch / forward_seqs call
   ActivationMode activation_mode = ActivationMode::kQuantizeQ8_0;
+  // The KV cache's element type. F16 (llama.cpp's default) halves the bytes
+  // attention reads per token, which dominate long contexts, at a rounding
+  // of 2⁻¹¹ relative per stored key and value; F32 stays the default so the
+  // logits keep matching the f32 references the tests compare with.
+  KvType kv_type = KvType::kF32;
   bool spin_wait = false;  // workers spin between jobs (lower latency, burns CPU)
   // Copy the Q4_0 / Q8_0 weight matrices into the kInterleaved8 layout
   // (llmk/quant.h) for the integer kernels: faster, and costs a second copy

@@ -167,7 +167,8 @@ absl::StatusOr<std::unique_ptr<Transformer>> Transformer::create(
   if (ctx > kMaxModelSeqLen) {
     return absl::InvalidArgumentError("Transformer::create: max_seq_len is too large");
   }
-  LLMK_ASSIGN_OR_RETURN(auto cache, KVCache::create(c.n_layers, ctx, c.kv_dim(), options.n_seqs));
+  LLMK_ASSIGN_OR_RETURN(auto cache, KVCache::create(c.n_layers, ctx, c.kv_dim(), options.n_seqs,
+                                                    options.kv_type));
 
   auto t = std::unique_ptr<Transformer>(new Transformer());
   t->s_ = std::make_unique<State>(model, options, std::move(cache), Arena(0));

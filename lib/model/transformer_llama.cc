@@ -48,19 +48,21 @@ void Transformer::State::llama_token(size_t part, size_t parts) {
     return my_q;
   };
   const size_t group = c.n_heads / c.n_kv_heads;
-  const float inv_sqrt = 1.0f / std::sqrt(static_cast<float>(hd));
   const bool head_split = hd % 8 == 0 && c.n_kv_heads >= parts;
   const size_t kv0 = c.n_kv_heads * part / parts, kv1 = c.n_kv_heads * (part + 1) / parts;
   const auto heads = head_split ? std::pair{kv0 * group, kv1 * group}
                                 : std::pair{c.n_heads * part / parts,
                                             c.n_heads * (part + 1) / parts};
   float* scratch = scores + part * cache.max_ctx();
+  // An F32 cache takes k and v straight into its rows; an F16 one gets them
+  // from the k, v buffers once they are roped (store_kv_rows).
+  const bool f32_cache = cache.type() == KvType::kF32;
 
   std::memcpy(my_x, x, d * sizeof(float));
   for (size_t l = 0; l < c.n_layers; ++l) {
     const LayerWeights& w = mw.layers[l];
-    float* kout = cache.key_row(l, pos, seq);
-    float* vout = cache.value_row(l, pos, seq);
+    float* kout = f32_cache ? cache.key_row(l, pos, seq) : k;
+    float* vout = f32_cache ? cache.value_row(l, pos, seq) : v;
     rms_norm_ggml(my_x, w.attn_norm.data(), c.norm_eps, d, my_xb);
     const Q8_0Block* xbq = quantized(my_xb, d, {&w.attn_q, &w.attn_k, &w.attn_v});
     if (head_split) {
@@ -76,6 +78,7 @@ void Transformer::State::llama_token(size_t part, size_t parts) {
                                 c.rope_layout);
       kernels::f32().rope_apply(kout + kv_rows.first, kv_rows.second - kv_rows.first, hd, rot,
                                 rope, c.rope_layout);
+      if (!f32_cache) store_kv_rows(l, pos, seq, kout, vout, kv_rows);
     } else {
       const auto q_rows = share(d, part, parts), kv_rows = share(kv_dim, part, parts);
       matvec_rows(w.attn_q, my_xb, xbq, q, q_rows);
@@ -88,14 +91,12 @@ void Transformer::State::llama_token(size_t part, size_t parts) {
       if (part == 0) {
         kernels::f32().rope_apply(q, d, hd, rot, rope, c.rope_layout);
         kernels::f32().rope_apply(kout, kv_dim, hd, rot, rope, c.rope_layout);
+        if (!f32_cache) store_kv_rows(l, pos, seq, kout, vout, {0, kv_dim});
       }
       sync();
     }
     for (size_t h = heads.first; h < heads.second; ++h) {
-      const size_t kv_off = (h / group) * hd;
-      kernels::f32().attend_head(q + h * hd, cache.key_rows(l, seq) + kv_off,
-                           cache.value_rows(l, seq) + kv_off, kv_dim, pos + 1, hd, inv_sqrt,
-                           scratch, xb2 + h * hd);
+      attend_head(l, seq, h / group, q + h * hd, pos + 1, scratch, xb2 + h * hd);
     }
     sync();  // xb2 complete
     const Q8_0Block* attq = quantized(xb2, d, {&w.attn_output});
@@ -144,9 +145,10 @@ void Transformer::State::llama_layer(size_t l, size_t n, bool contiguous) {
     if (q_qkv) quantize_rows(xb, d, d_blocks, i0, i1);
   });
   const Q8_0Block* xbq = q_qkv ? xq : nullptr;
-  // Keys and values of a contiguous batch go straight into the cache rows.
-  float* kout = contiguous ? cache.key_row(l, positions[0], seqs[0]) : k;
-  float* vout = contiguous ? cache.value_row(l, positions[0], seqs[0]) : v;
+  // Keys and values of a contiguous batch go straight into an F32 cache's rows.
+  const bool direct = contiguous && cache.type() == KvType::kF32;
+  float* kout = direct ? cache.key_row(l, positions[0], seqs[0]) : k;
+  float* vout = direct ? cache.value_row(l, positions[0], seqs[0]) : v;
   matmul(w.attn_q, xb, xbq, n, q);
   matmul(w.attn_k, xb, xbq, n, kout);
   matmul(w.attn_v, xb, xbq, n, vout);

@@ -95,7 +95,7 @@ struct Transformer::State {
   float* xb2 = nullptr;       // [B][dim] attention output
   float* q = nullptr;         // [B][dim] queries (gpt2: [B][3·dim] fused q,k,v)
   float* k = nullptr;         // [B][kv_dim] keys before they reach the cache
-  float* v = nullptr;         // [B][kv_dim]
+  float* v = nullptr;         // [B][kv_dim] (an F16 cache: also a single token's)
   float* hb = nullptr;        // [B][hidden]
   float* hb2 = nullptr;       // [B][hidden]
   Q8_0Block* xq = nullptr;    // [B][max(dim, hidden)/32] quantized activations
@@ -158,6 +158,10 @@ struct Transformer::State {
   void for_tokens(size_t n, size_t cols, const Fn& fn);
   void llama_token(size_t part, size_t parts);
   void attention(size_t layer, size_t n, float* out);
+  void attend_head(size_t layer, size_t seq, size_t kv_head, const float* q, size_t len,
+                   float* scratch, float* out);
+  void store_kv_rows(size_t layer, size_t pos, size_t seq, const float* k, const float* v,
+                     std::pair<size_t, size_t> range);
   void write_kv(size_t layer, size_t n, bool contiguous);
   void llama_layer(size_t layer, size_t n, bool contiguous);
   void gpt2_layer(size_t layer, size_t n, bool contiguous);

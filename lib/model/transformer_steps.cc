@@ -52,33 +52,55 @@ void Transformer::State::matmul(const WeightView& w, const float* in, const Q8_0
   }
 }
 
+// Elements [range.first, range.second) of one position's key and value rows
+// from f32 k, v (kv_dim each) into the cache, converted to its type.
+void Transformer::State::store_kv_rows(size_t layer, size_t pos, size_t seq, const float* k,
+                                       const float* v, std::pair<size_t, size_t> range) {
+  const size_t n = range.second - range.first;
+  cache.write_rows(layer, pos, seq, range.first, {k + range.first, n}, {v + range.first, n});
+}
+
 // Copies keys/values from k, v into the cache rows of each token, unless
-// they were written there directly (contiguous prompt batch).
+// they were written there directly (contiguous prompt batch, F32 cache).
 void Transformer::State::write_kv(size_t layer, size_t n, bool contiguous) {
-  if (contiguous) return;
+  if (contiguous && cache.type() == KvType::kF32) return;
   const size_t kv_dim = model.config.kv_dim();
   for (size_t i = 0; i < n; ++i) {
-    std::memcpy(cache.key_row(layer, positions[i], seqs[i]), k + i * kv_dim,
-                kv_dim * sizeof(float));
-    std::memcpy(cache.value_row(layer, positions[i], seqs[i]), v + i * kv_dim,
-                kv_dim * sizeof(float));
+    store_kv_rows(layer, positions[i], seqs[i], k + i * kv_dim, v + i * kv_dim, {0, kv_dim});
+  }
+}
+
+// One head of attention for query q over positions [0, len) of a layer and
+// sequence, with the kernel of the cache's type; scratch holds len floats.
+void Transformer::State::attend_head(size_t layer, size_t seq, size_t kv_head, const float* q,
+                                     size_t len, float* scratch, float* out) {
+  const ModelConfig& c = model.config;
+  const size_t hd = c.head_dim, kv_off = kv_head * hd;
+  const float inv_sqrt = 1.0f / std::sqrt(static_cast<float>(hd));
+  const std::byte* keys = cache.key_data(layer, 0, seq);
+  const std::byte* values = cache.value_data(layer, 0, seq);
+  if (cache.type() == KvType::kF32) {
+    kernels::f32().attend_head(q, reinterpret_cast<const float*>(keys) + kv_off,
+                               reinterpret_cast<const float*>(values) + kv_off, c.kv_dim(), len,
+                               hd, inv_sqrt, scratch, out);
+  } else {
+    kernels::f32().attend_head_f16(q, reinterpret_cast<const uint16_t*>(keys) + kv_off,
+                                   reinterpret_cast<const uint16_t*>(values) + kv_off, c.kv_dim(),
+                                   len, hd, inv_sqrt, scratch, out);
   }
 }
 
 // out[i] = softmax(q_i·K/√d)·V per head, over positions [0, positions[i]].
 void Transformer::State::attention(size_t layer, size_t n, float* out) {
   const ModelConfig& c = model.config;
-  const size_t hd = c.head_dim, kv_dim = c.kv_dim();
+  const size_t hd = c.head_dim;
   const size_t group = c.n_heads / c.n_kv_heads;
   const size_t q_stride = internal::has_fused_qkv(*arch) ? 3 * c.dim : c.dim;
-  const float inv_sqrt = 1.0f / std::sqrt(static_cast<float>(hd));
   const size_t max_len = cache.max_ctx();
   auto one = [&](size_t task, size_t thread) {
     const size_t i = task / c.n_heads, h = task % c.n_heads;
-    const size_t kv_off = (h / group) * hd;
-    kernels::f32().attend_head(q + i * q_stride + h * hd, cache.key_rows(layer, seqs[i]) + kv_off,
-                         cache.value_rows(layer, seqs[i]) + kv_off, kv_dim, positions[i] + 1,
-                         hd, inv_sqrt, scores + thread * max_len, out + i * c.dim + h * hd);
+    attend_head(layer, seqs[i], h / group, q + i * q_stride + h * hd, positions[i] + 1,
+                scores + thread * max_len, out + i * c.dim + h * hd);
   };
   size_t work = 0;
   for (size_t i = 0; i < n; ++i) work += (positions[i] + 1) * c.dim;

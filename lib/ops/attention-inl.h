@@ -1,4 +1,4 @@
-// Attention for one query and RoPE: the kernels that move data between
+// Attention for one query (over f32 or f16 key/value rows) and RoPE: the kernels that move data between
 // heads rather than along one vector. Per-target code, included by
 // ops/kernels.cc; include after hwy/highway.h inside a foreach_target
 // translation unit.
@@ -20,31 +20,34 @@ namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
 // out[0, kVecs·N) (the last vector only `last` lanes) = Σ_t f[t]·v_t, held
-// in registers while the value rows stream past.
-template <size_t kVecs>
-HWY_INLINE void WeightedSum(const float* HWY_RESTRICT values, size_t kv_stride, size_t len,
+// in registers while the value rows (f32 or f16 bits, LoadRow) stream past.
+template <size_t kVecs, typename T>
+HWY_INLINE void WeightedSum(const T* HWY_RESTRICT values, size_t kv_stride, size_t len,
                             const float* HWY_RESTRICT f, size_t last, float* HWY_RESTRICT out) {
   const DF d;
   const size_t N = hn::Lanes(d);
   hn::Vec<DF> acc[kVecs];
   for (size_t k = 0; k < kVecs; ++k) acc[k] = hn::Zero(d);
   for (size_t t = 0; t < len; ++t) {
-    const float* v = values + t * kv_stride;
+    const T* v = values + t * kv_stride;
     const auto ft = hn::Set(d, f[t]);
-    for (size_t k = 0; k + 1 < kVecs; ++k) acc[k] = hn::MulAdd(hn::LoadU(d, v + k * N), ft, acc[k]);
-    acc[kVecs - 1] = hn::MulAdd(hn::LoadN(d, v + (kVecs - 1) * N, last), ft, acc[kVecs - 1]);
+    for (size_t k = 0; k + 1 < kVecs; ++k) acc[k] = hn::MulAdd(LoadRow(v + k * N), ft, acc[k]);
+    acc[kVecs - 1] = hn::MulAdd(LoadRowN(v + (kVecs - 1) * N, last), ft, acc[kVecs - 1]);
   }
   for (size_t k = 0; k + 1 < kVecs; ++k) hn::StoreU(acc[k], d, out + k * N);
   hn::StoreN(acc[kVecs - 1], d, out + (kVecs - 1) * N, last);
 }
 
 // One head of attention for one query: scores[t] = q·k_t·scale for t < len,
-// softmax, then out = Σ scores[t]·v_t. Key/value rows are kv_stride floats
-// apart. The same operations in the same order as dot, softmax and a chain of
-// add_scaled calls into a zeroed `out` (so results are bit-identical to
-// them), but in one dispatched call.
-void AttendHead(const float* HWY_RESTRICT q, const float* HWY_RESTRICT keys,
-                const float* HWY_RESTRICT values, size_t kv_stride, size_t len, size_t hd,
+// softmax, then out = Σ scores[t]·v_t. Key/value rows are kv_stride elements
+// apart, f32 or f16 bits (T). For f32 rows: the same operations in the same
+// order as dot, softmax and a chain of add_scaled calls into a zeroed `out`
+// (so results are bit-identical to them), but in one dispatched call. For
+// f16 rows: exactly that arithmetic on the rows widened to f32, so the
+// result equals the f32 instantiation's on the widened rows bit for bit.
+template <typename T>
+void AttendHead(const float* HWY_RESTRICT q, const T* HWY_RESTRICT keys,
+                const T* HWY_RESTRICT values, size_t kv_stride, size_t len, size_t hd,
                 float scale, float* HWY_RESTRICT scores, float* HWY_RESTRICT out) {
   const DF d;
   const size_t N = hn::Lanes(d);
@@ -53,7 +56,7 @@ void AttendHead(const float* HWY_RESTRICT q, const float* HWY_RESTRICT keys,
   for (size_t j = 0; j < hd; j += 4 * N) {
     const size_t chunk = HWY_MIN(4 * N, hd - j);
     const size_t vecs = (chunk + N - 1) / N, last = chunk - (vecs - 1) * N;
-    const float* v = values + j;
+    const T* v = values + j;
     switch (vecs) {
       case 1: WeightedSum<1>(v, kv_stride, len, scores, last, out + j); break;
       case 2: WeightedSum<2>(v, kv_stride, len, scores, last, out + j); break;

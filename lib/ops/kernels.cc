@@ -42,7 +42,8 @@ const kernels::F32Kernels* F32KernelTable() {
       .add_scaled = AddScaled,
       .argmax = Argmax,
       .rope_apply = RopeApply,
-      .attend_head = AttendHead,
+      .attend_head = AttendHead<float>,
+      .attend_head_f16 = AttendHead<uint16_t>,
   };
   return &kTable;
 }

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "llmk/ops.h"  // RopeLayout
 
@@ -67,6 +68,13 @@ struct F32Kernels {
   // to dot, softmax and add_scaled applied in turn.
   void (*attend_head)(const float* q, const float* keys, const float* values, size_t kv_stride,
                       size_t len, size_t head_dim, float scale, float* scores, float* out);
+  // attend_head over an F16 cache: key and value rows of IEEE binary16 bits,
+  // kv_stride halves apart, each widened exactly to f32 as it is loaded and
+  // then the very same arithmetic in the same order, so the result is
+  // bit-identical to attend_head on the rows widened to f32 beforehand.
+  void (*attend_head_f16)(const float* q, const uint16_t* keys, const uint16_t* values,
+                          size_t kv_stride, size_t len, size_t head_dim, float scale,
+                          float* scores, float* out);
 };
 
 // The kernels of the target dispatch picks now.
