@@ -1,7 +1,7 @@
 // f32 dot product, matrix-vector and matrix-matrix products.
 //
-// matvec walks four (eight from cache) weight rows at a time so each load of
-// x feeds four (eight) FMAs;
+// matvec streaming from memory walks one weight row at a time (one sequential
+// stream); from cache, eight rows at a time so each load of x feeds eight FMAs;
 // matmul tiles 4 weight rows × 4 batch vectors so each loaded weight vector is
 // reused across the batch (16 accumulators fit AVX2's and AVX-512's register
 // files). Tails use masked loads (LoadN), so any length works and no element
@@ -18,7 +18,6 @@
 
 #include <cstdint>
 
-#include "hwy/cache_control.h"
 #include "hwy/highway.h"
 #include "ops/dot-inl.h"
 
@@ -33,9 +32,8 @@ float Dot(const float* HWY_RESTRICT a, const float* HWY_RESTRICT b, size_t n) {
 }
 
 // kRows rows of w (stride cols) times kBatch vectors of x (stride cols), into
-// y[b·y_stride + r]. kAhead > 0: prefetch each row kAhead floats ahead of
-// its loads (a matvec streaming long rows from DRAM).
-template <size_t kRows, size_t kBatch, size_t kAhead = 0>
+// y[b·y_stride + r].
+template <size_t kRows, size_t kBatch>
 HWY_INLINE void Tile(const float* HWY_RESTRICT w, size_t cols, const float* HWY_RESTRICT x,
                      float* HWY_RESTRICT y, size_t y_stride) {
   const DF d;
@@ -48,7 +46,6 @@ HWY_INLINE void Tile(const float* HWY_RESTRICT w, size_t cols, const float* HWY_
     hn::Vec<DF> xv[kBatch];
     for (size_t b = 0; b < kBatch; ++b) xv[b] = hn::LoadU(d, x + b * cols + i);
     for (size_t r = 0; r < kRows; ++r) {
-      if constexpr (kAhead > 0) hwy::Prefetch(w + r * cols + i + kAhead);
       const auto wv = hn::LoadU(d, w + r * cols + i);
       for (size_t b = 0; b < kBatch; ++b) acc[r][b] = hn::MulAdd(wv, xv[b], acc[r][b]);
     }
@@ -68,32 +65,19 @@ HWY_INLINE void Tile(const float* HWY_RESTRICT w, size_t cols, const float* HWY_
 
 // Rows [row_begin, row_end) of y = W·x.
 //
-// A matvec reads each weight once, so it runs at the speed one core can pull
-// from DRAM, and the hardware prefetchers alone leave much of that unused
-// (software prefetch raised it from 18–25 to 32–40 GB/s on a Zen 5 VM;
-// docs/performance.md). Unless the caller says w is cache-resident
-// (prefetches would only take load slots), two patterns, by row length: a
-// tile of short rows (≤ 16 KiB) asks for the whole next tile at once; long
-// rows are each prefetched 2 KiB ahead of their loads.
+// A matvec reads each weight once, so from memory it runs at the speed one
+// core can pull a stream. The rows are contiguous, so one row at a time
+// reads one sequential stream, which the hardware prefetchers follow best:
+// tiles of 4 rows read 4 streams side by side and, even with software
+// prefetch, took half as long again per token on a Zen 4
+// (docs/performance.md). From cache (the caller says w is resident) the
+// loads are the limit instead, so 8 rows share each load of x.
 void MatvecRows(const float* HWY_RESTRICT w, size_t cols, const float* HWY_RESTRICT x,
                 float* HWY_RESTRICT y, size_t row_begin, size_t row_end, bool stream) {
-  constexpr size_t kBurstMaxBytes = 16384;
-  constexpr size_t kRowAheadFloats = 2048 / sizeof(float);
-  const size_t tile_bytes = 4 * cols * sizeof(float);
-  const auto* end = reinterpret_cast<const uint8_t*>(w + row_end * cols);
   size_t r = row_begin;
   if (!stream) {
-    // From cache the loads are the limit, so 8 rows share each x load.
     for (; r + 8 <= row_end; r += 8) Tile<8, 1>(w + r * cols, cols, x, y + r, 1);
     for (; r + 4 <= row_end; r += 4) Tile<4, 1>(w + r * cols, cols, x, y + r, 1);
-  } else if (tile_bytes <= kBurstMaxBytes) {
-    for (; r + 4 <= row_end; r += 4) {
-      const auto* next = reinterpret_cast<const uint8_t*>(w + (r + 4) * cols);
-      for (size_t b = 0; b < tile_bytes && next + b < end; b += 64) hwy::Prefetch(next + b);
-      Tile<4, 1>(w + r * cols, cols, x, y + r, 1);
-    }
-  } else {
-    for (; r + 4 <= row_end; r += 4) Tile<4, 1, kRowAheadFloats>(w + r * cols, cols, x, y + r, 1);
   }
   for (; r < row_end; ++r) Tile<1, 1>(w + r * cols, cols, x, y + r, 1);
 }

@@ -111,10 +111,10 @@ HWY_INLINE hn::Vec<DF> LoadScales(const uint8_t* HWY_RESTRICT p, size_t group_by
   }
 }
 
-// Weights stream from DRAM (or L3) once per token, and the hardware
-// prefetchers alone leave much of one core's bandwidth unused. A tile reads
-// its groups as parallel streams, one per group, block by block; each block
-// asks for the lines kAheadBytes further on in its stream. Near a stream's
+// A batch's tile reads its groups as parallel streams, one per group, block
+// by block, and the hardware prefetchers alone leave much of one core's
+// bandwidth unused there; each block asks for the lines kAheadBytes further
+// on in its stream. (A matvec reads one stream instead: see Groups.) Near a stream's
 // end that distance reaches into the same stream of the next tile (the
 // groups are contiguous, so it starts tile_bytes later), which keeps every
 // stream warm from its first block: with short rows a group is only a few
@@ -162,8 +162,10 @@ HWY_INLINE hn::Vec<hn::Repartition<int8_t, DF>> Broadcast4(const int8_t* HWY_RES
 // once for the B vectors, each activation broadcast once for all groups.
 // Row i of the tile's group g, vector v goes to y[v · y_stride + 8g + i].
 
+// kPrefetch: ask for the lines ahead of each stream (PrefetchAhead).
+
 // Q8_0, in ggml's order (above).
-template <class DF, size_t G, size_t B>
+template <class DF, size_t G, size_t B, bool kPrefetch>
 HWY_INLINE void TileQ8(const uint8_t* HWY_RESTRICT group, size_t group_bytes, size_t blocks,
                        const interleaved::PreparedBlock* HWY_RESTRICT xs, size_t x_stride,
                        float* HWY_RESTRICT y, size_t y_stride, const uint8_t* limit) {
@@ -183,8 +185,11 @@ HWY_INLINE void TileQ8(const uint8_t* HWY_RESTRICT group, size_t group_bytes, si
   for (size_t k = 0; k < blocks; ++k) {
     hn::Vec<DF> d[G][B];
     for (size_t g = 0; g < G; ++g) {
-      PrefetchAhead<DF, kBlockBytes>(group + g * kSpan * group_bytes + k * kBlockBytes,
-                                     k * kBlockBytes, group_bytes, G * kSpan * group_bytes, limit);
+      if constexpr (kPrefetch) {
+        PrefetchAhead<DF, kBlockBytes>(group + g * kSpan * group_bytes + k * kBlockBytes,
+                                       k * kBlockBytes, group_bytes, G * kSpan * group_bytes,
+                                       limit);
+      }
       const auto dw = LoadScales<DF>(group + g * kSpan * group_bytes + k * kBlockBytes, group_bytes);
       for (size_t v = 0; v < B; ++v) d[g][v] = hn::Mul(dw, hn::Set(df, xs[v * x_stride + k].d));
     }
@@ -251,7 +256,7 @@ HWY_INLINE void TileQ8(const uint8_t* HWY_RESTRICT group, size_t group_bytes, si
 }
 
 // Q4_0.
-template <class DF, size_t G, size_t B>
+template <class DF, size_t G, size_t B, bool kPrefetch>
 HWY_INLINE void TileQ4(const uint8_t* HWY_RESTRICT group, size_t group_bytes, size_t blocks,
                        const interleaved::PreparedBlock* HWY_RESTRICT xs, size_t x_stride,
                        float* HWY_RESTRICT y, size_t y_stride, const uint8_t* limit) {
@@ -270,8 +275,10 @@ HWY_INLINE void TileQ4(const uint8_t* HWY_RESTRICT group, size_t group_bytes, si
     hn::Vec<hn::Repartition<uint8_t, DF>> w[G][8];
     for (size_t g = 0; g < G; ++g) {
       const uint8_t* block = group + g * kSpan * group_bytes + k * kBlockBytes;
-      PrefetchAhead<DF, kBlockBytes>(block, k * kBlockBytes, group_bytes, G * kSpan * group_bytes,
-                                     limit);
+      if constexpr (kPrefetch) {
+        PrefetchAhead<DF, kBlockBytes>(block, k * kBlockBytes, group_bytes,
+                                       G * kSpan * group_bytes, limit);
+      }
       dw[g] = LoadScales<DF>(block, group_bytes);
       for (size_t c = 0; c < 4; ++c) {
         const auto bytes = LoadWeights<DF>(block + interleaved::kScaleBytes + 32 * c, group_bytes);
@@ -337,46 +344,46 @@ HWY_INLINE void TileQ4(const uint8_t* HWY_RESTRICT group, size_t group_bytes, si
   }
 }
 
-template <bool kQ4, class DF, size_t G, size_t B>
+template <bool kQ4, class DF, size_t G, size_t B, bool kPrefetch = true>
 HWY_INLINE void Tile(const uint8_t* group, size_t group_bytes, size_t blocks,
                      const interleaved::PreparedBlock* xs, float* y, size_t y_stride,
                      const uint8_t* limit) {
   if constexpr (kQ4) {
-    TileQ4<DF, G, B>(group, group_bytes, blocks, xs, blocks, y, y_stride, limit);
+    TileQ4<DF, G, B, kPrefetch>(group, group_bytes, blocks, xs, blocks, y, y_stride, limit);
   } else {
-    TileQ8<DF, G, B>(group, group_bytes, blocks, xs, blocks, y, y_stride, limit);
+    TileQ8<DF, G, B, kPrefetch>(group, group_bytes, blocks, xs, blocks, y, y_stride, limit);
   }
 }
 
-// One tile's groups over all `batch` vectors: Q4_0 4 vectors at a time, Q8_0
-// (8 accumulators per vector) 2 on AVX-512, else 1; 1 when G > 1 (registers).
-template <bool kQ4, class DF, size_t G>
+// One vector's worth of groups over all `batch` vectors: Q4_0 4 vectors at a
+// time, Q8_0 (8 accumulators per vector) 2 on AVX-512, else 1.
+template <bool kQ4, class DF>
 HWY_INLINE void GroupBatch(const uint8_t* group, size_t group_bytes, size_t blocks,
                            const interleaved::PreparedBlock* xs, size_t batch, float* out,
                            size_t y_stride, const uint8_t* limit) {
   size_t v = 0;
-  if constexpr (kQ4 && G == 1) {
+  if constexpr (kQ4) {
     for (; v + 4 <= batch; v += 4) {
-      Tile<kQ4, DF, G, 4>(group, group_bytes, blocks, xs + v * blocks, out + v * y_stride,
+      Tile<kQ4, DF, 1, 4>(group, group_bytes, blocks, xs + v * blocks, out + v * y_stride,
                           y_stride, limit);
     }
     if (batch - v == 3) {
-      Tile<kQ4, DF, G, 3>(group, group_bytes, blocks, xs + v * blocks, out + v * y_stride,
+      Tile<kQ4, DF, 1, 3>(group, group_bytes, blocks, xs + v * blocks, out + v * y_stride,
                           y_stride, limit);
       v += 3;
     }
   }
   // Q8_0 pairs of vectors need 16 accumulators: AVX2's whole register file
   // (they spilled), so there it goes one vector at a time.
-  constexpr bool kPairs = G == 1 && (kQ4 || HWY_TARGET <= HWY_AVX3);
+  constexpr bool kPairs = kQ4 || HWY_TARGET <= HWY_AVX3;
   if constexpr (kPairs) {
     for (; v + 2 <= batch; v += 2) {
-      Tile<kQ4, DF, G, 2>(group, group_bytes, blocks, xs + v * blocks, out + v * y_stride,
+      Tile<kQ4, DF, 1, 2>(group, group_bytes, blocks, xs + v * blocks, out + v * y_stride,
                           y_stride, limit);
     }
   }
   for (; v < batch; ++v) {
-    Tile<kQ4, DF, G, 1>(group, group_bytes, blocks, xs + v * blocks, out + v * y_stride,
+    Tile<kQ4, DF, 1, 1>(group, group_bytes, blocks, xs + v * blocks, out + v * y_stride,
                         y_stride, limit);
   }
 }
@@ -389,31 +396,32 @@ HWY_INLINE void Groups(const uint8_t* HWY_RESTRICT w, size_t row_bytes, size_t b
   const size_t group_bytes = interleaved::kGroupRows * row_bytes;
   const uint8_t* limit = w + group_end * group_bytes;
   size_t g = group_begin;
+  if (batch == 1) {
+    // A matvec is bound by reading its weights once, and one sequential
+    // stream per thread, left to the hardware prefetchers, reads fastest:
+    // tiles of several groups read as many streams side by side, which took
+    // twice as long per token on a Zen 4 (docs/performance.md). So one group
+    // at a time, in 8-lane vectors, without software prefetch.
+    for (; g < group_end; ++g) {
+      Tile<kQ4, D8F, 1, 1, /*kPrefetch=*/false>(w + g * group_bytes, group_bytes, blocks, xs,
+                                                y + g * interleaved::kGroupRows, y_stride, limit);
+    }
+    return;
+  }
   while (g < group_end) {
     const size_t left = group_end - g;
-    // Tile height in groups: a Q4_0 matvec takes 4 (2 × 2 on AVX-512) so
-    // each activation broadcast serves more rows; else 2 on AVX-512, 1.
-#if HWY_TARGET <= HWY_AVX3
-    const size_t step = (kQ4 && batch == 1 && left >= 4) ? 4 : left >= 2 ? 2 : 1;
-#else
-    const size_t step = (kQ4 && batch == 1 && left >= 2) ? 2 : 1;
-#endif
+    // Tile height in groups: 2 on AVX-512 (one 16-lane vector), else 1.
+    const size_t step = HWY_TARGET <= HWY_AVX3 && left >= 2 ? 2 : 1;
     const uint8_t* group = w + g * group_bytes;
     float* out = y + g * interleaved::kGroupRows;
 #if HWY_TARGET <= HWY_AVX3
-    if (step == 4) {
-      GroupBatch<kQ4, D16F, 2>(group, group_bytes, blocks, xs, batch, out, y_stride, limit);
-    } else if (step == 2) {
-      GroupBatch<kQ4, D16F, 1>(group, group_bytes, blocks, xs, batch, out, y_stride, limit);
+    if (step == 2) {
+      GroupBatch<kQ4, D16F>(group, group_bytes, blocks, xs, batch, out, y_stride, limit);
     } else {
-      GroupBatch<kQ4, D8F, 1>(group, group_bytes, blocks, xs, batch, out, y_stride, limit);
+      GroupBatch<kQ4, D8F>(group, group_bytes, blocks, xs, batch, out, y_stride, limit);
     }
 #else
-    if (step == 2) {
-      GroupBatch<kQ4, D8F, 2>(group, group_bytes, blocks, xs, batch, out, y_stride, limit);
-    } else {
-      GroupBatch<kQ4, D8F, 1>(group, group_bytes, blocks, xs, batch, out, y_stride, limit);
-    }
+    GroupBatch<kQ4, D8F>(group, group_bytes, blocks, xs, batch, out, y_stride, limit);
 #endif
     g += step;
   }
