@@ -112,17 +112,18 @@ HWY_INLINE hn::Vec<DF> LoadScales(const uint8_t* HWY_RESTRICT p, size_t group_by
 }
 
 // A batch's tile reads its groups as parallel streams, one per group, block
-// by block, and the hardware prefetchers alone leave much of one core's
-// bandwidth unused there; each block asks for the lines kAheadBytes further
-// on in its stream. (A matvec reads one stream instead: see Groups.) Near a stream's
-// end that distance reaches into the same stream of the next tile (the
+// by block (a matvec reads one stream instead: see Groups), and the hardware
+// prefetchers alone leave much of one core's bandwidth unused there; each
+// block asks for the lines kAheadBytes further on in its stream. Near a
+// stream's end that distance reaches into the same stream of the next tile (the
 // groups are contiguous, so it starts tile_bytes later), which keeps every
 // stream warm from its first block: with short rows a group is only a few
 // KiB (stories110M: 3.4 KiB), and prefetching the rest of the current tile
 // instead, which is already in flight, left the next tile's starts cold.
 // Nothing past `limit` (the end of the caller's rows) is asked for: it
 // would cost DRAM traffic that nobody uses. The distance, 2 KiB, was the
-// best of those tried (docs/performance.md has the figures).
+// best of those tried when the matvec still read several streams
+// (docs/performance.md has the figures).
 constexpr size_t kAheadBytes = 2048;
 template <class DF, size_t kBlockBytes>
 HWY_INLINE void PrefetchAhead(const uint8_t* block, size_t offset, size_t group_bytes,
@@ -161,8 +162,8 @@ HWY_INLINE hn::Vec<hn::Repartition<int8_t, DF>> Broadcast4(const int8_t* HWY_RES
 // group_bytes apart) × B activation vectors. Each weight chunk is loaded
 // once for the B vectors, each activation broadcast once for all groups.
 // Row i of the tile's group g, vector v goes to y[v · y_stride + 8g + i].
-
-// kPrefetch: ask for the lines ahead of each stream (PrefetchAhead).
+// kPrefetch: each block asks for the lines ahead of its streams
+// (PrefetchAhead).
 
 // Q8_0, in ggml's order (above).
 template <class DF, size_t G, size_t B, bool kPrefetch>
