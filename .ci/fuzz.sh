@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # CI: builds the libFuzzer targets (clang, ASan + UBSan), replays every
 # regression input once, then fuzzes each target for LLMK_FUZZ_SECONDS
-# (default 60) from the seed corpus. Prints one line per target and a total;
-# exits non-zero on a build failure, a failing regression input or a crash
-# (the crash file's path and the stack are printed).
+# (default 60) from the seed corpus, one target per CPU at a time (or
+# LLMK_FUZZ_JOBS). Prints one line per target and a total; exits non-zero
+# on a build failure, a failing regression input or a crash (the crash
+# file's path and the stack are printed).
 #
-#   .ci/fuzz.sh                      env: LLMK_FUZZ_SECONDS, LLMK_SHARED, LLMK_FUZZ_BUILD
+#   .ci/fuzz.sh     env: LLMK_FUZZ_SECONDS, LLMK_FUZZ_JOBS, LLMK_SHARED, LLMK_FUZZ_BUILD
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$(pwd)
@@ -73,23 +74,27 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 rm -rf "$logs"
 mkdir -p "$logs"
-failed=0 crashed=0 skipped=0 total_execs=0
-for target in "${targets[@]}"; do
-  exe=$build/$target
+# One target: its regression inputs, then fuzzing. Writes its report line
+# to $logs/SHORT.report and its outcome (ok EXECS | skipped | regression |
+# crash) to $logs/SHORT.outcome.
+fuzz_one() {  # target
+  local exe=$build/$1 name short regress_log rc work artifacts log execs crash
   name=$(basename "$exe")
   short=${name#fuzz_}
   regress_log=$logs/$short.regressions.log
   bash tests/fuzz/run_regressions.sh "$exe" "tests/fuzz/regressions/$short" >"$regress_log" 2>&1
   rc=$?
   if [ $rc -eq 77 ]; then
-    echo "$name: skipped ($(grep -m1 -o 'skipped: .*' "$regress_log" || echo 'no shared data'))"
-    skipped=$((skipped + 1))
-    continue
+    echo "$name: skipped ($(grep -m1 -o 'skipped: .*' "$regress_log" || echo 'no shared data'))" \
+      >"$logs/$short.report"
+    echo skipped >"$logs/$short.outcome"
+    return
   elif [ $rc -ne 0 ]; then
-    echo "$name: REGRESSION input fails (exit $rc); log: $regress_log"
-    grep -E "^(Running|==[0-9]+==|    #[0-9]+ |SUMMARY|.*runtime error)" "$regress_log" | head -n 40
-    failed=$((failed + 1))
-    continue
+    { echo "$name: REGRESSION input fails (exit $rc); log: $regress_log"
+      grep -E "^(Running|==[0-9]+==|    #[0-9]+ |SUMMARY|.*runtime error)" "$regress_log" | head -n 40
+    } >"$logs/$short.report"
+    echo regression >"$logs/$short.outcome"
+    return
   fi
 
   work=$build/fuzz-work/$short        # inputs found now (kept between local runs)
@@ -102,17 +107,41 @@ for target in "${targets[@]}"; do
   execs=$(sed -n 's/^stat::number_of_executed_units: *\([0-9]*\).*/\1/p' "$log" | tail -n 1)
   execs=${execs:-0}
   if [ $rc -eq 77 ]; then
-    echo "$name: skipped ($(grep -m1 -o 'skipped: .*' "$log" || echo 'no shared data'))"
-    skipped=$((skipped + 1))
+    echo "$name: skipped ($(grep -m1 -o 'skipped: .*' "$log" || echo 'no shared data'))" \
+      >"$logs/$short.report"
+    echo skipped >"$logs/$short.outcome"
   elif [ $rc -eq 0 ]; then
-    echo "$name: $execs executions in ${seconds} s, no crash"
-    total_execs=$((total_execs + execs))
+    echo "$name: $execs executions in ${seconds} s, no crash" >"$logs/$short.report"
+    echo "ok $execs" >"$logs/$short.outcome"
   else
     crash=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -n 1)
-    echo "$name: CRASH (exit $rc) after $execs executions; input: ${crash:-none written}; log: $log"
-    grep -E "^(==[0-9]+==|    #[0-9]+ |SUMMARY|.*runtime error|fuzz_)" "$log" | head -n 40
-    crashed=$((crashed + 1))
+    { echo "$name: CRASH (exit $rc) after $execs executions; input: ${crash:-none written}; log: $log"
+      grep -E "^(==[0-9]+==|    #[0-9]+ |SUMMARY|.*runtime error|fuzz_)" "$log" | head -n 40
+    } >"$logs/$short.report"
+    echo crash >"$logs/$short.outcome"
   fi
+}
+
+# As many targets at a time as there are CPUs (LLMK_FUZZ_JOBS overrides):
+# each fuzzer is one process, so on 2 cores the stage takes half as long.
+jobs=${LLMK_FUZZ_JOBS:-$(nproc)}
+for target in "${targets[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
+  fuzz_one "$target" &
+done
+wait
+
+failed=0 crashed=0 skipped=0 total_execs=0
+for target in "${targets[@]}"; do
+  short=$(basename "$target"); short=${short#fuzz_}
+  cat "$logs/$short.report" 2>/dev/null || echo "fuzz_$short: no report"
+  read -r outcome execs <"$logs/$short.outcome" 2>/dev/null || outcome=crash
+  case $outcome in
+    ok) total_execs=$((total_execs + execs)) ;;
+    skipped) skipped=$((skipped + 1)) ;;
+    regression) failed=$((failed + 1)) ;;
+    *) crashed=$((crashed + 1)) ;;
+  esac
 done
 echo "fuzz: ${#targets[@]} targets, $total_execs executions, $crashed crashed, $failed failed regressions, $skipped skipped"
 [ $crashed -eq 0 ] && [ $failed -eq 0 ]

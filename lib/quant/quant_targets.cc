@@ -6,8 +6,13 @@
 // quantized kernels) cannot have SVE's sizeless types, so on aarch64 this
 // unit is compiled without the SVE targets: SVE CPUs run its NEON code
 // (Highway dispatches per translation unit).
-#if defined(__aarch64__) && !defined(HWY_DISABLED_TARGETS)
+#if defined(__aarch64__)
+#undef HWY_DISABLED_TARGETS
+#ifdef LLMK_SKIPPED_TARGETS
+#define HWY_DISABLED_TARGETS (HWY_ALL_SVE | LLMK_SKIPPED_TARGETS)
+#else
 #define HWY_DISABLED_TARGETS HWY_ALL_SVE
+#endif
 #endif
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "quant/quant_targets.cc"
