@@ -805,12 +805,13 @@ TEST_CASE("a scalar companion runs once, under the scalar fallback, whatever --t
   spec.ratio_targets = {scalar_ratio_target(spec.name, 1.0, 0)};
   spec.setup = [](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
     return BatchFn([](uint64_t count) -> absl::Status {
-      // A chain of 64 dependent steps per operation: an empty body's median
-      // can be 0 after the timer's overhead is taken off (under QEMU it was),
-      // and a ratio needs two positive medians.
+      // A chain of 1024 dependent steps per operation: an empty body's
+      // median can be 0 after the timer's overhead is taken off, and a ratio
+      // needs two positive medians. Under QEMU on a busy machine 64 steps
+      // (about 150 ns there) were still read as 0 once.
       for (uint64_t i = 0; i < count; ++i) {
         uint64_t x = i;
-        for (int j = 0; j < 64; ++j) {
+        for (int j = 0; j < 1024; ++j) {
           x = x * 6364136223846793005ull + 1442695040888963407ull;
           do_not_optimize(x);
         }

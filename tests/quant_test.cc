@@ -797,6 +797,63 @@ TEST_CASE("pack_weights: large matrices split over the pool give the single-thre
   }
 }
 
+TEST_CASE("matmul_weights: a shared input is laid out once and again after forget()") {
+  // Two products of one input (as q, k and v are) through one
+  // SharedActivations: the interleaved kernels' prepared blocks and the f32
+  // panels are built by the first and kept for the second; after the input
+  // changes, forget() makes the next product lay it out again. Batch 37
+  // spans whole and partial f32 panels (16 or 32 vectors), and the pool
+  // splits the packing.
+  const size_t rows = 72, cols = 96, blocks = cols / kQuantBlock, batch = 37;
+  llmk::ThreadPool pool(2);
+  for (TensorType type : {TensorType::kQ8_0, TensorType::kQ4_0, TensorType::kF32}) {
+    INFO(type_name(type));
+    WeightBuffer w1 = make_weights(type, rows, cols, 11), w2 = make_weights(type, rows, cols, 12);
+    std::vector<unsigned char> bytes1(rows * w1.view().row_bytes()),
+        bytes2(rows * w2.view().row_bytes());
+    WeightView v1 = w1.view(), v2 = w2.view();
+    if (type != TensorType::kF32) {
+      auto p1 = llmk::pack_weights(v1, bytes1), p2 = llmk::pack_weights(v2, bytes2);
+      REQUIRE(p1.ok());
+      REQUIRE(p2.ok());
+      v1 = *p1;
+      v2 = *p2;
+    }
+    llmk::test::UnalignedFloats x(batch * cols, 1);
+    Unaligned<Q8_0Block> xq(batch * blocks, 2);
+    auto set_input = [&](uint32_t seed) {
+      fill_uniform(x.span(), seed, -1.0f, 1.0f);
+      llmk::kernels::quantize_q8_0_ties_even(x.data(), batch * cols, xq.data());
+    };
+    const Q8_0Block* q8 = type == TensorType::kF32 ? nullptr : xq.data();
+    auto product = [&](const WeightView& w, llmk::kernels::SharedActivations* shared) {
+      std::vector<float> y(batch * rows, -1.0f);
+      llmk::kernels::matmul_weights(w, x.data(), q8, batch, y.data(), &pool, true, shared);
+      return y;
+    };
+    for_each_target([&](const std::string&) {
+      llmk::kernels::SharedActivations shared;
+      set_input(21);
+      const std::vector<float> first1 = product(v1, nullptr), first2 = product(v2, nullptr);
+      CHECK(product(v1, &shared) == first1);
+      CHECK(product(v2, &shared) == first2);
+      set_input(22);
+      const std::vector<float> second1 = product(v1, nullptr);
+      REQUIRE(second1 != first1);
+      // Not forgotten: where the target lays the input out at all (packed
+      // f32 panels, interleaved kernels), the first input's layout is used.
+      const bool lays_out = type == TensorType::kF32
+                                ? llmk::kernels::f32().panel_vectors() != 0 &&
+                                      batch >= llmk::kernels::f32().panel_vectors()
+                                : llmk::kernels::quant_targets().interleaved_supported;
+      CHECK(product(v1, &shared) == (lays_out ? first1 : second1));
+      shared.forget();
+      CHECK(product(v1, &shared) == second1);
+      CHECK(product(v2, &shared) == product(v2, nullptr));
+    });
+  }
+}
+
 TEST_CASE("pack_weights: bad input is a clear error") {
   WeightBuffer w = make_weights(TensorType::kQ4_0, 16, 64, 1);
   std::vector<unsigned char> out(16 * w.view().row_bytes());

@@ -1,7 +1,7 @@
 // f32 kernels: the spec's dot (384), matvec (384×384) and layer norm (384),
-// plus RMS norm, softmax, RoPE, and the 4096×4096 matvec streamed from
-// memory on 1 and --threads threads, with OpenBLAS's sgemv beside them when
-// built with it.
+// plus RMS norm, softmax, RoPE, the 4096×4096 matvec streamed from memory
+// and a prompt-sized batch product on 1 and --threads threads, with
+// OpenBLAS's sgemv and sgemm beside them when built with it.
 #include <memory>
 #include <string>
 #include <vector>
@@ -107,7 +107,74 @@ BenchmarkSpec matvec_spec(size_t rows, size_t cols, size_t threads, double min_s
   return s;
 }
 
+// Inputs of an f32 batch product Y = X·Wᵀ (a prompt's projection), shared
+// by ours and OpenBLAS's entries.
+struct MatmulData {
+  MatmulData(size_t r, size_t c, size_t b)
+      : rows(r), cols(c), batch(b), w(r * c, 6), x(b * c, 7), y(b * r, 8) {}
+  size_t rows, cols, batch;
+  FloatBuffer w, x, y;
+};
+
+std::string matmul_shape(size_t rows, size_t cols, size_t batch) {
+  return absl::StrCat(rows, "x", cols, "x", batch);
+}
+
+void fill_matmul_cost(BenchmarkSpec& s, size_t rows, size_t cols, size_t batch) {
+  s.bytes_per_op = (static_cast<double>(rows) * cols + batch * (cols + rows)) * sizeof(float);
+  s.flops_per_op = 2.0 * rows * cols * batch;
+}
+
+// The compute-bound product prompt processing spends its time in; GFLOP/s
+// against the core's FMA peak is the figure to read.
+BenchmarkSpec matmul_spec(size_t rows, size_t cols, size_t batch, size_t threads) {
+  BenchmarkSpec s;
+  s.name = absl::StrCat("ops/matmul/", matmul_shape(rows, cols, batch), thread_suffix(threads));
+  s.threads = threads;
+  fill_matmul_cost(s, rows, cols, batch);
+  s.setup = [rows, cols, batch, threads](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
+    auto d = std::make_shared<MatmulData>(rows, cols, batch);
+    std::shared_ptr<ThreadPool> pool;
+    if (threads > 1) pool = std::make_shared<ThreadPool>(threads);
+    return BatchFn([d, pool](uint64_t count) -> absl::Status {
+      for (uint64_t i = 0; i < count; ++i) {
+        const absl::Status st = llmk::matmul(d->w.cspan(), d->rows, d->cols, d->x.cspan(),
+                                             d->batch, d->y.span(), pool.get());
+        if (!st.ok()) [[unlikely]] return st;
+        clobber_memory();
+      }
+      return absl::OkStatus();
+    });
+  };
+  return s;
+}
+
 #ifdef LLMK_HAVE_OPENBLAS
+BenchmarkSpec openblas_sgemm_spec(size_t rows, size_t cols, size_t batch, size_t threads) {
+  BenchmarkSpec s;
+  s.name =
+      absl::StrCat("openblas/sgemm/", matmul_shape(rows, cols, batch), thread_suffix(threads));
+  s.threads = threads;
+  s.per_target = false;  // OpenBLAS picks its own kernels
+  fill_matmul_cost(s, rows, cols, batch);
+  s.setup = [rows, cols, batch, threads](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
+    auto d = std::make_shared<MatmulData>(rows, cols, batch);
+    return BatchFn([d, threads](uint64_t count) -> absl::Status {
+      openblas_set_num_threads(static_cast<int>(threads));
+      for (uint64_t i = 0; i < count; ++i) {
+        // Y (batch × rows) = X (batch × cols) · Wᵀ, all row-major.
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(d->batch),
+                    static_cast<int>(d->rows), static_cast<int>(d->cols), 1.0f, d->x.data(),
+                    static_cast<int>(d->cols), d->w.data(), static_cast<int>(d->cols), 0.0f,
+                    d->y.data(), static_cast<int>(d->rows));
+        clobber_memory();
+      }
+      return absl::OkStatus();
+    });
+  };
+  return s;
+}
+
 BenchmarkSpec openblas_spec(size_t rows, size_t cols, size_t threads) {
   BenchmarkSpec s;
   s.name = absl::StrCat("openblas/sgemv/", shape(rows, cols), thread_suffix(threads));
@@ -222,6 +289,13 @@ void add_ops(const BenchmarkConfig& config, std::vector<BenchmarkSpec>& out) {
     out.push_back(matvec_spec(4096, 4096, t, 1.0 / 1.1));
 #ifdef LLMK_HAVE_OPENBLAS
     out.push_back(openblas_spec(4096, 4096, t));
+#endif
+  }
+  // A stories110M-shaped prompt projection (768 × 768, 128 tokens).
+  for (size_t t : thread_counts) {
+    out.push_back(matmul_spec(768, 768, 128, t));
+#ifdef LLMK_HAVE_OPENBLAS
+    out.push_back(openblas_sgemm_spec(768, 768, 128, t));
 #endif
   }
   out.push_back(norm_spec(true, 384));

@@ -149,9 +149,10 @@ void Transformer::State::llama_layer(size_t l, size_t n, bool contiguous) {
   const bool direct = contiguous && cache.type() == KvType::kF32;
   float* kout = direct ? cache.key_row(l, positions[0], seqs[0]) : k;
   float* vout = direct ? cache.value_row(l, positions[0], seqs[0]) : v;
-  matmul(w.attn_q, xb, xbq, n, q);
-  matmul(w.attn_k, xb, xbq, n, kout);
-  matmul(w.attn_v, xb, xbq, n, vout);
+  shared_input.forget();  // xb and xq are new
+  matmul(w.attn_q, xb, xbq, n, q, &shared_input);
+  matmul(w.attn_k, xb, xbq, n, kout, &shared_input);
+  matmul(w.attn_v, xb, xbq, n, vout, &shared_input);
   for_tokens(n, d, [&](size_t i0, size_t i1) {
     add_bias_tokens(w.attn_q_bias, i0, i1, q);
     add_bias_tokens(w.attn_k_bias, i0, i1, kout);
@@ -177,8 +178,9 @@ void Transformer::State::llama_layer(size_t l, size_t n, bool contiguous) {
     }
     if (q_ffn) quantize_rows(xb, d, d_blocks, i0, i1);
   });
-  matmul(w.ffn_gate, xb, q_ffn ? xq : nullptr, n, hb);
-  matmul(w.ffn_up, xb, q_ffn ? xq : nullptr, n, hb2);
+  shared_input.forget();  // xb and xq are new
+  matmul(w.ffn_gate, xb, q_ffn ? xq : nullptr, n, hb, &shared_input);
+  matmul(w.ffn_up, xb, q_ffn ? xq : nullptr, n, hb2, &shared_input);
   const bool q_down = wants_q8(hid, {&w.ffn_down});
   for_tokens(n, hid, [&](size_t i0, size_t i1) {
     add_bias_tokens(w.ffn_gate_bias, i0, i1, hb);

@@ -82,6 +82,7 @@ struct Transformer::State {
   bool quantize_activations = false;
   size_t token_weight_elements = 0;  // matrix elements one token multiplies
   internal::SpinBarrier barrier;     // llama_token's parts
+  kernels::SharedActivations shared_input;  // a batch's input to several products
   // llama_token's per-part copies: [T][dim] residual, [T][dim] normed input,
   // [T][tok_xq_stride] its quantization.
   float* tok_x = nullptr;
@@ -148,8 +149,10 @@ struct Transformer::State {
   }
   const Q8_0Block* quantize(const float* in, size_t cols, size_t n,
                             std::initializer_list<const WeightView*> users);
-  void matmul(const WeightView& w, const float* in, const Q8_0Block* in_q, size_t n,
-              float* out);
+  // shared: the layout of `in` kept for the next product of the same input
+  // (q, k and v; gate and up); the caller forgets it when `in` changes.
+  void matmul(const WeightView& w, const float* in, const Q8_0Block* in_q, size_t n, float* out,
+              kernels::SharedActivations* shared = nullptr);
   void matvec_rows(const WeightView& w, const float* in, const Q8_0Block* in_q, float* out,
                    std::pair<size_t, size_t> rows);
   template <class Fn>

@@ -43,12 +43,12 @@ const Q8_0Block* Transformer::State::quantize(const float* in, size_t cols, size
 }
 
 void Transformer::State::matmul(const WeightView& w, const float* in, const Q8_0Block* in_q,
-                                size_t n, float* out) {
+                                size_t n, float* out, kernels::SharedActivations* shared) {
   const Q8_0Block* use_q = integer_activations(w, in_q);
   if (n == 1) {
     kernels::matvec_weights(w, in, use_q, out, &pool);
   } else {
-    kernels::matmul_weights(w, in, use_q, n, out, &pool);
+    kernels::matmul_weights(w, in, use_q, n, out, &pool, /*stream=*/true, shared);
   }
 }
 

@@ -60,6 +60,7 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 #include <cmath>
 
+#include "llmk/thread_pool.h"
 #include "util/parallel.h"
 #include "util/scratch.h"
 
@@ -78,18 +79,39 @@ void matvec(const float* w, size_t rows, size_t cols, const float* x, float* y,
 }
 
 void matmul(const float* w, size_t rows, size_t cols, const float* x, size_t batch, float* y,
-            ThreadPool* pool) {
+            ThreadPool* pool, PackedBatch* packed) {
   const F32Kernels& k = f32();
   const size_t panel = k.panel_vectors();
   // Whole panels pay for the packing; the gathers' int32 offsets need
   // panel · cols < 2^31.
   if (panel != 0 && batch >= panel && cols < (size_t{1} << 31) / panel) {
-    thread_local internal::ScratchBuffer<float> buffer;
-    if (float* packed = buffer.get((batch + panel - 1) / panel * panel * cols)) {
-      k.pack_panels(x, batch, cols, packed);
-      const float* panels = packed;
+    thread_local internal::ScratchBuffer<float> own;
+    internal::ScratchBuffer<float>& buffer = packed ? packed->panels_ : own;
+    const size_t panels = (batch + panel - 1) / panel;
+    const bool kept = packed && packed->source_ == x && packed->batch_ == batch &&
+                      packed->cols_ == cols && packed->panel_ == panel;
+    if (float* out = buffer.get(panels * panel * cols)) {
+      if (!kept) {
+        if (packed) packed->source_ = nullptr;  // not valid until fully written
+        // Packed in parallel too: on one thread the others would wait.
+        const size_t threads = pool ? pool->num_threads() : 1;
+        if (threads > 1 && panels > 1 && batch * cols >= internal::kMinParallelElements) {
+          pool->hwy_pool().Run(0, panels, [&](uint64_t p, size_t) {
+            k.pack_panels(x, batch, cols, p, p + 1, out);
+          });
+        } else {
+          k.pack_panels(x, batch, cols, 0, panels, out);
+        }
+        if (packed) {
+          packed->source_ = x;
+          packed->batch_ = batch;
+          packed->cols_ = cols;
+          packed->panel_ = panel;
+        }
+      }
+      const float* from = out;
       internal::for_row_blocks(rows, rows * cols * batch, pool, [&](size_t begin, size_t end) {
-        k.matmul_packed_rows(w, rows, cols, panels, batch, y, begin, end);
+        k.matmul_packed_rows(w, rows, cols, from, batch, y, begin, end);
       });
       return;
     }

@@ -17,6 +17,7 @@
 #include <cstdint>
 
 #include "llmk/ops.h"  // RopeLayout
+#include "util/scratch.h"
 
 namespace llmk {
 class ThreadPool;
@@ -40,7 +41,9 @@ struct F32Kernels {
   // cols × panel_vectors floats, and rows [row_begin, row_end) of Y = X·Wᵀ
   // from those panels.
   size_t (*panel_vectors)();
-  void (*pack_panels)(const float* x, size_t batch, size_t cols, float* panels);
+  // Packs panels [panel_begin, panel_end) only, so threads can share the work.
+  void (*pack_panels)(const float* x, size_t batch, size_t cols, size_t panel_begin,
+                      size_t panel_end, float* panels);
   void (*matmul_packed_rows)(const float* w, size_t rows, size_t cols, const float* panels,
                              size_t batch, float* y, size_t row_begin, size_t row_end);
   void (*layer_norm)(const float* x, const float* weight, const float* bias, float eps, size_t n,
@@ -87,9 +90,26 @@ void matvec(const float* w, size_t rows, size_t cols, const float* x, float* y,
 // Bytes above which a matrix a caller knows nothing about is assumed not to
 // be cache-resident (the public matvec's `stream` choice).
 inline constexpr size_t kStreamingMatrixBytes = size_t{4} << 20;
-// Y = X·Wᵀ, rows split over `pool` as matvec's.
+// x laid out for the packed batch product, kept for the next product of the
+// same x: a layer's q, k and v projections (gate and up) all multiply one
+// normalized input, so it is packed once for all of them. The caller calls
+// forget() whenever the contents of x change.
+class PackedBatch {
+ public:
+  void forget() { source_ = nullptr; }
+
+ private:
+  friend void matmul(const float*, size_t, size_t, const float*, size_t, float*, ThreadPool*,
+                     PackedBatch*);
+  const float* source_ = nullptr;
+  size_t batch_ = 0, cols_ = 0, panel_ = 0;  // panel_: the packing target's width
+  internal::ScratchBuffer<float> panels_;
+};
+
+// Y = X·Wᵀ, rows split over `pool` as matvec's. With `packed`, x's packed
+// layout is taken from there when it holds this x, and left there otherwise.
 void matmul(const float* w, size_t rows, size_t cols, const float* x, size_t batch, float* y,
-            ThreadPool* pool);
+            ThreadPool* pool, PackedBatch* packed = nullptr);
 
 // RoPE in two steps so a forward pass computes the angles once per position
 // and applies them to every head of q and k: cos_sin holds rot_dims/2 cos

@@ -120,13 +120,15 @@ size_t PanelVectors() { return 2 * hn::Lanes(DF()); }
 
 // Vectors [0, batch) of x (cols floats each) into ⌈batch / P⌉ panels of
 // cols × P floats, P = PanelVectors(): panel p holds element k of vector
-// pP + j at k·P + j, zero past the batch.
-void PackPanels(const float* HWY_RESTRICT x, size_t batch, size_t cols, float* HWY_RESTRICT out) {
+// pP + j at k·P + j, zero past the batch. Writes panels [panel_begin,
+// panel_end) only.
+void PackPanels(const float* HWY_RESTRICT x, size_t batch, size_t cols, size_t panel_begin,
+                size_t panel_end, float* HWY_RESTRICT out) {
   const DF d;
   const hn::RebindToSigned<DF> di;
   const size_t N = hn::Lanes(d), P = 2 * N;
   const auto lane = hn::Iota(di, 0);
-  for (size_t p = 0; p * P < batch; ++p) {
+  for (size_t p = panel_begin; p < panel_end && p * P < batch; ++p) {
     float* panel = out + p * P * cols;
     const float* first = x + p * P * cols;
     const size_t count = HWY_MIN(P, batch - p * P);
@@ -211,7 +213,7 @@ void MatmulPackedRows(const float* HWY_RESTRICT w, size_t rows, size_t cols,
 }
 #else
 size_t PanelVectors() { return 0; }
-void PackPanels(const float*, size_t, size_t, float*) {}
+void PackPanels(const float*, size_t, size_t, size_t, size_t, float*) {}
 void MatmulPackedRows(const float*, size_t, size_t, const float*, size_t, float*, size_t, size_t) {}
 #endif
 

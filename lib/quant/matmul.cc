@@ -178,9 +178,9 @@ void weight_rows_direct(const WeightView& w, const float* x, const Q8_0Block* x_
 }
 
 void matmul_weights(const WeightView& w, const float* x, const Q8_0Block* x_q8, size_t batch,
-                    float* y, ThreadPool* pool, bool stream) {
+                    float* y, ThreadPool* pool, bool stream, SharedActivations* shared) {
   if (w.layout == WeightLayout::kInterleaved8) {
-    matmul_interleaved(w, x, x_q8, batch, y, pool);
+    matmul_interleaved(w, x, x_q8, batch, y, pool, shared);
     return;
   }
   if (w.type == TensorType::kF32) {
@@ -188,7 +188,7 @@ void matmul_weights(const WeightView& w, const float* x, const Q8_0Block* x_q8, 
     if (batch == 1) {
       matvec(wf, w.rows, w.cols, x, y, pool, stream);
     } else {
-      matmul(wf, w.rows, w.cols, x, batch, y, pool);
+      matmul(wf, w.rows, w.cols, x, batch, y, pool, shared ? &shared->panels : nullptr);
     }
     return;
   }
@@ -243,12 +243,11 @@ namespace {
 // blocks are not worth a fork/join).
 constexpr size_t kMinParallelPrepare = 1024;
 
-// The prepared activation blocks of `batch` vectors (per calling thread,
-// kept between calls). Large ones are split over the pool: on one thread
-// the others would wait for it before the product starts (it was 5% of a
-// 2-thread pp128 profile).
-interleaved::PreparedBlock* prepare(const Q8_0Block* xq, size_t count, ThreadPool* pool) {
-  thread_local internal::ScratchBuffer<interleaved::PreparedBlock> buffer;
+// The prepared activation blocks of `batch` vectors, into `buffer`. Large
+// ones are split over the pool: on one thread the others would wait for it
+// before the product starts (it was 5% of a 2-thread pp128 profile).
+interleaved::PreparedBlock* prepare(const Q8_0Block* xq, size_t count, ThreadPool* pool,
+                                    internal::ScratchBuffer<interleaved::PreparedBlock>& buffer) {
   interleaved::PreparedBlock* out = buffer.get(count);
   if (out == nullptr) return nullptr;
   const size_t threads = pool ? pool->num_threads() : 1;
@@ -266,7 +265,7 @@ interleaved::PreparedBlock* prepare(const Q8_0Block* xq, size_t count, ThreadPoo
 }  // namespace
 
 void matmul_interleaved(const WeightView& w, const float* x, const Q8_0Block* x_q8,
-                        size_t batch, float* y, ThreadPool* pool) {
+                        size_t batch, float* y, ThreadPool* pool, SharedActivations* shared) {
   const bool q4 = w.type == TensorType::kQ4_0;
   const size_t row_bytes = w.row_bytes();
   const size_t blocks = w.cols / kQuantBlock;
@@ -279,7 +278,20 @@ void matmul_interleaved(const WeightView& w, const float* x, const Q8_0Block* x_
   }
   const interleaved::PreparedBlock* xs = nullptr;
   if (x_q8 != nullptr && quant_targets().interleaved_supported) {
-    xs = prepare(x_q8, blocks * batch, pool);
+    const size_t count = blocks * batch;
+    if (shared == nullptr) {
+      thread_local internal::ScratchBuffer<interleaved::PreparedBlock> own;
+      xs = prepare(x_q8, count, pool, own);
+    } else if (shared->prepared_from_ == x_q8 && shared->prepared_count_ == count) {
+      xs = shared->prepared_.get(count);
+    } else {
+      shared->prepared_from_ = nullptr;  // not valid until fully written
+      xs = prepare(x_q8, count, pool, shared->prepared_);
+      if (xs != nullptr) {
+        shared->prepared_from_ = x_q8;
+        shared->prepared_count_ = count;
+      }
+    }
   }
   const auto groups_fn = quant_targets().interleaved_groups;
   const WeightView plain_tail{w.type, bytes + grouped_rows * row_bytes, w.rows - grouped_rows,

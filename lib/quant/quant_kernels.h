@@ -25,6 +25,8 @@
 
 #include "llmk/kquant.h"
 #include "llmk/quant.h"
+#include "ops/kernels.h"
+#include "util/scratch.h"
 
 namespace llmk {
 
@@ -103,12 +105,33 @@ void dequantize_row(const WeightView& w, size_t row, float* out);
 void matvec_weights(const WeightView& w, const float* x, const Q8_0Block* x_q8, float* y,
                     ThreadPool* pool, bool stream = true);
 
+// A batch's activations laid out once for every product that multiplies
+// them (q, k and v; gate and up): the f32 kernels' packed panels and the
+// interleaved kernels' prepared blocks, each kept until x or x_q8 differs
+// or the caller calls forget(), which it must whenever their contents change.
+class SharedActivations {
+ public:
+  void forget() {
+    panels.forget();
+    prepared_from_ = nullptr;
+  }
+  PackedBatch panels;
+
+ private:
+  friend void matmul_interleaved(const WeightView&, const float*, const Q8_0Block*, size_t,
+                                 float*, ThreadPool*, SharedActivations*);
+  const Q8_0Block* prepared_from_ = nullptr;
+  size_t prepared_count_ = 0;
+  internal::ScratchBuffer<interleaved::PreparedBlock> prepared_;
+};
+
 // Y = X·Wᵀ for `batch` rows of x (each w.cols floats, and w.cols / 32 blocks of
 // x_q8 when given); Y is batch × w.rows, row-major. Each weight row is decoded
 // once for the whole batch. Same x / x_q8 rule as matvec_weights.
-// stream: as kernels::matvec's (F32 weights).
+// stream: as kernels::matvec's (F32 weights). shared: may be null.
 void matmul_weights(const WeightView& w, const float* x, const Q8_0Block* x_q8, size_t batch,
-                    float* y, ThreadPool* pool, bool stream = true);
+                    float* y, ThreadPool* pool, bool stream = true,
+                    SharedActivations* shared = nullptr);
 
 // Rows [row_begin, row_end) of Y = X·Wᵀ for row-major w, on the calling
 // thread; row r of vector v goes to y[v · y_stride + r]. Same x / x_q8 rule.
@@ -123,7 +146,7 @@ void weight_rows_direct(const WeightView& w, const float* x, const Q8_0Block* x_
 void repack_interleaved8(const WeightView& w, uint8_t* out);
 void unpack_interleaved_row(const WeightView& w, size_t row, uint8_t* out);
 void matmul_interleaved(const WeightView& w, const float* x, const Q8_0Block* x_q8, size_t batch,
-                        float* y, ThreadPool* pool);
+                        float* y, ThreadPool* pool, SharedActivations* shared = nullptr);
 
 // The per-target entry points, one table per Highway target
 // (quant_targets.cc); quant_targets() returns the one dispatch picks now.
