@@ -56,6 +56,31 @@ double dot_tolerance(const llmk::ref::DotResult& r, size_t terms) {
   return std::ldexp(1.0, -22) * static_cast<double>(terms + 16) * r.magnitude + 1e-30;
 }
 
+// Row r of Q4_0/Q8_0 `w` times Q8_0 x in the interleaved batch kernels'
+// order (lib/quant/interleaved-inl.h): each block's exact integer sum, then
+// acc = fma(float(sum), d_w·d_x, acc) block after block.
+float block_sum_order_dot(const WeightView& w, size_t r, const Q8_0Block* x) {
+  const size_t blocks = w.cols / kQuantBlock;
+  float acc = 0.0f;
+  for (size_t k = 0; k < blocks; ++k) {
+    int32_t sum = 0;
+    uint16_t scale = 0;
+    if (w.type == TensorType::kQ4_0) {
+      const Q4_0Block& b = static_cast<const Q4_0Block*>(w.data)[r * blocks + k];
+      scale = b.d;
+      for (size_t j = 0; j < 16; ++j) {
+        sum += ((b.qs[j] & 0x0F) - 8) * x[k].qs[j] + ((b.qs[j] >> 4) - 8) * x[k].qs[16 + j];
+      }
+    } else {
+      const Q8_0Block& b = static_cast<const Q8_0Block*>(w.data)[r * blocks + k];
+      scale = b.d;
+      for (size_t j = 0; j < 32; ++j) sum += b.qs[j] * x[k].qs[j];
+    }
+    acc = std::fma(static_cast<float>(sum), f16_to_f32(scale) * f16_to_f32(x[k].d), acc);
+  }
+  return acc;
+}
+
 // Storage whose payload starts `offset` bytes past a 64-byte boundary, so
 // kernels see blocks that are not vector-aligned.
 template <class T>
@@ -686,8 +711,11 @@ TEST_CASE("matvec/matmul: integer kernels' row groups, batch tiles and block tai
 TEST_CASE("pack_weights: kInterleaved8 matvec/matmul on every target vs the reference") {
   // Rows around the 8-row groups (tails of 1…7 row-major rows), blocks from
   // 1 to stories15M's 24, batches around the 4-vector tiles. Packed results
-  // are checked against the reference; matmul column v must equal matvec of
-  // x_v bit for bit (one fixed order per row), with or without the pool.
+  // are checked against the reference, and bit for bit against the order
+  // each path promises, with or without the pool: where the target has the
+  // interleaved kernels, a batch's grouped rows follow the block-sum order
+  // (block_sum_order_dot) and so does a Q4_0 matvec; everything else equals
+  // matvec of x_v.
   const std::vector<size_t> row_counts = {8, 9, 15, 16, 29, 64};
   const std::vector<size_t> block_counts = {1, 2, 3, 9, 24};
   const std::vector<size_t> batches = {1, 2, 3, 4, 5, 9};
@@ -746,14 +774,30 @@ TEST_CASE("pack_weights: kInterleaved8 matvec/matmul on every target vs the refe
                                           single.data() + v * rows, nullptr);
           }
           check_all(single, want, tol);
+          const bool interleaved = llmk::kernels::quant_targets().interleaved_supported;
+          const size_t grouped = rows / 8 * 8;
+          std::vector<float> block_order(max_batch * rows);
+          for (size_t v = 0; v < max_batch; ++v) {
+            for (size_t r = 0; r < rows; ++r) {
+              block_order[v * rows + r] =
+                  interleaved && r < grouped
+                      ? block_sum_order_dot(plain, r, xq.data() + v * blocks)
+                      : single[v * rows + r];
+            }
+          }
+          if (type == TensorType::kQ4_0) {
+            CHECK(std::memcmp(single.data(), block_order.data(), single.size() * 4) == 0);
+          }
           for (size_t batch : batches) {
             INFO("batch " << batch);
             std::vector<float> y(batch * rows, -3.0f), y_pool(batch * rows, -4.0f);
             llmk::kernels::matmul_weights(*packed, nullptr, xq.data(), batch, y.data(), nullptr);
             llmk::kernels::matmul_weights(*packed, nullptr, xq.data(), batch, y_pool.data(),
                                           &pool);
-            CHECK(std::memcmp(y.data(), single.data(), y.size() * 4) == 0);
-            CHECK(std::memcmp(y_pool.data(), single.data(), y.size() * 4) == 0);
+            const std::vector<float>& expect = batch == 1 ? single : block_order;
+            CHECK(std::memcmp(y.data(), expect.data(), y.size() * 4) == 0);
+            CHECK(std::memcmp(y_pool.data(), expect.data(), y.size() * 4) == 0);
+            check_all(y, want, tol);
           }
           // f32 activations meet packed weights through the row-major kernels.
           std::vector<float> yf(max_batch * rows, -6.0f);
@@ -987,8 +1031,15 @@ TEST_CASE("matvec: the public API quantizes x exactly as the forward pass does")
         std::copy(x.begin(), x.end(), batch_x.begin());
         std::copy(x.begin(), x.end(), batch_x.begin() + static_cast<std::ptrdiff_t>(x.size()));
         REQUIRE(llmk::matmul(view, batch_x, 2, batch_got).ok());
-        CHECK(std::memcmp(batch_got.data(), forward.data(), forward.size() * 4) == 0);
-        CHECK(std::memcmp(batch_got.data() + view.rows, forward.data(), forward.size() * 4) == 0);
+        // A batch may sum in another order than one vector (interleaved
+        // Q8_0), so it is compared with the kernel on the ties-even blocks.
+        std::vector<Q8_0Block> even_twice(even);
+        even_twice.insert(even_twice.end(), even.begin(), even.end());
+        std::vector<float> batch_forward(2 * view.rows);
+        llmk::kernels::matmul_weights(view, nullptr, even_twice.data(), 2, batch_forward.data(),
+                                      nullptr);
+        CHECK(std::memcmp(batch_got.data(), batch_forward.data(), batch_got.size() * 4) == 0);
+        CHECK(std::memcmp(batch_got.data(), batch_got.data() + view.rows, view.rows * 4) == 0);
       });
     }
   }

@@ -28,18 +28,25 @@
 //         are used in place as 16n, the / 16 is an exact shift)
 //   Q8_0: Σ q·x = Σ (q + 128)·x − 128·Σx
 //
-// Float order. Each type keeps the order of llama.cpp's x86 CPU kernels, so
-// a quantized model's logits follow llama.cpp's to the last bit wherever the
-// rest of the forward pass does (activation quantization turns any last-bit
-// difference into whole int8 steps, and small models amplify those):
+// Float order. Single-vector products (a token's matvec) keep the order of
+// llama.cpp's x86 CPU kernels, so a quantized model's token-by-token logits
+// follow llama.cpp's to the last bit wherever the rest of the forward pass
+// does (activation quantization turns any last-bit difference into whole
+// int8 steps, and small models amplify those):
 //   Q4_0 as ggml's interleaved (repacked) Q4_0 kernels: per row, acc = Σ over
 //        blocks k in order of fma(float(S_k), d_w·d_x, acc), S_k the block's
 //        exact int sum;
 //   Q8_0 as ggml's vec_dot_q8_0_q8_0: per row, 8 partial accumulators, one
 //        per 4-element chunk c, acc_c = Σ_k fma(float(S_kc), d_w·d_x, acc_c),
 //        then ((acc0 + acc4) + (acc2 + acc6)) + ((acc1 + acc5) + (acc3 + acc7)).
-// Both are fixed per row whatever the batch or thread split, so the matvec
-// and matmul results of a row are bit-identical.
+// Batch products (2 or more vectors: prompts, several sequences) sum both
+// types in the Q4_0 order. For Q8_0 that is one convert and one FMA per block
+// instead of eight, and frees the 8 accumulators per vector for a 4-vector
+// tile; without VNNI ggml's order held AVX2 prompts level with llama.cpp's
+// (docs/performance.md). The block sums are exact either way, so the two
+// orders differ only in float rounding (tests/quant_test.cc bounds it).
+// Each order is fixed per row whatever the thread split or the batch size
+// (≥ 2), so results do not depend on either.
 //
 // Per-target code: include after hwy/highway.h inside a foreach_target
 // translation unit (quant/quant_targets.cc).
@@ -165,7 +172,7 @@ HWY_INLINE hn::Vec<hn::Repartition<int8_t, DF>> Broadcast4(const int8_t* HWY_RES
 // kPrefetch: each block asks for the lines ahead of its streams
 // (PrefetchAhead).
 
-// Q8_0, in ggml's order (above).
+// Q8_0 for single vectors, in ggml's order (above).
 template <class DF, size_t G, size_t B, bool kPrefetch>
 HWY_INLINE void TileQ8(const uint8_t* HWY_RESTRICT group, size_t group_bytes, size_t blocks,
                        const interleaved::PreparedBlock* HWY_RESTRICT xs, size_t x_stride,
@@ -201,11 +208,7 @@ HWY_INLINE void TileQ8(const uint8_t* HWY_RESTRICT group, size_t group_bytes, si
     // bit instead, each of whose pairs is within 2·127·128.
     bool has_min[B] = {};
     if constexpr (!kVnni) {
-      const hn::Full256<int8_t> d8;
-      for (size_t v = 0; v < B; ++v) {
-        has_min[v] = !hn::AllFalse(
-            d8, hn::Eq(hn::LoadU(d8, xs[v * x_stride + k].qs), hn::Set(d8, int8_t{-128})));
-      }
+      for (size_t v = 0; v < B; ++v) has_min[v] = xs[v * x_stride + k].holds_min != 0;
     }
     for (size_t c = 0; c < 8; ++c) {
       hn::Vec<hn::Repartition<uint8_t, DF>> w[G];
@@ -256,6 +259,151 @@ HWY_INLINE void TileQ8(const uint8_t* HWY_RESTRICT group, size_t group_bytes, si
   }
 }
 
+// A tile's G × B accumulators: zeroed, and stored with row i of group g,
+// vector v at y[v · y_stride + 8g + i] (8 · kSpan rows per vector).
+template <class DF, size_t G, size_t B>
+HWY_INLINE void ZeroTile(hn::Vec<DF> (&acc)[G][B]) {
+  for (size_t g = 0; g < G; ++g) {
+    for (size_t v = 0; v < B; ++v) acc[g][v] = hn::Zero(DF());
+  }
+}
+
+template <class DF, size_t G, size_t B>
+HWY_INLINE void StoreTile(const hn::Vec<DF> (&acc)[G][B], float* HWY_RESTRICT y,
+                          size_t y_stride) {
+  constexpr size_t kRowsPerVector = GroupsPerVector<DF>() * interleaved::kGroupRows;
+  for (size_t g = 0; g < G; ++g) {
+    for (size_t v = 0; v < B; ++v) hn::StoreU(acc[g][v], DF(), y + v * y_stride + g * kRowsPerVector);
+  }
+}
+
+// Q8_0 over a batch, in the Q4_0 order (above): the 8 chunks of a block
+// sum in int32, then one convert and one FMA per block.
+template <class DF, size_t G, size_t B, bool kPrefetch>
+HWY_INLINE void TileQ8Sums(const uint8_t* HWY_RESTRICT group, size_t group_bytes, size_t blocks,
+                           const interleaved::PreparedBlock* HWY_RESTRICT xs, size_t x_stride,
+                           float* HWY_RESTRICT y, size_t y_stride, const uint8_t* limit) {
+  constexpr size_t kBlockBytes = interleaved::kGroupRows * sizeof(Q8_0Block);
+  constexpr size_t kSpan = GroupsPerVector<DF>();
+  const DF df;
+  const hn::RebindToSigned<DF> di32;
+  const hn::Repartition<int16_t, DF> di16;
+  const hn::Repartition<int8_t, DF> di8;
+  const hn::Repartition<uint8_t, DF> du8;
+  using VI = hn::Vec<decltype(di32)>;
+  hn::Vec<DF> acc[G][B];
+  ZeroTile<DF, G, B>(acc);
+  for (size_t k = 0; k < blocks; ++k) {
+    const uint8_t* block[G];
+    for (size_t g = 0; g < G; ++g) {
+      block[g] = group + g * kSpan * group_bytes + k * kBlockBytes;
+      if constexpr (kPrefetch) {
+        PrefetchAhead<DF, kBlockBytes>(block[g], k * kBlockBytes, group_bytes,
+                                       G * kSpan * group_bytes, limit);
+      }
+    }
+    const interleaved::PreparedBlock* x[B];
+    for (size_t v = 0; v < B; ++v) x[v] = &xs[v * x_stride + k];
+    VI sum[G][B];
+    if constexpr (kVnni) {
+      // Two independent chains per vector (chunks 0–3, 4–7); the weights are
+      // q + 128, undone by −128·Σx (16 × the Q4_0 bias −8·Σx).
+      VI hi[G][B];
+      for (size_t g = 0; g < G; ++g) {
+        for (size_t v = 0; v < B; ++v) {
+          sum[g][v] = hn::Set(di32, 16 * x[v]->bias);
+          hi[g][v] = hn::Zero(di32);
+        }
+      }
+      for (size_t c = 0; c < 4; ++c) {
+        hn::Vec<decltype(du8)> w_lo[G], w_hi[G];
+        for (size_t g = 0; g < G; ++g) {
+          w_lo[g] = LoadWeights<DF>(block[g] + interleaved::kScaleBytes + 32 * c, group_bytes);
+          w_hi[g] =
+              LoadWeights<DF>(block[g] + interleaved::kScaleBytes + 32 * (4 + c), group_bytes);
+        }
+        for (size_t v = 0; v < B; ++v) {
+          const auto x_lo = Broadcast4<DF>(x[v]->qs + 4 * c);
+          const auto x_hi = Broadcast4<DF>(x[v]->qs + 16 + 4 * c);
+          for (size_t g = 0; g < G; ++g) {
+            sum[g][v] = hn::SumOfMulQuadAccumulate(di32, w_lo[g], x_lo, sum[g][v]);
+            hi[g][v] = hn::SumOfMulQuadAccumulate(di32, w_hi[g], x_hi, hi[g][v]);
+          }
+        }
+      }
+      for (size_t g = 0; g < G; ++g) {
+        for (size_t v = 0; v < B; ++v) sum[g][v] = hn::Add(sum[g][v], hi[g][v]);
+      }
+    } else {
+      bool holds_min = false;
+      for (size_t v = 0; v < B; ++v) holds_min |= x[v]->holds_min != 0;
+      const auto ones = hn::Set(di16, 1);
+      if (!holds_min) {
+        // q's sign moves onto x and |q| (≤ 128) is the unsigned operand:
+        // each pair is within 2·128·127 < 2¹⁵.
+        for (size_t g = 0; g < G; ++g) {
+          for (size_t v = 0; v < B; ++v) sum[g][v] = hn::Zero(di32);
+        }
+        // Not unrolled: GCC hoisted the 8 chunks' weights and spilled them.
+        HWY_UNROLL(1)
+        for (size_t c = 0; c < 8; ++c) {
+          hn::Vec<decltype(di8)> w_signed[G];
+          hn::Vec<decltype(du8)> w_abs[G];
+          for (size_t g = 0; g < G; ++g) {
+            const auto w =
+                LoadWeights<DF>(block[g] + interleaved::kScaleBytes + 32 * c, group_bytes);
+            w_signed[g] = hn::BitCast(di8, hn::Xor(w, hn::Set(du8, 0x80)));
+            w_abs[g] = hn::BitCast(du8, hn::Abs(w_signed[g]));
+          }
+          for (size_t v = 0; v < B; ++v) {
+            const auto xc = Broadcast4<DF>(x[v]->qs + 4 * c);
+            for (size_t g = 0; g < G; ++g) {
+              const auto pairs = hn::SatWidenMulPairwiseAdd(
+                  di16, w_abs[g], hn::IfNegativeThenNegOrUndefIfZero(w_signed[g], xc));
+              sum[g][v] = hn::Add(sum[g][v], hn::WidenMulPairwiseAdd(di32, pairs, ones));
+            }
+          }
+        }
+      } else {
+        // An x of −128 cannot take q's sign (its negation wraps; no
+        // quantizer writes one, but the kernels take any bytes): q + 128
+        // splits into its low 7 bits and its top bit, each of whose pairs is
+        // within 2·127·128.
+        const hn::Repartition<uint16_t, DF> du16;
+        for (size_t g = 0; g < G; ++g) {
+          for (size_t v = 0; v < B; ++v) sum[g][v] = hn::Set(di32, 16 * x[v]->bias);
+        }
+        for (size_t c = 0; c < 8; ++c) {
+          for (size_t g = 0; g < G; ++g) {
+            const auto w =
+                LoadWeights<DF>(block[g] + interleaved::kScaleBytes + 32 * c, group_bytes);
+            const auto top = hn::And(hn::BitCast(du8, hn::ShiftRight<7>(hn::BitCast(du16, w))),
+                                     hn::Set(du8, 1));
+            const auto low = hn::And(w, hn::Set(du8, 0x7F));
+            for (size_t v = 0; v < B; ++v) {
+              const auto xc = Broadcast4<DF>(x[v]->qs + 4 * c);
+              sum[g][v] = hn::Add(
+                  sum[g][v],
+                  hn::Add(hn::WidenMulPairwiseAdd(di32, hn::SatWidenMulPairwiseAdd(di16, low, xc),
+                                                  ones),
+                          hn::WidenMulPairwiseAdd(di32, hn::SatWidenMulPairwiseAdd(di16, top, xc),
+                                                  hn::Set(di16, 128))));
+            }
+          }
+        }
+      }
+    }
+    for (size_t g = 0; g < G; ++g) {
+      const auto dw = LoadScales<DF>(block[g], group_bytes);
+      for (size_t v = 0; v < B; ++v) {
+        acc[g][v] = hn::MulAdd(hn::ConvertTo(df, sum[g][v]), hn::Mul(dw, hn::Set(df, x[v]->d)),
+                               acc[g][v]);
+      }
+    }
+  }
+  StoreTile<DF, G, B>(acc, y, y_stride);
+}
+
 // Q4_0.
 template <class DF, size_t G, size_t B, bool kPrefetch>
 HWY_INLINE void TileQ4(const uint8_t* HWY_RESTRICT group, size_t group_bytes, size_t blocks,
@@ -268,9 +416,7 @@ HWY_INLINE void TileQ4(const uint8_t* HWY_RESTRICT group, size_t group_bytes, si
   const hn::Repartition<int16_t, DF> di16;
   const hn::Repartition<uint8_t, DF> du8;
   hn::Vec<DF> acc[G][B];
-  for (size_t g = 0; g < G; ++g) {
-    for (size_t v = 0; v < B; ++v) acc[g][v] = hn::Zero(df);
-  }
+  ZeroTile<DF, G, B>(acc);
   for (size_t k = 0; k < blocks; ++k) {
     hn::Vec<DF> dw[G];
     hn::Vec<hn::Repartition<uint8_t, DF>> w[G][8];
@@ -338,11 +484,7 @@ HWY_INLINE void TileQ4(const uint8_t* HWY_RESTRICT group, size_t group_bytes, si
       }
     }
   }
-  for (size_t g = 0; g < G; ++g) {
-    for (size_t v = 0; v < B; ++v) {
-      hn::StoreU(acc[g][v], df, y + v * y_stride + g * kSpan * interleaved::kGroupRows);
-    }
-  }
+  StoreTile<DF, G, B>(acc, y, y_stride);
 }
 
 template <bool kQ4, class DF, size_t G, size_t B, bool kPrefetch = true>
@@ -352,40 +494,35 @@ HWY_INLINE void Tile(const uint8_t* group, size_t group_bytes, size_t blocks,
   if constexpr (kQ4) {
     TileQ4<DF, G, B, kPrefetch>(group, group_bytes, blocks, xs, blocks, y, y_stride, limit);
   } else {
-    TileQ8<DF, G, B, kPrefetch>(group, group_bytes, blocks, xs, blocks, y, y_stride, limit);
+    TileQ8Sums<DF, G, B, kPrefetch>(group, group_bytes, blocks, xs, blocks, y, y_stride, limit);
   }
 }
 
-// One vector's worth of groups over all `batch` vectors: Q4_0 4 vectors at a
-// time, Q8_0 (8 accumulators per vector) 2 on AVX-512, else 1.
+// One vector's worth of groups over all `batch` vectors, 4 at a time.
 template <bool kQ4, class DF>
 HWY_INLINE void GroupBatch(const uint8_t* group, size_t group_bytes, size_t blocks,
                            const interleaved::PreparedBlock* xs, size_t batch, float* out,
                            size_t y_stride, const uint8_t* limit) {
   size_t v = 0;
-  if constexpr (kQ4) {
-    for (; v + 4 <= batch; v += 4) {
-      Tile<kQ4, DF, 1, 4>(group, group_bytes, blocks, xs + v * blocks, out + v * y_stride,
-                          y_stride, limit);
-    }
-    if (batch - v == 3) {
+  for (; v + 4 <= batch; v += 4) {
+    Tile<kQ4, DF, 1, 4>(group, group_bytes, blocks, xs + v * blocks, out + v * y_stride, y_stride,
+                        limit);
+  }
+  switch (batch - v) {
+    case 3:
       Tile<kQ4, DF, 1, 3>(group, group_bytes, blocks, xs + v * blocks, out + v * y_stride,
                           y_stride, limit);
-      v += 3;
-    }
-  }
-  // Q8_0 pairs of vectors need 16 accumulators: AVX2's whole register file
-  // (they spilled), so there it goes one vector at a time.
-  constexpr bool kPairs = kQ4 || HWY_TARGET <= HWY_AVX3;
-  if constexpr (kPairs) {
-    for (; v + 2 <= batch; v += 2) {
+      break;
+    case 2:
       Tile<kQ4, DF, 1, 2>(group, group_bytes, blocks, xs + v * blocks, out + v * y_stride,
                           y_stride, limit);
-    }
-  }
-  for (; v < batch; ++v) {
-    Tile<kQ4, DF, 1, 1>(group, group_bytes, blocks, xs + v * blocks, out + v * y_stride,
-                        y_stride, limit);
+      break;
+    case 1:
+      Tile<kQ4, DF, 1, 1>(group, group_bytes, blocks, xs + v * blocks, out + v * y_stride,
+                          y_stride, limit);
+      break;
+    default:
+      break;
   }
 }
 
@@ -404,8 +541,15 @@ HWY_INLINE void Groups(const uint8_t* HWY_RESTRICT w, size_t row_bytes, size_t b
     // twice as long per token on a Zen 4 (docs/performance.md). So one group
     // at a time, in 8-lane vectors, without software prefetch.
     for (; g < group_end; ++g) {
-      Tile<kQ4, D8F, 1, 1, /*kPrefetch=*/false>(w + g * group_bytes, group_bytes, blocks, xs,
-                                                y + g * interleaved::kGroupRows, y_stride, limit);
+      if constexpr (kQ4) {
+        TileQ4<D8F, 1, 1, /*kPrefetch=*/false>(w + g * group_bytes, group_bytes, blocks, xs,
+                                               blocks, y + g * interleaved::kGroupRows, y_stride,
+                                               limit);
+      } else {
+        TileQ8<D8F, 1, 1, /*kPrefetch=*/false>(w + g * group_bytes, group_bytes, blocks, xs,
+                                               blocks, y + g * interleaved::kGroupRows, y_stride,
+                                               limit);
+      }
     }
     return;
   }
@@ -446,6 +590,7 @@ void PrepareInterleavedBlocks(const Q8_0Block* HWY_RESTRICT xq, size_t begin, si
     hn::StoreU(hn::Mul(sums, minus_128), d32, out[b].chunk_bias);
     out[b].bias = -8 * hn::ReduceSum(d32, sums);
     out[b].d = internal::half_to_float(xq[b].d);
+    out[b].holds_min = !hn::AllFalse(d8, hn::Eq(q, hn::Set(d8, int8_t{-128})));
   }
 #else
   (void)xq, (void)begin, (void)end, (void)out;

@@ -46,8 +46,9 @@ struct PreparedBlock {
   int32_t bias;           // Q4_0: −8·Σx
   float d;                // the block's scale as f32
   int32_t chunk_bias[8];  // Q8_0: −128·Σx over elements 4c…4c+3
+  int32_t holds_min;      // nonzero when qs holds −128 (see the Q8_0 kernels)
 };
-static_assert(sizeof(PreparedBlock) == 72, "PreparedBlock is 72 bytes");
+static_assert(sizeof(PreparedBlock) == 76, "PreparedBlock is 76 bytes");
 }  // namespace interleaved
 
 }  // namespace llmk
