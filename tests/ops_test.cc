@@ -534,6 +534,39 @@ std::vector<uint16_t> to_halves(std::span<const float> x, std::span<float> widen
 
 }  // namespace
 
+TEST_CASE("attend_head equals dot, softmax and add_scaled in turn, bit for bit") {
+  // ops/kernels.h promises the single kernel the bits of the three steps;
+  // its scores come two keys at a time (DotInline2), so odd and even
+  // lengths both matter.
+  for_each_target([](const std::string&) {
+    for (size_t head_dim : {5u, 16u, 64u, 72u}) {
+      for (size_t len : {1u, 2u, 3u, 8u, 33u}) {
+        INFO("head_dim " << head_dim << ", len " << len);
+        const size_t stride = head_dim + 3;
+        UnalignedFloats q(head_dim, 1), keys(len * stride, 2), values(len * stride, 3);
+        fill_uniform(q.span(), head_dim * 7 + len);
+        fill_uniform(keys.span(), 5 * len + 1);
+        fill_uniform(values.span(), 11 * len + 2);
+        const float scale = 0.125f;
+        const auto& k = llmk::kernels::f32();
+        std::vector<float> want_scores(len), want_out(head_dim, 0.0f);
+        for (size_t t = 0; t < len; ++t) {
+          want_scores[t] = k.dot(q.data(), keys.data() + t * stride, head_dim) * scale;
+        }
+        k.softmax(want_scores.data(), len, want_scores.data());
+        for (size_t t = 0; t < len; ++t) {
+          k.add_scaled(values.data() + t * stride, want_scores[t], head_dim, want_out.data());
+        }
+        std::vector<float> scores(len), out(head_dim, -7.0f);
+        k.attend_head(q.data(), keys.data(), values.data(), stride, len, head_dim, scale,
+                      scores.data(), out.data());
+        CHECK(std::memcmp(scores.data(), want_scores.data(), len * sizeof(float)) == 0);
+        CHECK(std::memcmp(out.data(), want_out.data(), head_dim * sizeof(float)) == 0);
+      }
+    }
+  });
+}
+
 TEST_CASE("attend_head_f16 equals attend_head on the rows widened to f32, bit for bit") {
   // The F16 kernel is the F32 one with each loaded vector widened, so any
   // difference, even one ulp, is a change of order (or a wrong widening).

@@ -97,8 +97,11 @@ void Transformer::State::attention(size_t layer, size_t n, float* out) {
   const size_t group = c.n_heads / c.n_kv_heads;
   const size_t q_stride = internal::has_fused_qkv(*arch) ? 3 * c.dim : c.dim;
   const size_t max_len = cache.max_ctx();
+  // Head-major: one head's queries in a row read the same key and value
+  // columns, which stay in L2; query-major, every query read the whole
+  // layer's rows (1.5 MiB at 512 positions of a 768-wide F16 cache) again.
   auto one = [&](size_t task, size_t thread) {
-    const size_t i = task / c.n_heads, h = task % c.n_heads;
+    const size_t h = task / n, i = task % n;
     attend_head(layer, seqs[i], h / group, q + i * q_stride + h * hd, positions[i] + 1,
                 scores + thread * max_len, out + i * c.dim + h * hd);
   };

@@ -51,17 +51,33 @@ void AttendHead(const float* HWY_RESTRICT q, const T* HWY_RESTRICT keys,
                 float scale, float* HWY_RESTRICT scores, float* HWY_RESTRICT out) {
   const DF d;
   const size_t N = hn::Lanes(d);
-  for (size_t t = 0; t < len; ++t) scores[t] = DotInline(q, keys + t * kv_stride, hd) * scale;
+  size_t t = 0;
+  for (; t + 2 <= len; t += 2) {
+    float s0, s1;  // locals: written to scores and read back, they stalled the stores
+    DotInline2(q, keys + t * kv_stride, keys + (t + 1) * kv_stride, hd, &s0, &s1);
+    scores[t] = s0 * scale;
+    scores[t + 1] = s1 * scale;
+  }
+  if (t < len) scores[t] = DotInline(q, keys + t * kv_stride, hd) * scale;
   Softmax(scores, len, scores);
-  for (size_t j = 0; j < hd; j += 4 * N) {
-    const size_t chunk = HWY_MIN(4 * N, hd - j);
+  // Up to 8 vectors per pass over the rows: each holds one FMA chain per
+  // row, and 4 chains left half of two FMA units idle waiting on latency
+  // (a 64-wide head on 8-lane targets took two passes of 4). Each output
+  // lane sums over the rows in order whatever the split, so the bits do not
+  // depend on it.
+  for (size_t j = 0; j < hd; j += 8 * N) {
+    const size_t chunk = HWY_MIN(8 * N, hd - j);
     const size_t vecs = (chunk + N - 1) / N, last = chunk - (vecs - 1) * N;
     const T* v = values + j;
     switch (vecs) {
       case 1: WeightedSum<1>(v, kv_stride, len, scores, last, out + j); break;
       case 2: WeightedSum<2>(v, kv_stride, len, scores, last, out + j); break;
       case 3: WeightedSum<3>(v, kv_stride, len, scores, last, out + j); break;
-      default: WeightedSum<4>(v, kv_stride, len, scores, last, out + j); break;
+      case 4: WeightedSum<4>(v, kv_stride, len, scores, last, out + j); break;
+      case 5: WeightedSum<5>(v, kv_stride, len, scores, last, out + j); break;
+      case 6: WeightedSum<6>(v, kv_stride, len, scores, last, out + j); break;
+      case 7: WeightedSum<7>(v, kv_stride, len, scores, last, out + j); break;
+      default: WeightedSum<8>(v, kv_stride, len, scores, last, out + j); break;
     }
   }
 }

@@ -66,6 +66,45 @@ HWY_INLINE float DotInline(const float* HWY_RESTRICT a, const T* HWY_RESTRICT b,
   return hn::ReduceSum(d, hn::Add(hn::Add(s0, s1), hn::Add(s2, s3)));
 }
 
+// DotInline of a with two rows at once: each sum is DotInline's to the
+// bit (the same operations per row), but the two rows' FMA chains and
+// reductions interleave, so neither waits on the other's latency, and a is
+// loaded once for both.
+template <typename T>
+HWY_INLINE void DotInline2(const float* HWY_RESTRICT a, const T* HWY_RESTRICT b0,
+                           const T* HWY_RESTRICT b1, size_t n, float* HWY_RESTRICT out0,
+                           float* HWY_RESTRICT out1) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  auto s0 = hn::Zero(d), s1 = hn::Zero(d), s2 = hn::Zero(d), s3 = hn::Zero(d);
+  auto t0 = hn::Zero(d), t1 = hn::Zero(d), t2 = hn::Zero(d), t3 = hn::Zero(d);
+  size_t i = 0;
+  for (; i + 4 * N <= n; i += 4 * N) {
+    const auto a0 = hn::LoadU(d, a + i), a1 = hn::LoadU(d, a + i + N);
+    const auto a2 = hn::LoadU(d, a + i + 2 * N), a3 = hn::LoadU(d, a + i + 3 * N);
+    s0 = hn::MulAdd(a0, LoadRow(b0 + i), s0);
+    t0 = hn::MulAdd(a0, LoadRow(b1 + i), t0);
+    s1 = hn::MulAdd(a1, LoadRow(b0 + i + N), s1);
+    t1 = hn::MulAdd(a1, LoadRow(b1 + i + N), t1);
+    s2 = hn::MulAdd(a2, LoadRow(b0 + i + 2 * N), s2);
+    t2 = hn::MulAdd(a2, LoadRow(b1 + i + 2 * N), t2);
+    s3 = hn::MulAdd(a3, LoadRow(b0 + i + 3 * N), s3);
+    t3 = hn::MulAdd(a3, LoadRow(b1 + i + 3 * N), t3);
+  }
+  for (; i + N <= n; i += N) {
+    const auto ai = hn::LoadU(d, a + i);
+    s0 = hn::MulAdd(ai, LoadRow(b0 + i), s0);
+    t0 = hn::MulAdd(ai, LoadRow(b1 + i), t0);
+  }
+  if (i < n) {
+    const auto ai = hn::LoadN(d, a + i, n - i);
+    s1 = hn::MulAdd(ai, LoadRowN(b0 + i, n - i), s1);
+    t1 = hn::MulAdd(ai, LoadRowN(b1 + i, n - i), t1);
+  }
+  *out0 = hn::ReduceSum(d, hn::Add(hn::Add(s0, s1), hn::Add(s2, s3)));
+  *out1 = hn::ReduceSum(d, hn::Add(hn::Add(t0, t1), hn::Add(t2, t3)));
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace llmk
 HWY_AFTER_NAMESPACE();
