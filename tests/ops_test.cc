@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <random>
 #include <vector>
 
 #include "llmk/ops.h"
@@ -459,63 +460,37 @@ TEST_CASE("rope matches the reference, is the identity at 0 and keeps pair norms
 #include "ops/kernels.h"
 #include "quant/fp16.h"  // the exact scalar binary16 conversion
 
-TEST_CASE("attend_head matches scores, softmax and the weighted sum of values") {
-  for_each_target([](const std::string&) {
-    for (size_t head_dim : {4u, 16u, 48u, 64u}) {
-      for (size_t len : {1u, 2u, 7u, 33u, 100u}) {
-        const size_t stride = head_dim * 3 + 5;  // keys of one head inside wider rows
-        UnalignedFloats q(head_dim, 1), keys(len * stride, 2), values(len * stride, 3);
-        fill_uniform(q.span(), head_dim + len);
-        fill_uniform(keys.span(), 2 * len + 1);
-        fill_uniform(values.span(), 3 * len + 2);
-        const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-        // Exact scores, probabilities and output, in double; each score's
-        // error Δ_t (its dot product, then ·scale) moves every probability by
-        // at most 2·max Δ relative (softmax is shift-invariant), on top of
-        // softmax's own error; the output is one fused multiply-add chain
-        // over t per element (γ_{len+1} of Σ p_t·|v_t|).
-        std::vector<double> exact_scores(len), p(len);
-        std::vector<float> rounded_scores(len);
-        double max_score_err = 0;
-        for (size_t t = 0; t < len; ++t) {
-          const float* k = keys.data() + t * stride;
-          double sum = 0;
-          for (size_t i = 0; i < head_dim; ++i) sum += static_cast<double>(q[i]) * k[i];
-          exact_scores[t] = sum * scale;
-          rounded_scores[t] = static_cast<float>(exact_scores[t]);
-          const double err = scale * rounding_gamma(sum_depth(head_dim, float_lanes(), kDotAccumulators)) *
-                                 abs_dot(q.data(), k, head_dim) +
-                             kRoundoff * std::fabs(exact_scores[t]);
-          max_score_err = std::max(max_score_err, err * 1.001);
-        }
-        const double max_exact = *std::max_element(exact_scores.begin(), exact_scores.end());
-        double p_sum = 0;
-        for (size_t t = 0; t < len; ++t) p_sum += p[t] = std::exp(exact_scores[t] - max_exact);
-        for (double& pt : p) pt /= p_sum;
-        std::vector<double> p_rel = softmax_rel_bounds(rounded_scores.data(), len);
-        for (double& r : p_rel) r += 2 * max_score_err * 1.001;
-
-        std::vector<float> scores(len), out(head_dim, -7.0f);
-        llmk::kernels::f32().attend_head(q.data(), keys.data(), values.data(), stride, len,
-                                         head_dim, scale, scores.data(), out.data());
-        for (size_t t = 0; t < len; ++t) {
-          REQUIRE_MESSAGE(std::fabs(scores[t] - p[t]) <= capped(p[t] * p_rel[t] + FLT_MIN, p[t], 1e-4, 1e-6),
-                          "attend_head score " << t << " = " << scores[t] << ", exact " << p[t]);
-        }
-        const double chain = rounding_gamma(len + 1);
-        for (size_t i = 0; i < head_dim; ++i) {
-          double want = 0, bound = 0;
-          for (size_t t = 0; t < len; ++t) {
-            const double v = values[t * stride + i];
-            want += p[t] * v;
-            bound += std::fabs(v) * (p[t] * (p_rel[t] + chain * (1 + p_rel[t])) + FLT_MIN);
-          }
-          REQUIRE_MESSAGE(std::fabs(out[i] - want) <= capped(bound * 1.001, want, 1e-4, 1e-5),
-                          "attend_head out[" << i << "] = " << out[i] << ", exact " << want);
-        }
+TEST_CASE("f32_to_f16 gives the software conversion's bits on every target that has one") {
+  // Ties at each rounding position, halves' extremes, subnormals, the
+  // overflow boundary, infinities, NaNs with payloads, and random bits.
+  std::vector<uint32_t> bits = {0x00000000u, 0x80000000u, 0x3F800000u, 0x3F801000u, 0x3F803000u,
+                                0x3F802000u, 0x477FE000u, 0x477FEFFFu, 0x477FF000u, 0x7F800000u,
+                                0xFF800000u, 0x7FC00000u, 0x7F801234u, 0xFFC0ABCDu, 0x38800000u,
+                                0x387FFFFFu, 0x33800000u, 0x33000000u, 0x33000001u, 0x337FFFFFu,
+                                0x00000001u, 0x007FFFFFu, 0x38FFE000u, 0x38001000u};
+  std::mt19937 rng(7);
+  for (int i = 0; i < 4000; ++i) bits.push_back(static_cast<uint32_t>(rng()));
+  std::vector<float> x(bits.size() + 1);
+  for (size_t i = 0; i < bits.size(); ++i) std::memcpy(&x[i + 1], &bits[i], 4);
+  size_t converters = 0;
+  for_each_target([&](const std::string&) {
+    const auto convert = llmk::kernels::f32().f32_to_f16;
+    if (convert == nullptr) return;
+    ++converters;
+    for (size_t n : {bits.size(), size_t{1}, size_t{7}, size_t{17}, size_t{33}}) {
+      std::vector<uint16_t> out(n + 2, 0xBEEF);
+      convert(x.data() + 1, n, out.data() + 1);  // unaligned in and out
+      CHECK(out[0] == 0xBEEF);
+      CHECK(out[n + 1] == 0xBEEF);
+      for (size_t i = 0; i < n; ++i) {
+        REQUIRE_MESSAGE(out[i + 1] == llmk::internal::float_to_half(x[i + 1]),
+                        "bits 0x" << std::hex << bits[i]);
       }
     }
   });
+#if defined(__x86_64__)
+  CHECK(converters > 0);  // AVX2 and AVX-512 targets convert with F16C
+#endif
 }
 
 namespace {
@@ -533,6 +508,138 @@ std::vector<uint16_t> to_halves(std::span<const float> x, std::span<float> widen
 }
 
 }  // namespace
+
+// One head for one query against its exact (double) scores, probabilities
+// and output. Each score's error Δ_t (its dot product, summed `score_depth`
+// roundings deep, then ·scale) moves every probability by at most 2·max Δ
+// relative (softmax is shift-invariant), on top of softmax's own error; the
+// output is one fused multiply-add chain over t per element (γ_{len+1} of
+// Σ p_t·|v_t|). scores: the probabilities the kernel left, or null.
+void check_head(const float* q, const float* keys, const float* values, size_t stride,
+                size_t len, size_t head_dim, size_t score_depth, const float* scores,
+                const float* out) {
+  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  std::vector<double> exact_scores(len), p(len);
+  std::vector<float> rounded_scores(len);
+  double max_score_err = 0;
+  for (size_t t = 0; t < len; ++t) {
+    const float* k = keys + t * stride;
+    double sum = 0;
+    for (size_t i = 0; i < head_dim; ++i) sum += static_cast<double>(q[i]) * k[i];
+    exact_scores[t] = sum * scale;
+    rounded_scores[t] = static_cast<float>(exact_scores[t]);
+    const double err = scale * rounding_gamma(score_depth) * abs_dot(q, k, head_dim) +
+                       kRoundoff * std::fabs(exact_scores[t]);
+    max_score_err = std::max(max_score_err, err * 1.001);
+  }
+  const double max_exact = *std::max_element(exact_scores.begin(), exact_scores.end());
+  double p_sum = 0;
+  for (size_t t = 0; t < len; ++t) p_sum += p[t] = std::exp(exact_scores[t] - max_exact);
+  for (double& pt : p) pt /= p_sum;
+  std::vector<double> p_rel = softmax_rel_bounds(rounded_scores.data(), len);
+  for (double& r : p_rel) r += 2 * max_score_err * 1.001;
+  for (size_t t = 0; scores != nullptr && t < len; ++t) {
+    REQUIRE_MESSAGE(std::fabs(scores[t] - p[t]) <= capped(p[t] * p_rel[t] + FLT_MIN, p[t], 1e-4, 1e-6),
+                    "score " << t << " = " << scores[t] << ", exact " << p[t]);
+  }
+  const double chain = rounding_gamma(len + 1);
+  for (size_t i = 0; i < head_dim; ++i) {
+    double want = 0, bound = 0;
+    for (size_t t = 0; t < len; ++t) {
+      const double v = values[t * stride + i];
+      want += p[t] * v;
+      bound += std::fabs(v) * (p[t] * (p_rel[t] + chain * (1 + p_rel[t])) + FLT_MIN);
+    }
+    REQUIRE_MESSAGE(std::fabs(out[i] - want) <= capped(bound * 1.001, want, 1e-4, 1e-5),
+                    "out[" << i << "] = " << out[i] << ", exact " << want);
+  }
+}
+
+TEST_CASE("attend_head matches scores, softmax and the weighted sum of values") {
+  for_each_target([](const std::string&) {
+    for (size_t head_dim : {4u, 16u, 48u, 64u}) {
+      for (size_t len : {1u, 2u, 7u, 33u, 100u}) {
+        const size_t stride = head_dim * 3 + 5;  // keys of one head inside wider rows
+        UnalignedFloats q(head_dim, 1), keys(len * stride, 2), values(len * stride, 3);
+        fill_uniform(q.span(), head_dim + len);
+        fill_uniform(keys.span(), 2 * len + 1);
+        fill_uniform(values.span(), 3 * len + 2);
+        const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+        std::vector<float> scores(len), out(head_dim, -7.0f);
+        llmk::kernels::f32().attend_head(q.data(), keys.data(), values.data(), stride, len,
+                                         head_dim, scale, scores.data(), out.data());
+        INFO("head_dim " << head_dim << " len " << len);
+        check_head(q.data(), keys.data(), values.data(), stride, len, head_dim,
+                   sum_depth(head_dim, float_lanes(), kDotAccumulators), scores.data(),
+                   out.data());
+      }
+    }
+  });
+}
+
+// A prompt's attention as products (attend_queries): each query's output
+// within the same bounds, its scores a single FMA chain over the head
+// (depth head_dim + 1); over an F16 cache, the f32 kernel's result on the
+// widened rows bit for bit; and a prompt split in two gives the same bits
+// as in one piece, which fails if a tile stops short of the keys a query sees
+// or reads past them.
+TEST_CASE("attend_queries: each query's head within bounds, F16 rows bit for bit, split prompts alike") {
+  size_t ran = 0;
+  for_each_target([&](const std::string&) {
+    const auto& k = llmk::kernels::f32();
+    if (k.attend_queries == nullptr) return;
+    ++ran;
+    for (size_t head_dim : {20u, 48u, 64u, 80u}) {
+      for (size_t first_pos : {0u, 5u}) {
+        for (size_t n : {16u, 37u, 70u}) {
+          const size_t len = first_pos + n;
+          const size_t stride = head_dim * 3 + 5, q_stride = head_dim * 2 + 3;
+          UnalignedFloats q(n * q_stride, 1), keys(len * stride, 2), values(len * stride, 3);
+          fill_uniform(q.span(), head_dim + n);
+          fill_uniform(keys.span(), 2 * len + 1);
+          fill_uniform(values.span(), 3 * len + 2);
+          const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+          const size_t out_stride = head_dim + 7;
+          std::vector<float> out(n * out_stride, -7.0f);
+          REQUIRE(k.attend_queries(q.data(), q_stride, n, first_pos, keys.data(), values.data(),
+                                   stride, head_dim, scale, out.data(), out_stride));
+          for (size_t i = 0; i < n; ++i) {
+            INFO("head_dim " << head_dim << " first_pos " << first_pos << " n " << n << " query " << i);
+            check_head(q.data() + i * q_stride, keys.data(), values.data(), stride,
+                       first_pos + i + 1, head_dim, head_dim + 1, nullptr,
+                       out.data() + i * out_stride);
+            for (size_t j = head_dim; j < out_stride; ++j) REQUIRE(out[i * out_stride + j] == -7.0f);
+          }
+          // The last 16 queries alone, after the others' keys.
+          const size_t tail = 16, skip = n - tail;
+          std::vector<float> part(tail * out_stride, -7.0f);
+          REQUIRE(k.attend_queries(q.data() + skip * q_stride, q_stride, tail, first_pos + skip,
+                                   keys.data(), values.data(), stride, head_dim, scale,
+                                   part.data(), out_stride));
+          for (size_t i = 0; i < tail * out_stride; ++i) {
+            REQUIRE(part[i] == out[skip * out_stride + i]);
+          }
+          // F16 rows: the f32 kernel on the widened rows, bit for bit.
+          std::vector<float> wide_keys(keys.size()), wide_values(values.size());
+          const std::vector<uint16_t> hk = to_halves(keys.span(), wide_keys);
+          const std::vector<uint16_t> hv = to_halves(values.span(), wide_values);
+          std::vector<float> want(n * out_stride, -7.0f), got(n * out_stride, -7.0f);
+          REQUIRE(k.attend_queries(q.data(), q_stride, n, first_pos, wide_keys.data(),
+                                   wide_values.data(), stride, head_dim, scale, want.data(),
+                                   out_stride));
+          REQUIRE(k.attend_queries_f16(q.data(), q_stride, n, first_pos, hk.data() + 1,
+                                       hv.data() + 1, stride, head_dim, scale, got.data(),
+                                       out_stride));
+          REQUIRE(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)) == 0);
+        }
+      }
+    }
+  });
+#if defined(__x86_64__)
+  CHECK(ran > 0);  // AVX2 and AVX-512 targets have the products
+#endif
+}
+
 
 TEST_CASE("attend_head equals dot, softmax and add_scaled in turn, bit for bit") {
   // ops/kernels.h promises the single kernel the bits of the three steps;

@@ -291,9 +291,12 @@ void add_ops(const BenchmarkConfig& config, std::vector<BenchmarkSpec>& out) {
     out.push_back(openblas_spec(4096, 4096, t));
 #endif
   }
-  // A stories110M-shaped prompt projection (768 × 768, 128 tokens).
+  // A stories110M-shaped prompt's projections (128 tokens): attention's
+  // 768 × 768 and the feed-forward's 2048 × 768 and 768 × 2048.
   for (size_t t : thread_counts) {
     out.push_back(matmul_spec(768, 768, 128, t));
+    out.push_back(matmul_spec(2048, 768, 128, t));
+    out.push_back(matmul_spec(768, 2048, 128, t));
 #ifdef LLMK_HAVE_OPENBLAS
     out.push_back(openblas_sgemm_spec(768, 768, 128, t));
 #endif

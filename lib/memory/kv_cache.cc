@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "ops/kernels.h"
 #include "quant/fp16.h"
 #include "util/check.h"
 
@@ -143,6 +144,11 @@ void KVCache::write_rows(size_t layer, size_t pos, size_t seq, size_t first,
     return;
   }
   // Round to nearest even, as ggml's f32 → f16 (F16C) does.
+  if (const auto convert = kernels::f32().f32_to_f16) {
+    convert(k.data(), k.size(), reinterpret_cast<uint16_t*>(keys_ + offset));
+    convert(v.data(), v.size(), reinterpret_cast<uint16_t*>(values_ + offset));
+    return;
+  }
   for (size_t i = 0; i < k.size(); ++i) {
     const uint16_t kh = internal::float_to_half(k[i]), vh = internal::float_to_half(v[i]);
     std::memcpy(keys_ + offset + 2 * i, &kh, 2);

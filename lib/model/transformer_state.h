@@ -161,6 +161,7 @@ struct Transformer::State {
   void for_tokens(size_t n, size_t cols, const Fn& fn);
   void llama_token(size_t part, size_t parts);
   void attention(size_t layer, size_t n, float* out);
+  bool attend_prompt(size_t layer, size_t n, float* out);
   void attend_head(size_t layer, size_t seq, size_t kv_head, const float* q, size_t len,
                    float* scratch, float* out);
   void store_kv_rows(size_t layer, size_t pos, size_t seq, const float* k, const float* v,

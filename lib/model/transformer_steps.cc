@@ -1,6 +1,7 @@
 // The forward pass's shared steps: activation quantization, matmul and
 // row-split matvec, KV-cache writes and attention over the cache.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <utility>
@@ -90,6 +91,50 @@ void Transformer::State::attend_head(size_t layer, size_t seq, size_t kv_head, c
   }
 }
 
+// attention() for a prompt: n queries of one sequence at consecutive
+// positions, one head per task, as register-tiled products
+// (attend_queries). False where that does not apply or its scratch could
+// not be allocated; the caller then computes every head query by query.
+bool Transformer::State::attend_prompt(size_t layer, size_t n, float* out) {
+  const kernels::F32Kernels& k = kernels::f32();
+  const bool f16 = cache.type() != KvType::kF32;
+  if ((f16 ? k.attend_queries_f16 == nullptr : k.attend_queries == nullptr) ||
+      n < k.panel_vectors()) {
+    return false;
+  }
+  for (size_t i = 1; i < n; ++i) {
+    if (seqs[i] != seqs[0] || positions[i] != positions[0] + i) return false;
+  }
+  const ModelConfig& c = model.config;
+  const size_t hd = c.head_dim, group = c.n_heads / c.n_kv_heads;
+  const size_t q_stride = internal::has_fused_qkv(*arch) ? 3 * c.dim : c.dim;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  const std::byte* keys = cache.key_data(layer, 0, seqs[0]);
+  const std::byte* values = cache.value_data(layer, 0, seqs[0]);
+  std::atomic<bool> ok{true};
+  auto head = [&](size_t h) {
+    const size_t kv_off = h / group * hd;
+    const float* qh = q + h * hd;
+    float* oh = out + h * hd;
+    const bool done =
+        f16 ? k.attend_queries_f16(qh, q_stride, n, positions[0],
+                                   reinterpret_cast<const uint16_t*>(keys) + kv_off,
+                                   reinterpret_cast<const uint16_t*>(values) + kv_off,
+                                   c.kv_dim(), hd, scale, oh, c.dim)
+            : k.attend_queries(qh, q_stride, n, positions[0],
+                               reinterpret_cast<const float*>(keys) + kv_off,
+                               reinterpret_cast<const float*>(values) + kv_off, c.kv_dim(), hd,
+                               scale, oh, c.dim);
+    if (!done) ok.store(false, std::memory_order_relaxed);
+  };
+  if (pool.num_threads() > 1) {
+    pool.hwy_pool().Run(0, c.n_heads, [&](uint64_t h, size_t) { head(static_cast<size_t>(h)); });
+  } else {
+    for (size_t h = 0; h < c.n_heads; ++h) head(h);
+  }
+  return ok.load();
+}
+
 // out[i] = softmax(q_i·K/√d)·V per head, over positions [0, positions[i]].
 void Transformer::State::attention(size_t layer, size_t n, float* out) {
   const ModelConfig& c = model.config;
@@ -97,6 +142,7 @@ void Transformer::State::attention(size_t layer, size_t n, float* out) {
   const size_t group = c.n_heads / c.n_kv_heads;
   const size_t q_stride = internal::has_fused_qkv(*arch) ? 3 * c.dim : c.dim;
   const size_t max_len = cache.max_ctx();
+  if (attend_prompt(layer, n, out)) return;
   // Head-major: one head's queries in a row read the same key and value
   // columns, which stay in L2; query-major, every query read the whole
   // layer's rows (1.5 MiB at 512 positions of a 768-wide F16 cache) again.

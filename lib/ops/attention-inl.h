@@ -13,6 +13,8 @@
 #include "llmk/ops.h"  // RopeLayout
 #include "ops/dot-inl.h"
 #include "ops/elementwise-inl.h"
+#include "ops/matvec-inl.h"
+#include "util/scratch.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace llmk {
@@ -81,6 +83,100 @@ void AttendHead(const float* HWY_RESTRICT q, const T* HWY_RESTRICT keys,
     }
   }
 }
+
+#if HWY_TARGET <= HWY_AVX2 && HWY_TARGET != HWY_SCALAR && HWY_ARCH_X86
+// Causal attention of one head for n queries (q_stride floats apart) at
+// positions first_pos, first_pos + 1, …: query i sees keys and values
+// [0, first_pos + i]. A prompt's queries share every key and value, so both
+// products run as the batch product's register tiles, P = PanelVectors()
+// queries at a time: scores with the keys as weight rows and the queries
+// packed into a panel; the weighted sum with the scores as weight rows and
+// the values, in column groups of P, as panels. Each tile stops at the keys
+// its last query sees. Per query it is the arithmetic of AttendHead up to the
+// summation order of each dot product and each output element (one running
+// FMA sum over the head's elements, resp. the positions). False when the
+// scratch space cannot be allocated.
+template <typename T>
+bool AttendQueries(const float* HWY_RESTRICT q, size_t q_stride, size_t n, size_t first_pos,
+                   const T* HWY_RESTRICT keys, const T* HWY_RESTRICT values, size_t kv_stride,
+                   size_t hd, float scale, float* HWY_RESTRICT out, size_t out_stride) {
+  const DF d;
+  const size_t N = hn::Lanes(d), P = PanelVectors();
+  const size_t len = first_pos + n;
+  const size_t groups = (hd + P - 1) / P, query_panels = (n + P - 1) / P;
+  // Four parts, each starting on a whole vector for the panels' aligned loads.
+  const auto whole = [](size_t floats) { return (floats + 63) / 64 * 64; };
+  const size_t keys_size = whole(len * hd), values_size = whole(groups * len * P);
+  const size_t queries_size = whole(query_panels * P * hd);
+  thread_local internal::ScratchBuffer<float> scratch;
+  float* wide_keys = scratch.get(keys_size + values_size + queries_size + P * len);
+  if (wide_keys == nullptr) return false;
+  float* value_panels = wide_keys + keys_size;
+  float* query_panel = value_panels + values_size;
+  float* scores = query_panel + queries_size;
+  for (size_t t = 0; t < len; ++t) {
+    for (size_t j = 0; j < hd; j += N) {
+      const size_t c = HWY_MIN(N, hd - j);
+      hn::StoreN(LoadRowN(keys + t * kv_stride + j, c), d, wide_keys + t * hd + j, c);
+    }
+  }
+  // Value panel g holds element gP + j of row t at t·P + j, zero past hd.
+  for (size_t g = 0; g < groups; ++g) {
+    for (size_t t = 0; t < len; ++t) {
+      for (size_t j = 0; j < P; j += N) {
+        const size_t col = g * P + j, c = col < hd ? HWY_MIN(N, hd - col) : 0;
+        const auto v = c == 0 ? hn::Zero(d) : LoadRowN(values + t * kv_stride + col, c);
+        hn::Store(v, d, value_panels + (g * len + t) * P + j);
+      }
+    }
+  }
+  PackPanelsStrided(q, q_stride, n, hd, 0, query_panels, query_panel);
+  for (size_t p = 0; p < query_panels; ++p) {
+    const size_t first = p * P, count = HWY_MIN(P, n - first);
+    const size_t seen = first_pos + first + count;  // keys the panel's last query sees
+    const float* panel = query_panel + p * P * hd;
+    // scores[i·len + t] = q_i·k_t for t < seen.
+    size_t t = 0;
+    for (; t + kPanelRows <= seen; t += kPanelRows) {
+      PanelTileAnyWidth<kPanelRows>(wide_keys + t * hd, hd, hd, panel, count, scores + t, len);
+    }
+    for (; t + 4 <= seen; t += 4) {
+      PanelTileAnyWidth<4>(wide_keys + t * hd, hd, hd, panel, count, scores + t, len);
+    }
+    for (; t < seen; ++t) {
+      PanelTileAnyWidth<1>(wide_keys + t * hd, hd, hd, panel, count, scores + t, len);
+    }
+    for (size_t i = 0; i < count; ++i) {
+      float* row = scores + i * len;
+      const size_t visible = first_pos + first + i + 1;
+      Scale(row, scale, visible, row);
+      Softmax(row, visible, row);
+      std::fill(row + visible, row + seen, 0.0f);  // the tile of later queries reads them
+    }
+    // out[i] = Σ_t scores[i·len + t]·v_t, tiles of queries over the keys
+    // their last one sees.
+    auto values_of = [&]<size_t kRows>(size_t i) {
+      const size_t keys_seen = first_pos + first + i + kRows;
+      for (size_t g = 0; g < groups; ++g) {
+        PanelTileAnyWidth<kRows, true>(scores + i * len, len, keys_seen,
+                                       value_panels + g * len * P, HWY_MIN(P, hd - g * P),
+                                       out + (first + i) * out_stride + g * P, out_stride);
+      }
+    };
+    size_t i = 0;
+    for (; i + kPanelRows <= count; i += kPanelRows) values_of.template operator()<kPanelRows>(i);
+    for (; i + 4 <= count; i += 4) values_of.template operator()<4>(i);
+    for (; i < count; ++i) values_of.template operator()<1>(i);
+  }
+  return true;
+}
+template <typename T>
+constexpr auto kAttendQueries = AttendQueries<T>;
+#else
+template <typename T>
+constexpr bool (*kAttendQueries)(const float*, size_t, size_t, size_t, const T*, const T*, size_t,
+                                 size_t, float, float*, size_t) = nullptr;
+#endif
 
 // x[j]·cos_dup[j] + x[j^1]·sin_alt[j] for interleaved pairs; the split-halves
 // layout rotates x[i] with x[i + rot_dims/2]. Only the first rot_dims

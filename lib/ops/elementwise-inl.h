@@ -227,6 +227,26 @@ void AddScaled(const float* x, float factor, size_t n, float* out) {
       [&](hn::Vec<DF> v, size_t i, size_t c) { Store(v, out + i, c); });
 }
 
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2 && HWY_TARGET != HWY_SCALAR
+// F16C (and AVX-512) convert with the rounding ggml uses.
+void F32ToF16(const float* HWY_RESTRICT x, size_t n, uint16_t* HWY_RESTRICT out) {
+  const DF d;
+  const hn::Rebind<hwy::float16_t, DF> dh;
+  const hn::Rebind<uint16_t, DF> du;
+  const size_t N = hn::Lanes(d);
+  size_t i = 0;
+  for (; i + N <= n; i += N) {
+    hn::StoreU(hn::BitCast(du, hn::DemoteTo(dh, hn::LoadU(d, x + i))), du, out + i);
+  }
+  if (i < n) {
+    hn::StoreN(hn::BitCast(du, hn::DemoteTo(dh, hn::LoadN(d, x + i, n - i))), du, out + i, n - i);
+  }
+}
+constexpr auto kF32ToF16 = F32ToF16;
+#else
+constexpr void (*kF32ToF16)(const float*, size_t, uint16_t*) = nullptr;
+#endif
+
 size_t Argmax(const float* x, size_t n) {
   const DF d;
   const size_t N = hn::Lanes(d);

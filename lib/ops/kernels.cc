@@ -46,9 +46,12 @@ const kernels::F32Kernels* F32KernelTable() {
       .scale = Scale,
       .add_scaled = AddScaled,
       .argmax = Argmax,
+      .f32_to_f16 = kF32ToF16,
       .rope_apply = RopeApply,
       .attend_head = AttendHead<float>,
       .attend_head_f16 = AttendHead<uint16_t>,
+      .attend_queries = kAttendQueries<float>,
+      .attend_queries_f16 = kAttendQueries<uint16_t>,
   };
   return &kTable;
 }
@@ -82,9 +85,8 @@ void matmul(const float* w, size_t rows, size_t cols, const float* x, size_t bat
             ThreadPool* pool, PackedBatch* packed) {
   const F32Kernels& k = f32();
   const size_t panel = k.panel_vectors();
-  // Whole panels pay for the packing; the gathers' int32 offsets need
-  // panel · cols < 2^31.
-  if (panel != 0 && batch >= panel && cols < (size_t{1} << 31) / panel) {
+  // Whole panels pay for the packing.
+  if (panel != 0 && batch >= panel) {
     thread_local internal::ScratchBuffer<float> own;
     internal::ScratchBuffer<float>& buffer = packed ? packed->panels_ : own;
     const size_t panels = (batch + panel - 1) / panel;

@@ -59,6 +59,11 @@ struct F32Kernels {
   // out += factor·x (attention's weighted sum of values).
   void (*add_scaled)(const float* x, float factor, size_t n, float* out);
   size_t (*argmax)(const float* x, size_t n);
+  // out[i] = x[i] as IEEE binary16 bits, rounded to nearest even (NaN stays
+  // a quiet NaN with its top payload bits), as ggml's F16C conversion does.
+  // Null on targets without a hardware conversion; callers then convert in
+  // software (quant/fp16.h), which gives the same bits.
+  void (*f32_to_f16)(const float* x, size_t n, uint16_t* out);
   // Rotates the first rot_dims elements of every head_dim-sized head of
   // x[0, n) by the angles rope_angles wrote to cos_sin; the other elements
   // pass through, as in ggml's rope with n_dims < head size (rot_dims even,
@@ -78,6 +83,19 @@ struct F32Kernels {
   void (*attend_head_f16)(const float* q, const uint16_t* keys, const uint16_t* values,
                           size_t kv_stride, size_t len, size_t head_dim, float scale,
                           float* scores, float* out);
+  // Causal attention of one head for n queries (q_stride floats apart) at
+  // positions first_pos, first_pos + 1, …: out[i·out_stride, + head_dim) =
+  // softmax(q_i·K[0, first_pos + i]ᵀ·scale)·V[0, first_pos + i]. A prompt's
+  // attention as register-tiled products; the same result as attend_head
+  // per query up to the summation order of each dot product and each output
+  // element. Null on targets without the batch product's panels; false when
+  // its scratch space cannot be allocated.
+  bool (*attend_queries)(const float* q, size_t q_stride, size_t n, size_t first_pos,
+                         const float* keys, const float* values, size_t kv_stride,
+                         size_t head_dim, float scale, float* out, size_t out_stride);
+  bool (*attend_queries_f16)(const float* q, size_t q_stride, size_t n, size_t first_pos,
+                             const uint16_t* keys, const uint16_t* values, size_t kv_stride,
+                             size_t head_dim, float scale, float* out, size_t out_stride);
 };
 
 // The kernels of the target dispatch picks now.

@@ -118,36 +118,137 @@ constexpr size_t kPanelRows = 6;
 
 size_t PanelVectors() { return 2 * hn::Lanes(DF()); }
 
+using D8 = hn::CappedTag<float, 8>;  // 256-bit on both AVX2 and AVX-512
+
+// Lanes [0, kCount) of v to p, in at most two stores.
+template <size_t kCount>
+HWY_INLINE void StoreFirstLanes(hn::Vec<D8> v, float* HWY_RESTRICT p) {
+  const D8 d8;
+  const hn::Half<D8> d4;
+  const hn::Half<decltype(d4)> d2;
+  if constexpr (kCount == 8) {
+    hn::StoreU(v, d8, p);
+  } else if constexpr (kCount == 4) {
+    hn::StoreU(hn::LowerHalf(d4, v), d4, p);
+  } else if constexpr (kCount == 6) {
+    hn::StoreU(hn::LowerHalf(d4, v), d4, p);
+    hn::StoreU(hn::LowerHalf(d2, hn::UpperHalf(d4, v)), d2, p + 4);
+  } else {
+    hn::StoreN(v, d8, p, kCount);
+  }
+}
+
+// In place: m[j] lane i becomes m[i] lane j.
+HWY_INLINE void Transpose8x8(hn::Vec<D8> (&m)[8]) {
+  const D8 d8;
+  const hn::Repartition<double, D8> d64;
+  hn::Vec<D8> t[8];
+  for (size_t i = 0; i < 8; i += 2) {
+    t[i] = hn::InterleaveLower(d8, m[i], m[i + 1]);
+    t[i + 1] = hn::InterleaveUpper(d8, m[i], m[i + 1]);
+  }
+  hn::Vec<D8> u[8];
+  for (size_t q = 0; q < 8; q += 4) {
+    for (size_t i = 0; i < 2; ++i) {
+      const auto a = hn::BitCast(d64, t[q + i]), b = hn::BitCast(d64, t[q + i + 2]);
+      u[q + 2 * i] = hn::BitCast(d8, hn::InterleaveLower(d64, a, b));
+      u[q + 2 * i + 1] = hn::BitCast(d8, hn::InterleaveUpper(d64, a, b));
+    }
+  }
+  for (size_t i = 0; i < 4; ++i) {
+    m[i] = hn::ConcatLowerLower(d8, u[4 + i], u[i]);
+    m[i + 4] = hn::ConcatUpperUpper(d8, u[4 + i], u[i]);
+  }
+}
+
+// Lanes [8c, 8c + 8) of v.
+template <class V>
+HWY_INLINE hn::Vec<D8> Eighth(V v, size_t c) {
+  if constexpr (hn::MaxLanes(hn::DFromV<V>()) == 8) {
+    (void)c;
+    return v;
+  } else {
+    const hn::Half<DF> dh;
+    return c == 0 ? hn::LowerHalf(dh, v) : hn::UpperHalf(dh, v);
+  }
+}
+
 // Vectors [0, batch) of x (cols floats each) into ⌈batch / P⌉ panels of
 // cols × P floats, P = PanelVectors(): panel p holds element k of vector
 // pP + j at k·P + j, zero past the batch. Writes panels [panel_begin,
-// panel_end) only.
-void PackPanels(const float* HWY_RESTRICT x, size_t batch, size_t cols, size_t panel_begin,
-                size_t panel_end, float* HWY_RESTRICT out) {
-  const DF d;
-  const hn::RebindToSigned<DF> di;
-  const size_t N = hn::Lanes(d), P = 2 * N;
-  const auto lane = hn::Iota(di, 0);
+// panel_end) only. Blocks of 8 vectors × 8 elements are transposed in
+// registers, so every load and store is a whole vector. Vectors are
+// x_stride floats apart (PackPanels: cols).
+void PackPanelsStrided(const float* HWY_RESTRICT x, size_t x_stride, size_t batch, size_t cols,
+                       size_t panel_begin, size_t panel_end, float* HWY_RESTRICT out) {
+  const D8 d8;
+  const size_t P = PanelVectors();
   for (size_t p = panel_begin; p < panel_end && p * P < batch; ++p) {
     float* panel = out + p * P * cols;
-    const float* first = x + p * P * cols;
-    const size_t count = HWY_MIN(P, batch - p * P);
-    for (size_t h = 0; h < 2; ++h) {
-      const size_t valid = count > h * N ? HWY_MIN(N, count - h * N) : 0;
-      const auto mask = hn::FirstN(d, valid);
-      const auto index = hn::Mul(lane, hn::Set(di, static_cast<int32_t>(cols)));
-      const float* base = first + h * N * cols;
-      for (size_t k = 0; k < cols; ++k) {
-        hn::Store(hn::MaskedGatherIndex(mask, d, base + k, index), d, panel + k * P + h * N);
+    for (size_t group = 0; group < P; group += 8) {
+      const size_t first = p * P + group;
+      const size_t valid = first < batch ? HWY_MIN(size_t{8}, batch - first) : 0;
+      const float* rows = x + first * x_stride;
+      for (size_t k = 0; k < cols; k += 8) {
+        const size_t n = HWY_MIN(size_t{8}, cols - k);
+        hn::Vec<D8> m[8];
+        for (size_t i = 0; i < 8; ++i) {
+          if (i >= valid) {
+            m[i] = hn::Zero(d8);
+          } else if (n == 8) {
+            m[i] = hn::LoadU(d8, rows + i * x_stride + k);
+          } else {
+            m[i] = hn::LoadN(d8, rows + i * x_stride + k, n);
+          }
+        }
+        Transpose8x8(m);
+        for (size_t j = 0; j < n; ++j) hn::StoreU(m[j], d8, panel + (k + j) * P + group);
       }
     }
   }
 }
 
-// kRows rows of w times one panel's vectors (kHalves · N of them, the
-// first `vectors` real), into y[v·y_stride + r].
+void PackPanels(const float* HWY_RESTRICT x, size_t batch, size_t cols, size_t panel_begin,
+                size_t panel_end, float* HWY_RESTRICT out) {
+  PackPanelsStrided(x, cols, batch, cols, panel_begin, panel_end, out);
+}
+
+// y[v·y_stride + r] = lane v of acc[r] (the kHalves vectors of row r as one
+// sequence), for v < vectors, 8 × 8 blocks at a time.
 template <size_t kRows, size_t kHalves>
-HWY_INLINE void PanelTile(const float* HWY_RESTRICT w, size_t cols,
+HWY_INLINE void StoreTransposed(const hn::Vec<DF> (&acc)[kRows][kHalves], size_t vectors,
+                                float* HWY_RESTRICT y, size_t y_stride) {
+  constexpr size_t kEighths = hn::MaxLanes(DF()) / 8;
+  static_assert(kEighths * 8 == hn::MaxLanes(DF()) && kEighths <= 2 && kRows <= 16);
+  for (size_t h = 0; h < kHalves; ++h) {
+    for (size_t c = 0; c < kEighths; ++c) {
+      const size_t first = (h * kEighths + c) * 8;
+      if (first >= vectors) return;
+      const size_t count = HWY_MIN(size_t{8}, vectors - first);
+      float* out = y + first * y_stride;
+      hn::Vec<D8> m[8];
+      for (size_t i = 0; i < 8; ++i) m[i] = Eighth(acc[HWY_MIN(i, kRows - 1)][h], c);
+      Transpose8x8(m);
+      for (size_t j = 0; j < count; ++j) {
+        StoreFirstLanes<HWY_MIN(kRows, size_t{8})>(m[j], out + j * y_stride);
+      }
+      if constexpr (kRows > 8) {
+        for (size_t i = 0; i < 8; ++i) m[i] = Eighth(acc[HWY_MIN(8 + i, kRows - 1)][h], c);
+        Transpose8x8(m);
+        for (size_t j = 0; j < count; ++j) {
+          StoreFirstLanes<kRows - 8>(m[j], out + j * y_stride + 8);
+        }
+      }
+    }
+  }
+}
+
+// kRows rows of w (w_stride floats apart) times one panel's vectors
+// (kHalves · N of them, the first `vectors` real) over elements [0, k_end).
+// Into y[v·y_stride + r] (vector-major, the batch product's layout), or
+// with kRowMajor into y[r·y_stride + v].
+template <size_t kRows, size_t kHalves, bool kRowMajor = false>
+HWY_INLINE void PanelTile(const float* HWY_RESTRICT w, size_t w_stride, size_t k_end,
                           const float* HWY_RESTRICT panel, size_t vectors,
                           float* HWY_RESTRICT y, size_t y_stride) {
   const DF d;
@@ -155,48 +256,53 @@ HWY_INLINE void PanelTile(const float* HWY_RESTRICT w, size_t cols,
   hn::Vec<DF> acc[kRows][kHalves];
   for (size_t r = 0; r < kRows; ++r)
     for (size_t h = 0; h < kHalves; ++h) acc[r][h] = hn::Zero(d);
-  for (size_t k = 0; k < cols; ++k) {
+  for (size_t k = 0; k < k_end; ++k) {
     hn::Vec<DF> xv[kHalves];
     for (size_t h = 0; h < kHalves; ++h) xv[h] = hn::Load(d, panel + k * P + h * N);
     for (size_t r = 0; r < kRows; ++r) {
-      const auto wr = hn::Set(d, w[r * cols + k]);
+      const auto wr = hn::Set(d, w[r * w_stride + k]);
       for (size_t h = 0; h < kHalves; ++h) acc[r][h] = hn::MulAdd(wr, xv[h], acc[r][h]);
     }
   }
-  // Transposed on the way out: each vector's kRows outputs are adjacent in
-  // y, so one store per vector. (Stored element by element, row after row,
-  // each of a tile's 384 stores went to another line of y and missed L1:
-  // a fifth of the product's time.)
-  HWY_ALIGN float tile[kRows][2 * hn::MaxLanes(DF())];
-  for (size_t r = 0; r < kRows; ++r) {
-    for (size_t h = 0; h < kHalves; ++h) hn::Store(acc[r][h], d, &tile[r][h * N]);
-  }
-  if constexpr (kRows == 1) {
-    for (size_t v = 0; v < vectors; ++v) y[v * y_stride] = tile[0][v];
-  } else {
-    static_assert(kRows <= hn::MaxLanes(DF()));
-    const hn::RebindToSigned<DF> di;
-    const auto index = hn::Mul(hn::Iota(di, 0), hn::Set(di, static_cast<int32_t>(2 * N)));
-    const auto rows = hn::FirstN(d, kRows);
-    for (size_t v = 0; v < vectors; ++v) {
-      hn::StoreN(hn::MaskedGatherIndex(rows, d, &tile[0][v], index), d, y + v * y_stride, kRows);
+  if constexpr (kRowMajor) {
+    for (size_t r = 0; r < kRows; ++r) {
+      for (size_t h = 0; h < kHalves && h * N < vectors; ++h) {
+        hn::StoreN(acc[r][h], d, y + r * y_stride + h * N, HWY_MIN(N, vectors - h * N));
+      }
     }
+  } else if constexpr (kRows == 1) {
+    HWY_ALIGN float tile[2 * hn::MaxLanes(DF())];
+    for (size_t h = 0; h < kHalves; ++h) hn::Store(acc[0][h], d, tile + h * N);
+    for (size_t v = 0; v < vectors; ++v) y[v * y_stride] = tile[v];
+  } else {
+    // Transposed in registers, so each vector's kRows outputs are adjacent
+    // in y and leave in one or two stores. (Stored element by element, each
+    // of a tile's 384 stores went to another line of y and missed L1;
+    // gathered from a stack copy, the output still took about 6% of a
+    // 768-column product.)
+    StoreTransposed<kRows, kHalves>(acc, vectors, y, y_stride);
+  }
+}
+
+// One panel (`vectors` of them) times the rows of a kRows-row tile.
+template <size_t kRows, bool kRowMajor = false>
+HWY_INLINE void PanelTileAnyWidth(const float* w, size_t w_stride, size_t k_end,
+                                  const float* panel, size_t vectors, float* y,
+                                  size_t y_stride) {
+  if (vectors > hn::Lanes(DF())) {
+    PanelTile<kRows, 2, kRowMajor>(w, w_stride, k_end, panel, vectors, y, y_stride);
+  } else {
+    PanelTile<kRows, 1, kRowMajor>(w, w_stride, k_end, panel, vectors, y, y_stride);
   }
 }
 
 template <size_t kRows>
 HWY_INLINE void PanelRows(const float* w, size_t rows, size_t cols, const float* panels,
                           size_t batch, float* y) {
-  const size_t N = hn::Lanes(DF()), P = 2 * N;
+  const size_t P = PanelVectors();
   for (size_t p = 0; p * P < batch; ++p) {
-    const size_t vectors = HWY_MIN(P, batch - p * P);
-    const float* panel = panels + p * P * cols;
-    float* out = y + p * P * rows;
-    if (vectors > N) {
-      PanelTile<kRows, 2>(w, cols, panel, vectors, out, rows);
-    } else {
-      PanelTile<kRows, 1>(w, cols, panel, vectors, out, rows);
-    }
+    PanelTileAnyWidth<kRows>(w, cols, cols, panels + p * P * cols, HWY_MIN(P, batch - p * P),
+                             y + p * P * rows, rows);
   }
 }
 
