@@ -276,10 +276,9 @@ HWY_INLINE void PanelTile(const float* HWY_RESTRICT w, size_t w_stride, size_t k
     for (size_t v = 0; v < vectors; ++v) y[v * y_stride] = tile[v];
   } else {
     // Transposed in registers, so each vector's kRows outputs are adjacent
-    // in y and leave in one or two stores. (Stored element by element, each
-    // of a tile's 384 stores went to another line of y and missed L1;
-    // gathered from a stack copy, the output still took about 6% of a
-    // 768-column product.)
+    // in y and leave in one or two stores: stored element by element, each
+    // store went to another line of y, and gathered from a stack copy the
+    // output was still a visible share of the product (docs/performance.md).
     StoreTransposed<kRows, kHalves>(acc, vectors, y, y_stride);
   }
 }
