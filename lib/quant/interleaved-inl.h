@@ -66,6 +66,7 @@
 #include "llmk/quant.h"
 #include "quant/fp16.h"
 #include "quant/quant_kernels.h"
+#include "util/scratch.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace llmk {
@@ -404,10 +405,10 @@ HWY_INLINE void TileQ8Sums(const uint8_t* HWY_RESTRICT group, size_t group_bytes
   StoreTile<DF, G, B>(acc, y, y_stride);
 }
 
-// Q4_0.
-template <class DF, size_t G, size_t B, bool kPrefetch>
+// Q4_0. XBlock: PreparedBlock, or MatvecBlock (its qs, bias and d only).
+template <class DF, size_t G, size_t B, bool kPrefetch, class XBlock = interleaved::PreparedBlock>
 HWY_INLINE void TileQ4(const uint8_t* HWY_RESTRICT group, size_t group_bytes, size_t blocks,
-                       const interleaved::PreparedBlock* HWY_RESTRICT xs, size_t x_stride,
+                       const XBlock* HWY_RESTRICT xs, size_t x_stride,
                        float* HWY_RESTRICT y, size_t y_stride, const uint8_t* limit) {
   constexpr size_t kBlockBytes = interleaved::kGroupRows * sizeof(Q4_0Block);
   constexpr size_t kSpan = GroupsPerVector<DF>();
@@ -440,7 +441,7 @@ HWY_INLINE void TileQ4(const uint8_t* HWY_RESTRICT group, size_t group_bytes, si
       }
     }
     for (size_t v = 0; v < B; ++v) {
-      const interleaved::PreparedBlock& x = xs[v * x_stride + k];
+      const XBlock& x = xs[v * x_stride + k];
       if constexpr (!kVnni) {
         // Nibbles (≤ 15) times x (|x| ≤ 128): every i16 lane of the 8
         // pairwise products stays within 8·2·15·128 < 2¹⁵, so they add up in
@@ -526,6 +527,34 @@ HWY_INLINE void GroupBatch(const uint8_t* group, size_t group_bytes, size_t bloc
   }
 }
 
+// A matvec's activation block: the part of a PreparedBlock the Q4_0 kernel
+// reads. A matvec re-reads x for every group of rows while its weights
+// stream through L1 once; at 76 bytes a block, x for a 5632-column row
+// (tinyllama's down projection) no longer stayed in L1 beside a group's
+// 25 KiB of weights, and reloading it from L2 cut the speed at which the
+// weights came from DRAM by 40% (docs/performance.md). At 40 bytes it
+// stays. (The Q8_0 kernel reads 68 of the 76 bytes, so it keeps them.)
+struct MatvecBlock {
+  int8_t qs[32];
+  int32_t bias;
+  float d;
+};
+
+// x's blocks as MatvecBlocks, in a buffer of the calling thread kept between
+// calls; null if it cannot be allocated.
+HWY_INLINE const MatvecBlock* CompactBlocks(const interleaved::PreparedBlock* HWY_RESTRICT xs,
+                                            size_t blocks) {
+  thread_local internal::ScratchBuffer<MatvecBlock> buffer;
+  MatvecBlock* out = buffer.get(blocks);
+  if (out == nullptr) return nullptr;
+  for (size_t k = 0; k < blocks; ++k) {
+    std::memcpy(out[k].qs, xs[k].qs, sizeof out[k].qs);
+    out[k].bias = xs[k].bias;
+    out[k].d = xs[k].d;
+  }
+  return out;
+}
+
 template <bool kQ4>
 HWY_INLINE void Groups(const uint8_t* HWY_RESTRICT w, size_t row_bytes, size_t blocks,
                        const interleaved::PreparedBlock* HWY_RESTRICT xs, size_t batch,
@@ -540,8 +569,14 @@ HWY_INLINE void Groups(const uint8_t* HWY_RESTRICT w, size_t row_bytes, size_t b
     // tiles of several groups read as many streams side by side, which took
     // twice as long per token on a Zen 4 (docs/performance.md). So one group
     // at a time, in 8-lane vectors, without software prefetch.
+    const MatvecBlock* compact = nullptr;
+    if constexpr (kQ4) compact = CompactBlocks(xs, blocks);
     for (; g < group_end; ++g) {
-      if constexpr (kQ4) {
+      if (kQ4 && compact != nullptr) {
+        TileQ4<D8F, 1, 1, /*kPrefetch=*/false>(w + g * group_bytes, group_bytes, blocks, compact,
+                                               blocks, y + g * interleaved::kGroupRows, y_stride,
+                                               limit);
+      } else if constexpr (kQ4) {
         TileQ4<D8F, 1, 1, /*kPrefetch=*/false>(w + g * group_bytes, group_bytes, blocks, xs,
                                                blocks, y + g * interleaved::kGroupRows, y_stride,
                                                limit);
