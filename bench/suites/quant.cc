@@ -1,8 +1,13 @@
 // Q4_0 / Q8_0: the spec's dequantization of 32 blocks and the fused
 // quantized dot products at n = 4096, each against itself under Highway's
 // scalar fallback; quantized matvecs at 4096×4096 against the f32 one of the
-// same shape, and in the packed layout. K-quant (Q2_K…Q6_K) · Q8_K dots at
-// n = 4096, each against its scalar fallback.
+// same shape, and in the packed layout, also from DRAM (tinyllama's down
+// projection, 2048×5632, as a model's token reads it). K-quant (Q2_K…Q6_K)
+// · Q8_K dots at n = 4096, each against its scalar fallback.
+#include <sys/mman.h>
+
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -205,6 +210,60 @@ BenchmarkSpec matvec_spec(TensorType type, size_t rows, size_t cols, size_t thre
   return s;
 }
 
+// A packed Q4_0 matvec whose weights come from DRAM: copies of one matrix
+// fill a buffer as large as the read probe's (far beyond any L3), in 2 MiB
+// pages as a loaded model's weights are, and each call takes the next copy.
+// Its GB/s compare with memory/bandwidth/read/256MiB's; the in-cache entries
+// cannot show what only costs when the weights stream from DRAM (x falling
+// out of L1 did; docs/performance.md).
+BenchmarkSpec uncached_matvec_spec(size_t rows, size_t cols, size_t threads) {
+  constexpr size_t kBufferBytes = size_t{256} << 20, kHugePage = size_t{2} << 20;
+  const size_t row_bytes = cols / kQuantBlock * sizeof(Q4_0Block);
+  BenchmarkSpec s;
+  s.name = absl::StrCat("quant/matvec_q4_0/packed/", rows, "x", cols, "/uncached",
+                        threads > 1 ? absl::StrCat("/threads:", threads) : "");
+  s.threads = threads;
+  s.bytes_per_op = static_cast<double>(rows * row_bytes);
+  s.flops_per_op = 2.0 * rows * cols;
+  s.setup = [rows, cols, row_bytes, threads](const BenchmarkConfig&) -> absl::StatusOr<BatchFn> {
+    auto q = quantized<Q4_0Block>(rows * cols, 28);
+    if (!q.ok()) return q.status();
+    const size_t matrix_bytes = rows * row_bytes;
+    struct Free {
+      void operator()(uint8_t* p) const { std::free(p); }
+    };
+    std::shared_ptr<uint8_t> buffer(static_cast<uint8_t*>(std::aligned_alloc(kHugePage, kBufferBytes)),
+                                    Free());
+    if (buffer == nullptr) return absl::ResourceExhaustedError("no memory for 256 MiB of weights");
+    madvise(buffer.get(), kBufferBytes, MADV_HUGEPAGE);  // advice only
+    const WeightView plain{TensorType::kQ4_0, (*q)->data(), rows, cols};
+    auto first = pack_weights(plain, {buffer.get(), matrix_bytes});
+    if (!first.ok()) return first.status();
+    const size_t copies = kBufferBytes / matrix_bytes;
+    for (size_t i = 1; i < copies; ++i) {
+      std::memcpy(buffer.get() + i * matrix_bytes, buffer.get(), matrix_bytes);
+    }
+    auto x = std::make_shared<FloatBuffer>(cols, 26), y = std::make_shared<FloatBuffer>(rows, 27);
+    std::shared_ptr<ThreadPool> pool;
+    if (threads > 1) pool = std::make_shared<ThreadPool>(threads);
+    auto next = std::make_shared<size_t>(0);
+    const WeightView packed = *first;
+    return BatchFn([buffer, packed, matrix_bytes, copies, x, y, pool, next](uint64_t count)
+                       -> absl::Status {
+      for (uint64_t i = 0; i < count; ++i) {
+        WeightView w = packed;
+        w.data = buffer.get() + *next * matrix_bytes;
+        *next = (*next + 1) % copies;
+        const absl::Status st = matvec(w, x->cspan(), y->span(), pool.get());
+        if (!st.ok()) [[unlikely]] return st;
+        clobber_memory();
+      }
+      return absl::OkStatus();
+    });
+  };
+  return s;
+}
+
 void add_quant(const BenchmarkConfig& config, std::vector<BenchmarkSpec>& out) {
   out.push_back(dequant_spec());
   out.push_back(scalar_companion(out.back()));
@@ -226,6 +285,7 @@ void add_quant(const BenchmarkConfig& config, std::vector<BenchmarkSpec>& out) {
   if (config.threads > 1) thread_counts.push_back(config.threads);
   for (size_t t : thread_counts) out.push_back(matvec_spec(TensorType::kQ4_0, 4096, 4096, t));
   out.push_back(matvec_spec(TensorType::kQ8_0, 4096, 4096, 1));
+  for (size_t t : thread_counts) out.push_back(uncached_matvec_spec(2048, 5632, t));
   for (TensorType type : {TensorType::kQ4_0, TensorType::kQ8_0}) {
     out.push_back(matvec_spec(type, 4096, 4096, 1, true));
     // stories15M's output matrix, the largest of a tg token.
