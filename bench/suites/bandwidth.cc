@@ -15,8 +15,6 @@
 // docs/performance.md), so the probe times each at setup and keeps the
 // fastest, and names it in the run's context. With --read-methods each way is
 // also an entry of its own.
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -37,7 +35,6 @@ namespace {
 
 constexpr size_t kReadBytes = size_t{256} << 20;
 constexpr size_t kTriadBytesPerArray = size_t{64} << 20;
-constexpr size_t kHugePage = size_t{2} << 20;
 
 // The ways the roof chooses from: one stream per thread as the weight
 // kernels read a matvec's, eight side by side as they read a batch's tiles,
@@ -56,10 +53,7 @@ constexpr int kChoicePasses = 3;
 // reads it.
 struct ReadBuffer {
   ReadBuffer(size_t bytes, ThreadPool* pool, size_t parts)
-      : n(bytes / sizeof(uint64_t)),
-        data(static_cast<uint64_t*>(std::aligned_alloc(kHugePage, bytes))) {
-    // Advice only: without transparent huge pages the probe still runs.
-    madvise(data.get(), bytes, MADV_HUGEPAGE);
+      : n(bytes / sizeof(uint64_t)), data(allocate_huge_pages<uint64_t>(bytes)) {
     const auto fill = [this, parts](size_t t, size_t) {
       const size_t part = n / parts;
       for (size_t i = t * part; i < (t + 1 == parts ? n : (t + 1) * part); ++i) {
@@ -72,11 +66,8 @@ struct ReadBuffer {
       fill(0, 0);
     }
   }
-  struct Free {
-    void operator()(uint64_t* p) const { std::free(p); }
-  };
   size_t n;
-  std::unique_ptr<uint64_t, Free> data;
+  std::unique_ptr<uint64_t, FreeDeleter> data;
 };
 
 // One pass over the buffer with `method`: one thread reads it all; with

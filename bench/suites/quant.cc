@@ -4,9 +4,6 @@
 // same shape, and in the packed layout, also from DRAM (tinyllama's down
 // projection, 2048×5632, as a model's token reads it). K-quant (Q2_K…Q6_K)
 // · Q8_K dots at n = 4096, each against its scalar fallback.
-#include <sys/mman.h>
-
-#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -217,7 +214,7 @@ BenchmarkSpec matvec_spec(TensorType type, size_t rows, size_t cols, size_t thre
 // cannot show what only costs when the weights stream from DRAM (x falling
 // out of L1 did; docs/performance.md).
 BenchmarkSpec uncached_matvec_spec(size_t rows, size_t cols, size_t threads) {
-  constexpr size_t kBufferBytes = size_t{256} << 20, kHugePage = size_t{2} << 20;
+  constexpr size_t kBufferBytes = size_t{256} << 20;
   const size_t row_bytes = cols / kQuantBlock * sizeof(Q4_0Block);
   BenchmarkSpec s;
   s.name = absl::StrCat("quant/matvec_q4_0/packed/", rows, "x", cols, "/uncached",
@@ -229,13 +226,8 @@ BenchmarkSpec uncached_matvec_spec(size_t rows, size_t cols, size_t threads) {
     auto q = quantized<Q4_0Block>(rows * cols, 28);
     if (!q.ok()) return q.status();
     const size_t matrix_bytes = rows * row_bytes;
-    struct Free {
-      void operator()(uint8_t* p) const { std::free(p); }
-    };
-    std::shared_ptr<uint8_t> buffer(static_cast<uint8_t*>(std::aligned_alloc(kHugePage, kBufferBytes)),
-                                    Free());
+    std::shared_ptr<uint8_t> buffer = allocate_huge_pages<uint8_t>(kBufferBytes);
     if (buffer == nullptr) return absl::ResourceExhaustedError("no memory for 256 MiB of weights");
-    madvise(buffer.get(), kBufferBytes, MADV_HUGEPAGE);  // advice only
     const WeightView plain{TensorType::kQ4_0, (*q)->data(), rows, cols};
     auto first = pack_weights(plain, {buffer.get(), matrix_bytes});
     if (!first.ok()) return first.status();

@@ -3,6 +3,8 @@
 // a timed body failed.
 #pragma once
 
+#include <sys/mman.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -46,5 +48,22 @@ class FloatBuffer {
   size_t n_;
   std::unique_ptr<float, Free> data_;
 };
+
+// Memory from std::aligned_alloc.
+struct FreeDeleter {
+  void operator()(void* p) const { std::free(p); }
+};
+
+inline constexpr size_t kHugePageBytes = size_t{2} << 20;
+
+// `bytes` (a multiple of 2 MiB) in 2 MiB pages where the kernel offers them,
+// as a loaded model's weights are; null if it cannot be allocated.
+template <class T>
+std::unique_ptr<T, FreeDeleter> allocate_huge_pages(size_t bytes) {
+  std::unique_ptr<T, FreeDeleter> p(static_cast<T*>(std::aligned_alloc(kHugePageBytes, bytes)));
+  // Advice only: without transparent huge pages the memory is still usable.
+  if (p) madvise(p.get(), bytes, MADV_HUGEPAGE);
+  return p;
+}
 
 }  // namespace llmk::bench
